@@ -1,0 +1,183 @@
+"""Decode any call recording that ffmpeg reads into a float32 numpy array.
+
+ffmpeg comes from the ``imageio-ffmpeg`` wheel, so users need no system package.
+ffmpeg decodes and resamples (its swr resampler is better than pydub's audioop);
+pydub reads the resulting PCM WAV stream and splits channels. pydub's own
+``from_file`` is not used for decoding because it insists on an ``ffprobe`` binary,
+which no pip package ships.
+"""
+from __future__ import annotations
+
+import io
+import os
+import struct
+import subprocess
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+from pydub import AudioSegment
+
+#: Telephone audio is 8 kHz; every detector in ivrkit.audio works at this rate.
+PHONE_SR = 8000
+
+
+class AudioError(ValueError):
+    """A recording that cannot be used; ``str()`` is one line naming the file."""
+
+    def __init__(self, path: str | os.PathLike, problem: str):
+        self.path = str(path)
+        self.problem = problem
+        super().__init__(f"{self.path}: {problem}")
+
+
+@lru_cache(maxsize=1)
+def ffmpeg_exe() -> str:
+    """Path of the ffmpeg binary shipped by imageio-ffmpeg (also used by pydub)."""
+    import imageio_ffmpeg
+
+    exe = imageio_ffmpeg.get_ffmpeg_exe()
+    AudioSegment.converter = exe  # pydub's export() then needs no system ffmpeg
+    return exe
+
+
+def _check_riff(path: Path, head: bytes, size: int) -> None:
+    """Catch truncated WAV files, which ffmpeg decodes silently up to the cut."""
+    if head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+        return
+    with open(path, "rb") as f:
+        f.seek(12)
+        while True:
+            chunk = f.read(8)
+            if len(chunk) < 8:
+                raise AudioError(path, "truncated WAV file: no audio data chunk")
+            cid, clen = struct.unpack("<4sI", chunk)
+            if cid == b"data":
+                have = size - f.tell()
+                # 0xFFFFFFFF / 0 are written by streaming recorders that never patch the header
+                if clen not in (0, 0xFFFFFFFF) and have < clen:
+                    raise AudioError(
+                        path,
+                        f"truncated WAV file: header promises {clen} bytes of audio, "
+                        f"file has {have}",
+                    )
+                return
+            f.seek(clen + (clen & 1), 1)
+
+
+def _first_error_line(stderr: bytes) -> str:
+    for line in stderr.decode("utf-8", "replace").splitlines():
+        line = line.strip()
+        if line:
+            # ffmpeg prefixes the input name; the caller names the file already
+            return line.split(": ", 1)[-1] if line.startswith(("[", "/")) else line
+    return "ffmpeg could not decode it"
+
+
+def load(
+    path: str | os.PathLike,
+    sr: int | None = PHONE_SR,
+    channels: str = "mix",
+) -> tuple[np.ndarray, int]:
+    """Decode ``path`` to float32 samples in [-1, 1].
+
+    Parameters
+    ----------
+    sr : target sample rate in Hz; ``None`` keeps the file's own rate.
+    channels : ``"mix"`` averages channels to mono (shape ``(n,)``); ``"split"``
+        keeps them apart (shape ``(channels, n)``), for calls recorded one side per
+        channel.
+
+    Raises
+    ------
+    AudioError : missing, empty, truncated or undecodable file.
+    """
+    p = Path(path)
+    if channels not in ("mix", "split"):
+        raise ValueError(f"channels must be 'mix' or 'split', not {channels!r}")
+    if not p.exists():
+        raise AudioError(p, "no such file")
+    if p.is_dir():
+        raise AudioError(p, "is a directory, not a recording")
+    size = p.stat().st_size
+    if size == 0:
+        raise AudioError(p, "empty file (0 bytes)")
+    with open(p, "rb") as f:
+        head = f.read(12)
+    _check_riff(p, head, size)
+
+    cmd = [ffmpeg_exe(), "-nostdin", "-v", "error", "-i", str(p), "-vn", "-map", "0:a:0"]
+    if channels == "mix":
+        cmd += ["-ac", "1"]
+    if sr is not None:
+        cmd += ["-ar", str(int(sr))]
+    cmd += ["-c:a", "pcm_s16le", "-f", "wav", "-"]
+    proc = subprocess.run(cmd, capture_output=True)
+    if proc.returncode != 0 or len(proc.stdout) <= 44:
+        err = proc.stderr.decode("utf-8", "replace")
+        if "matches no streams" in err or "does not contain any stream" in err:
+            raise AudioError(p, "no audio stream in the file")
+        raise AudioError(p, f"not a recording ffmpeg can decode ({_first_error_line(proc.stderr)})")
+    # ffmpeg writes a streaming WAV header with unknown sizes; pydub reads the raw
+    # frames once we tell it the length.
+    seg = _segment_from_ffmpeg_wav(proc.stdout)
+    if len(seg.raw_data) == 0:
+        raise AudioError(p, "no audio samples after decoding")
+    rate = seg.frame_rate
+    if channels == "mix":
+        y = np.frombuffer(seg.raw_data, dtype="<i2").astype(np.float32) / 32768.0
+    else:
+        y = np.stack(
+            [np.frombuffer(m.raw_data, dtype="<i2").astype(np.float32) / 32768.0
+             for m in seg.split_to_mono()]
+        )
+    if err := proc.stderr.strip():
+        # decodable but damaged (cut-off mp3 frame, bad packets): refuse rather than
+        # analyse a recording with holes, since a hole looks like an accepted key press
+        raise AudioError(p, f"damaged or truncated audio ({_first_error_line(err)})")
+    return y, rate
+
+
+def _segment_from_ffmpeg_wav(data: bytes) -> AudioSegment:
+    """Parse ffmpeg's piped WAV (its size fields are placeholders) into pydub."""
+    fmt_at = data.find(b"fmt ")
+    data_at = data.find(b"data", fmt_at)
+    nch, rate = struct.unpack("<HI", data[fmt_at + 10 : fmt_at + 16])
+    raw = data[data_at + 8 :]
+    raw = raw[: len(raw) - (len(raw) % (2 * nch))]
+    return AudioSegment(data=raw, sample_width=2, frame_rate=rate, channels=nch)
+
+
+def probe_duration(path: str | os.PathLike) -> float:
+    """Duration in seconds, by decoding (exact, works for every format)."""
+    y, rate = load(path, sr=PHONE_SR)
+    return len(y) / rate
+
+
+def sha256(path: str | os.PathLike) -> str:
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def write_wav(path: str | os.PathLike, y: np.ndarray, sr: int, codec: str = "pcm_s16le") -> None:
+    """Write mono float samples as WAV; ``codec`` may be pcm_mulaw or pcm_alaw.
+
+    Written to a temporary name and renamed, so no half-written file is left.
+    """
+    p = Path(path)
+    pcm = (np.clip(y, -1.0, 1.0) * 32767.0).astype("<i2").tobytes()
+    seg = AudioSegment(data=pcm, sample_width=2, frame_rate=int(sr), channels=1)
+    tmp = p.with_name(f".{p.name}.part")
+    ffmpeg_exe()
+    buf = io.BytesIO()
+    if codec == "pcm_s16le":
+        seg.export(buf, format="wav")
+    else:
+        seg.export(buf, format="wav", codec=codec)
+    tmp.write_bytes(buf.getvalue())
+    os.replace(tmp, p)

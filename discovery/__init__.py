@@ -1,0 +1,1 @@
+"""ivrkit.discovery: speech recognition, prompt parsing, one call -> timeline, and the CLI."""
