@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import struct
 import subprocess
 from functools import lru_cache
@@ -67,10 +68,12 @@ def _check_riff(path: Path, head: bytes, size: int) -> None:
 
 def _first_error_line(stderr: bytes) -> str:
     for line in stderr.decode("utf-8", "replace").splitlines():
-        line = line.strip()
+        # ffmpeg prefixes "[demuxer @ 0x...]" and the input name; the caller names the file
+        line = re.sub(r"^(\[[^\]]*\]\s*)+", "", line.strip())
+        line = line.split(": ", 1)[-1] if line.startswith("/") else line
+        line = re.sub(r"^Error opening input( file)?:\s*", "", line)
         if line:
-            # ffmpeg prefixes the input name; the caller names the file already
-            return line.split(": ", 1)[-1] if line.startswith(("[", "/")) else line
+            return line
     return "ffmpeg could not decode it"
 
 
@@ -117,7 +120,10 @@ def load(
         err = proc.stderr.decode("utf-8", "replace")
         if "matches no streams" in err or "does not contain any stream" in err:
             raise AudioError(p, "no audio stream in the file")
-        raise AudioError(p, f"not a recording ffmpeg can decode ({_first_error_line(proc.stderr)})")
+        why = _first_error_line(proc.stderr)
+        if any(k in why.lower() for k in ("end of file", "moov atom not found")):
+            raise AudioError(p, f"truncated recording ({why})")
+        raise AudioError(p, f"not a recording ffmpeg can decode ({why})")
     # ffmpeg writes a streaming WAV header with unknown sizes; pydub reads the raw
     # frames once we tell it the length.
     seg = _segment_from_ffmpeg_wav(proc.stdout)
