@@ -1,0 +1,888 @@
+"""Render simulated calls to company phone menus (IVRs), with their exact truth.
+
+A *spec* (JSON, or TOML with the same structure) describes one company's IVR: its
+greeting (which parts ignore keys), menus with options (key, label, phrasing), and
+leaves (agent with hold music, recorded info, data-entry input, back / repeat).
+A *plan* describes what a caller pressed and when (after a prompt ended, barging in
+at an offset, early presses during parts that ignore keys, data entry). The
+simulator plays the IVR against the plan and writes the call recording and its
+truth file (``ivrkit.truth/1``, docs/DESIGN.md), plus the company's true menu tree
+(``ivrkit.tree/1``, CONTRACT.md).
+
+Command line::
+
+    python recordings/simulate.py render SPEC.json --out DIR [--random-calls N] [--seed S]
+    python recordings/simulate.py samples            # recordings/northwind*, committed
+    python recordings/simulate.py corpus --out corpus/ [--calls-per-company 8]
+
+Every random choice comes from one ``numpy.random.Generator`` seeded per call, so the
+same spec + plan + seed gives the same audio (speech synthesis is deterministic and
+cached by text + voice).
+
+Speech: ``espeak-ng:<voice>[:<wpm>]``, ``flite:<voice>``, ``festival:<voice>``
+(Debian packages), ``asterisk:<prompt>`` (Allison Smith's recorded prompts from
+asterisk-core-sounds-en-wav, CC BY-SA 3.0) and ``synthetic`` (a numpy-only speech-like
+babble for tests that must not need apt packages).
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from scipy.signal import butter, sosfilt
+
+SR = 8000
+HERE = Path(__file__).resolve().parent
+ASTERISK_SOUNDS = Path("/usr/share/asterisk/sounds/en_US_f_Allison")
+ASTERISK_MOH = Path("/usr/share/asterisk/moh")
+
+# ITU-T Q.23 DTMF frequencies
+DTMF_ROWS = (697.0, 770.0, 852.0, 941.0)
+DTMF_COLS = (1209.0, 1336.0, 1477.0, 1633.0)
+DTMF_KEYS = ("123A", "456B", "789C", "*0#D")
+
+# Call progress cadences: (frequencies Hz, on s, off s). US values from ATIS-0300011
+# (ringback 440+480 2/4, busy 480+620 0.5/0.5, reorder 0.25/0.25); 425 Hz 1/3 is the
+# ITU-T E.180 ringing tone used in Israel and much of Europe.
+RINGBACK = {"us": ((440.0, 480.0), 2.0, 4.0), "eu": ((425.0,), 1.0, 3.0)}
+BUSY = ((480.0, 620.0), 0.5, 0.5)
+REORDER = ((480.0, 620.0), 0.25, 0.25)
+# SIT (ITU-T E.180 / Telcordia): three rising segments ~330 ms (first two may be 276 ms)
+SIT = ((913.8, 0.330), (1370.6, 0.330), (1776.7, 0.330))
+
+KEY_WORDS = {"*": "star", "#": "pound"}
+ENTRY_DIGITS = {"ID": 9, "Tel": 10, "4D": 4, "Pass": 6}
+
+
+class SpecError(ValueError):
+    """A spec or plan the simulator cannot play."""
+
+
+# --------------------------------------------------------------------------- audio
+
+
+def db_to_amp(db: float) -> float:
+    return float(10.0 ** (db / 20.0))
+
+
+def rms_db(y: np.ndarray) -> float:
+    return float(20 * np.log10(np.sqrt(np.mean(np.square(y, dtype=np.float64))) + 1e-12))
+
+
+def tone(freqs_hz, dur_s: float, level_db: float = -16.0, sr: int = SR, ramp_s: float = 0.005):
+    """Sum of sines with ``level_db`` RMS per component and raised-cosine edges."""
+    n = int(round(dur_s * sr))
+    t = np.arange(n) / sr
+    y = sum(np.sin(2 * np.pi * f * t) for f in freqs_hz) * db_to_amp(level_db) * np.sqrt(2)
+    return _ramp(y.astype(np.float32), ramp_s, sr)
+
+
+def _ramp(y: np.ndarray, ramp_s: float, sr: int = SR) -> np.ndarray:
+    k = min(int(ramp_s * sr), len(y) // 2)
+    if k > 0:
+        w = 0.5 - 0.5 * np.cos(np.pi * np.arange(k) / k)
+        y = y.copy()
+        y[:k] *= w
+        y[-k:] *= w[::-1]
+    return y
+
+
+def dtmf_tone(key: str, dur_s: float, level_db: float, twist_db: float = 0.0,
+              freq_error: float = 0.0, sr: int = SR) -> np.ndarray:
+    """One key press. ``level_db``: RMS of the pair in dBFS; ``twist_db``: high group
+    minus low group level; ``freq_error``: relative offset applied to both tones."""
+    r = next(i for i, row in enumerate(DTMF_KEYS) if key in row)
+    c = DTMF_KEYS[r].index(key)
+    fl, fh = DTMF_ROWS[r] * (1 + freq_error), DTMF_COLS[c] * (1 + freq_error)
+    n = int(round(dur_s * sr))
+    t = np.arange(n) / sr
+    al = 1.0
+    ah = db_to_amp(twist_db)
+    y = al * np.sin(2 * np.pi * fl * t) + ah * np.sin(2 * np.pi * fh * t)
+    y *= db_to_amp(level_db) / np.sqrt((al**2 + ah**2) / 2)
+    return _ramp(y.astype(np.float32), 0.002, sr)
+
+
+def cadence(freqs_hz, on_s, off_s, total_s, level_db=-16.0, sr=SR):
+    """Tone cadence as (audio, [(start_s, end_s) of each burst])."""
+    n = int(round(total_s * sr))
+    y = np.zeros(n, np.float32)
+    bursts = []
+    t = 0.0
+    while t < total_s - 0.05:
+        on = min(on_s, total_s - t)
+        seg = tone(freqs_hz, on, level_db, sr)
+        i = int(round(t * sr))
+        y[i:i + len(seg)] += seg[: n - i]
+        bursts.append((t, t + on))
+        t += on_s + off_s
+    return y, bursts
+
+
+def sit_tone(level_db=-16.0, sr=SR):
+    return np.concatenate([tone((f,), d, level_db, sr) for f, d in SIT])
+
+
+def telephone_band(y: np.ndarray, sr: int = SR) -> np.ndarray:
+    """300-3400 Hz channel, the band every IVR prompt passes through."""
+    sos = butter(4, [300.0, 3400.0], btype="bandpass", fs=sr, output="sos")
+    return sosfilt(sos, y).astype(np.float32)
+
+
+def _ffmpeg() -> str:
+    try:
+        import imageio_ffmpeg
+
+        return imageio_ffmpeg.get_ffmpeg_exe()
+    except ImportError:  # pragma: no cover - the project depends on imageio-ffmpeg
+        return shutil.which("ffmpeg") or "ffmpeg"
+
+
+def _load(path: Path) -> np.ndarray:
+    from ivrkit.audio import load
+
+    y, _ = load(path, sr=SR)
+    return y
+
+
+CODECS = {  # name -> (ffmpeg encoder args, file extension)
+    "pcm16": (["-c:a", "pcm_s16le"], ".wav"),
+    "mulaw": (["-c:a", "pcm_mulaw"], ".wav"),
+    "alaw": (["-c:a", "pcm_alaw"], ".wav"),
+    "gsm": (["-c:a", "libgsm_ms"], ".wav"),
+    "amr": (["-c:a", "libopencore_amrnb", "-b:a", "12.2k"], ".amr"),
+}
+
+
+def encode(y: np.ndarray, path: Path, codec: str) -> None:
+    """Write ``y`` (8 kHz float) in ``codec``; decoding the file is the round trip."""
+    args, _ = CODECS[codec]
+    raw = np.clip(y, -1.0, 1.0).astype("<f4").tobytes()
+    cmd = [_ffmpeg(), "-nostdin", "-v", "error", "-y", "-f", "f32le", "-ar", str(SR), "-ac", "1",
+           "-i", "-", *args, "-ar", str(SR), str(path)]
+    subprocess.run(cmd, input=raw, check=True)
+
+
+def roundtrip(y: np.ndarray, codec: str) -> np.ndarray:
+    """Pass audio through a codec (a leg of the call coded differently from the file)."""
+    with tempfile.TemporaryDirectory() as d:
+        p = Path(d) / ("x" + CODECS[codec][1])
+        encode(y, p, codec)
+        out = _load(p)
+    n = len(y)
+    return np.pad(out, (0, max(0, n - len(out))))[:n]
+
+
+# ------------------------------------------------------------------------ speech
+
+
+def _trim(y: np.ndarray, thresh_db: float = -45.0, sr: int = SR) -> np.ndarray:
+    """Cut leading/trailing silence so the spec's gaps are the real gaps."""
+    frame = int(0.01 * sr)
+    if len(y) < frame:
+        return y
+    e = np.sqrt(np.mean(y[: len(y) // frame * frame].reshape(-1, frame) ** 2, axis=1) + 1e-12)
+    on = np.nonzero(20 * np.log10(e) > thresh_db)[0]
+    if not len(on):
+        return y[:0]
+    a, b = max(0, (on[0] - 1) * frame), min(len(y), (on[-1] + 2) * frame)
+    return y[a:b]
+
+
+def _synthetic_speech(text: str, seed: int, sr: int = SR) -> np.ndarray:
+    """Speech-like babble without any apt package: voiced syllables (harmonics of a
+    drifting pitch, formant-shaped) at ~4 syllables/s, one per ~1.4 letters."""
+    rng = np.random.default_rng(seed)
+    n_syl = max(2, int(len(re.sub(r"\W", "", text)) / 3.2))
+    out = []
+    for _ in range(n_syl):
+        d = rng.uniform(0.14, 0.26)
+        t = np.arange(int(d * sr)) / sr
+        f0 = rng.uniform(150, 220) * (1 - 0.15 * t / d)
+        ph = 2 * np.pi * np.cumsum(f0) / sr
+        y = sum(np.sin(h * ph) / h for h in range(1, 18))
+        f1, f2 = rng.uniform(400, 800), rng.uniform(1000, 2200)
+        for fc, bw in ((f1, 120), (f2, 180)):
+            sos = butter(2, [fc - bw, fc + bw], btype="bandpass", fs=sr, output="sos")
+            y = y + 3 * sosfilt(sos, y)
+        env = np.sin(np.pi * t / d) ** 0.7
+        out += [y * env, np.zeros(int(rng.uniform(0.03, 0.09) * sr))]
+    y = np.concatenate(out).astype(np.float32)
+    return y / (np.sqrt(np.mean(y**2)) + 1e-9) * db_to_amp(-20)
+
+
+@dataclass
+class Renderer:
+    """Turns (text, voice) into 8 kHz float32 speech, caching each rendering."""
+
+    cache_dir: Path | None = None
+
+    def speech(self, text: str, voice: str) -> np.ndarray:
+        key = hashlib.sha256(f"{voice}\n{text}".encode()).hexdigest()[:20]
+        if self.cache_dir is not None:
+            p = Path(self.cache_dir) / f"{key}.npy"
+            if p.exists():
+                return np.load(p)
+        y = self._render(text, voice, int(key[:8], 16))
+        y = _trim(y)
+        # every voice at the same loudness; per-call level changes come later
+        y = (y / (np.sqrt(np.mean(y**2)) + 1e-9) * db_to_amp(-20)).astype(np.float32)
+        if self.cache_dir is not None:
+            Path(self.cache_dir).mkdir(parents=True, exist_ok=True)
+            np.save(p, y)
+        return y
+
+    def _render(self, text: str, voice: str, seed: int) -> np.ndarray:
+        engine, _, name = voice.partition(":")
+        if engine == "synthetic":
+            return _synthetic_speech(text, seed)
+        if engine == "asterisk":
+            f = ASTERISK_SOUNDS / f"{name}.wav"
+            if not f.exists():
+                raise SpecError(f"no Asterisk prompt {name!r} in {ASTERISK_SOUNDS}")
+            return _load(f)
+        with tempfile.TemporaryDirectory() as d:
+            out = Path(d) / "s.wav"
+            if engine == "espeak-ng":
+                vname, _, wpm = name.partition(":")
+                cmd = ["espeak-ng", "-v", vname or "en-us", "-s", wpm or "165", "-w", str(out), text]
+                subprocess.run(cmd, check=True, capture_output=True)
+            elif engine == "flite":
+                cmd = ["flite", "-voice", name or "slt", "-t", text, "-o", str(out)]
+                subprocess.run(cmd, check=True, capture_output=True)
+            elif engine == "festival":
+                cmd = ["text2wave", "-eval", f"(voice_{name or 'kal_diphone'})", "-o", str(out)]
+                subprocess.run(cmd, input=text.encode(), check=True, capture_output=True)
+            else:
+                raise SpecError(f"unknown voice {voice!r}")
+            return _load(out)
+
+
+def moh_clip(name: str, dur_s: float, rng: np.random.Generator) -> np.ndarray:
+    """``dur_s`` of hold music (an Asterisk opsound track, or numpy chords if absent)."""
+    n = int(round(dur_s * SR))
+    f = ASTERISK_MOH / f"{name}.wav"
+    if name != "synthetic" and f.exists():
+        y = _load(f)
+        a = int(rng.integers(0, max(1, len(y) - n)))
+        y = y[a:a + n]
+    else:  # slow chord changes, enough to look like music to a detector
+        t = np.arange(n) / SR
+        y = np.zeros(n)
+        for i, s in enumerate(range(0, n, SR)):
+            root = 220 * 2 ** (rng.integers(0, 12) / 12)
+            seg = slice(s, min(n, s + SR))
+            for r in (1, 1.26, 1.5, 2):
+                y[seg] += np.sin(2 * np.pi * root * r * t[seg])
+    y = np.pad(y, (0, n - len(y)))
+    return (y / (np.sqrt(np.mean(y**2)) + 1e-9) * db_to_amp(-24)).astype(np.float32)
+
+
+# -------------------------------------------------------------------------- spec
+
+
+def load_spec(path: str | os.PathLike) -> dict:
+    """Read a company spec (``.json`` or ``.toml``) and check its structure."""
+    p = Path(path)
+    if p.suffix == ".toml":
+        import tomllib
+
+        spec = tomllib.loads(p.read_text())
+    else:
+        spec = json.loads(p.read_text())
+    spec.setdefault("voice", "flite:slt")
+    spec.setdefault("ringback", "us")
+    plat = {"barge_latency_s": [0.15, 0.3], "transition_s": [0.5, 1.2], "gap_s": 0.4,
+            "listen_offset_s": 0.0, "greeting_gap_s": 0.5}
+    plat.update(spec.get("platform", {}))
+    spec["platform"] = plat
+    if "menu" not in spec:
+        raise SpecError(f"{p}: spec has no 'menu'")
+    index_nodes(spec)
+    return spec
+
+
+def _parts(parts, barge_default: bool) -> list[dict]:
+    out = []
+    for x in parts or []:
+        d = {"text": x} if isinstance(x, str) else dict(x)
+        d.setdefault("barge", barge_default)
+        out.append(d)
+    return out
+
+
+def index_nodes(spec: dict) -> dict[tuple, dict]:
+    """Map key path (tuple) -> node, filling defaults; stored in ``spec['_nodes']``."""
+    nodes: dict[tuple, dict] = {}
+
+    def walk(node, path):
+        node.setdefault("kind", "menu")
+        nodes[tuple(path)] = node
+        for opt in node.get("options", []):
+            opt["key"] = str(opt["key"])
+            opt.setdefault("role", "option")
+            if opt["role"] == "option":
+                if "node" not in opt:
+                    raise SpecError(f"option {path + [opt['key']]} has no 'node'")
+                walk(opt["node"], path + [opt["key"]])
+        then = node.get("then")
+        if then:
+            then.setdefault("kind", "agent")
+
+    walk(spec["menu"], [])
+    spec["_nodes"] = nodes
+    return nodes
+
+
+def option_text(opt: dict) -> str:
+    key = KEY_WORDS.get(opt["key"], opt["key"])
+    say = opt.get("say", "For {label}, press {key}.")
+    text = say.format(label=opt.get("label", ""), key=key)
+    return text[0].upper() + text[1:]
+
+
+def node_parts(node: dict, greeting: list | None = None) -> list[dict]:
+    """The parts a node plays, in order; options carry their key and label."""
+    parts = _parts(greeting, False) if greeting else []
+    parts += _parts(node.get("prompt") or node.get("intro"), True)
+    for opt in node.get("options", []):
+        d = {"text": option_text(opt), "barge": opt.get("barge", True), "option": opt}
+        for k in ("voice", "sound"):
+            if k in opt:
+                d[k] = opt[k]
+        parts.append(d)
+    parts += _parts(node.get("outro"), True)
+    return parts
+
+
+def leaves(spec: dict) -> list[list[str]]:
+    """Key paths of every node that ends a call (agent / info / input)."""
+    return [list(p) for p, n in spec["_nodes"].items() if n["kind"] in ("agent", "info", "input")]
+
+
+def entry_digits(entry: str, rng: np.random.Generator) -> str:
+    tok = entry.rstrip("#*")
+    n = ENTRY_DIGITS.get(tok, 6)
+    digits = "".join(str(d) for d in rng.integers(0, 10, n))
+    if tok == "Tel":
+        digits = "0" + digits[1:]
+    return digits + entry[len(tok):]
+
+
+# ------------------------------------------------------------------------ engine
+
+
+@dataclass
+class _Layout:
+    start: float
+    items: list  # (start_s, audio, part)
+    prompt_end: float
+    listen: float | None
+
+
+@dataclass
+class Simulation:
+    """Plays one plan against one spec; ``run()`` returns (audio, truth)."""
+
+    spec: dict
+    plan: dict
+    renderer: Renderer
+    rng: np.random.Generator = field(init=False)
+
+    def __post_init__(self):
+        self.rng = np.random.default_rng(self.plan.get("seed", 0))
+        self.plat = self.spec["platform"]
+        self.voice = self.plan.get("voice") or self.spec["voice"]
+        self.speech: list = []   # (start_s, audio, gain_db, cut_s)
+        self.other: list = []    # (start_s, audio) music / tones, same channel as speech
+        self.keys: list = []     # (start_s, audio)
+        self.presses: list = []
+        self.visits: list = []
+        self.tones: list = []
+        self.music: list = []
+        self.gain_db = float(self.plan.get("level_db", self.rng.uniform(-4, 2)))
+        dt = {"dur_s": [0.06, 0.15], "level_db": [-16, -6], "twist_db": [-3, 3], "freq_error": [-0.01, 0.01]}
+        dt.update(self.plan.get("dtmf", {}))
+        self.dtmf_ranges = dt
+
+    # -- helpers
+    def _u(self, r):
+        return float(self.rng.uniform(*r)) if isinstance(r, (list, tuple)) else float(r)
+
+    def _audio(self, part: dict) -> np.ndarray:
+        if "sound" in part:
+            return self.renderer.speech(part["sound"], f"asterisk:{part['sound']}")
+        return self.renderer.speech(part["text"], part.get("voice", self.voice))
+
+    def _layout(self, parts: list[dict], t0: float, n_greeting: int = 0) -> _Layout:
+        items, t = [], t0
+        for i, p in enumerate(parts):
+            a = self._audio(p)
+            items.append((t, a, p))
+            gap = self.plat["greeting_gap_s"] if i < n_greeting else self.plat["gap_s"]
+            t += len(a) / SR + gap
+        end = items[-1][0] + len(items[-1][1]) / SR if items else t0
+        first = next((s for s, _, p in items if p["barge"]), None)
+        listen = None if first is None else first + self.plat["listen_offset_s"]
+        return _Layout(t0, items, end, listen)
+
+    def _press(self, key, t, node, accepted, phase, dur=None):
+        r = self.dtmf_ranges
+        dur = self._u(r["dur_s"]) if dur is None else dur
+        level, twist, ferr = self._u(r["level_db"]), self._u(r["twist_db"]), self._u(r["freq_error"])
+        self.keys.append((t, dtmf_tone(key, dur, level, twist, ferr)))
+        self.presses.append({"key": key, "start": round(t, 4), "end": round(t + dur, 4),
+                             "accepted": accepted, "node": list(node), "level_db": round(level, 2),
+                             "twist_db": round(twist, 2), "freq_error": round(ferr, 4), "phase": phase})
+        return t + dur
+
+    def _place(self, layout: _Layout, cut: float | None, gain_db: float):
+        played = []
+        for s, a, p in layout.items:
+            if cut is not None and s >= cut:
+                break
+            self.speech.append((s, a, gain_db, cut))
+            if "option" in p:
+                o = p["option"]
+                played.append({"key": o["key"], "label": o.get("label", ""), "role": o["role"],
+                               "start": round(s, 3), "end": round(min(s + len(a) / SR, cut or 1e9), 3)})
+        return played
+
+    def _steps_presses(self, step, layout):
+        """Absolute (key, time, dur) presses of one plan step at a node."""
+        anchor = {"start": layout.start, "listen": layout.listen if layout.listen is not None
+                  else layout.prompt_end, "end": layout.prompt_end}[step.get("at", "end")]
+        if "frac" in step:  # a fraction of a stretch: to the prompt's end, or to listen-start
+            stop = layout.listen if step.get("span") == "listen" and layout.listen else layout.prompt_end
+            span = stop - anchor
+            t = anchor + step["frac"] * span
+        else:
+            t = anchor + float(step.get("t", 1.0))
+        keys = step.get("keys") or step["key"]
+        out = []
+        for i, k in enumerate(keys):
+            dur = self._u(step["dur"]) if "dur" in step else self._u(self.dtmf_ranges["dur_s"])
+            out.append((k, t, dur))
+            t += dur + self._u(step.get("gap", [0.12, 0.3]))
+        return out
+
+    # -- the call
+    def run(self):
+        spec, plan, rng = self.spec, self.plan, self.rng
+        nodes = spec["_nodes"]
+        t = 0.0
+        # ringback until answer
+        rb = plan.get("ringback", spec["ringback"])
+        cycles = int(plan.get("ring_cycles", 2))
+        answer = 0.0
+        if rb and cycles > 0:
+            freqs, on, off = RINGBACK[rb]
+            total = cycles * (on + off) - off
+            y, bursts = cadence(freqs, on, off, total, level_db=-19 + self.gain_db)
+            self.other.append((0.0, y))
+            self.tones += [{"name": "ringback", "start": round(a, 3), "end": round(b, 3)} for a, b in bursts]
+            answer = total + self._u([0.3, min(off - 0.3, 2.0)])
+        onset = answer + self._u(plan.get("answer_to_greeting_s", [0.3, 0.9]))
+        steps = list(plan.get("steps", []))
+        pending: list = []  # presses already made (a rapid sequence) not yet judged
+        path: list = []
+        visit_start = onset
+        greeting = spec.get("greeting")
+        prefix: list = []
+        via = None
+        last_end = 0.0
+        call_end = None
+        first = True
+        while call_end is None:
+            node = nodes[tuple(path)]
+            kind = node["kind"]
+            parts = prefix + node_parts(node, greeting if first else None)
+            n_greet = len(_parts(greeting, False)) if first and greeting else 0
+            lay = self._layout(parts, visit_start, n_greet)
+            gain = self.gain_db + (self._u([-3, 3]) if plan.get("level_changes") else 0.0)
+            visit = {"path": list(path), "kind": kind, "start": round(visit_start, 3),
+                     "listen_after": None if lay.listen is None or kind in ("agent", "info")
+                     else round(lay.listen - visit_start, 3),
+                     "prompt_end": round(lay.prompt_end, 3), "via": via}
+            first, prefix = False, []
+            # presses carried over from a rapid sequence: lost before the node starts
+            cur_pending, pending = pending, []
+            leave = None  # (press_start, press_end, next_path, prefix_parts)
+            keyed = ""
+            entry_done = False
+            while leave is None and (cur_pending or steps):
+                if cur_pending:
+                    batch, cur_pending = cur_pending, []
+                else:
+                    batch = self._steps_presses(steps.pop(0), lay)
+                for j, (k, tp, dur) in enumerate(batch):
+                    tp = max(tp, last_end + 0.06)  # Q.24 needs >= 40 ms between presses
+                    if tp < visit_start:
+                        last_end = self._press(k, tp, path, False, "transition", dur)
+                        continue
+                    listening = lay.listen is not None and tp >= lay.listen and kind in ("menu", "input")
+                    if entry_done or not listening:
+                        last_end = self._press(k, tp, path, False, "ignored", dur)
+                        continue
+                    phase = "barge" if tp < lay.prompt_end else "after"
+                    if kind == "input":
+                        last_end = self._press(k, tp, path, True, "entry", dur)
+                        keyed += k
+                        want = node.get("entry", "Pass#")
+                        tok = want.rstrip("#*")
+                        if (want != tok and k in "#*") or (want == tok and len(keyed) >= ENTRY_DIGITS.get(tok, 6)):
+                            entry_done = True
+                            leave = (tp - 0.0, last_end, None, None)
+                            cur_pending = batch[j + 1:]
+                            break
+                        continue
+                    last_end = self._press(k, tp, path, True, phase, dur)
+                    opt = next((o for o in node.get("options", []) if o["key"] == k), None)
+                    if opt is None:
+                        nxt, pre = list(path), [{"sound": "pm-invalid-option", "barge": False}]
+                    elif opt["role"] == "repeat":
+                        nxt, pre = list(path), []
+                    elif opt["role"] == "back":
+                        nxt, pre = [str(x) for x in opt.get("to", [])], []
+                    else:
+                        nxt, pre = path + [k], []
+                    leave = (tp, last_end, nxt, pre)
+                    pending = batch[j + 1:]
+                    break
+            if kind == "input" and keyed:
+                first_tp = next(p["start"] for p in self.presses if p["accepted"] and p["node"] == path
+                                and p["start"] >= visit_start)
+                cut = first_tp + self._u(self.plat["barge_latency_s"])
+                visit["options"] = self._place(lay, cut if cut < lay.prompt_end else None, gain)
+                visit["keyed"] = keyed
+                visit["end"] = None
+                if entry_done:
+                    t_then = max(last_end, cut) + self._u(self.plat["transition_s"])
+                    call_end = self._leaf(node.get("then") or {"kind": "agent"}, t_then, gain)
+                else:
+                    call_end = max(last_end, lay.prompt_end) + self._u([1.5, 3.0])
+                visit["end"] = round(call_end, 3)
+                self.visits.append(visit)
+                # presses after the entry are ignored by the leaf after it
+                for k, tp, dur in cur_pending + [p for s in steps for p in self._steps_presses(s, lay)]:
+                    last_end = self._press(k, max(tp, last_end + 0.06), path, False, "ignored", dur)
+                break
+            if leave is None:  # caller stops pressing: the node plays out
+                self._place(lay, None, gain)
+                visit["options"] = [dict(key=p["option"]["key"], label=p["option"].get("label", ""),
+                                         role=p["option"]["role"], start=round(s, 3),
+                                         end=round(s + len(a) / SR, 3))
+                                    for s, a, p in lay.items if "option" in p]
+                if kind in ("agent", "info"):
+                    call_end = self._leaf(node, lay.prompt_end, gain, placed=True)
+                else:
+                    call_end = max(lay.prompt_end, last_end) + self._u([1.5, 3.0])
+                visit["end"] = round(call_end, 3)
+                self.visits.append(visit)
+                break
+            tp, tend, nxt, pre = leave
+            cut = tp + self._u(self.plat["barge_latency_s"])
+            visit["options"] = self._place(lay, cut if cut < lay.prompt_end else None, gain)
+            visit["end"] = round(tp, 3)
+            self.visits.append(visit)
+            nstart = max(tend, cut) + self._u(self.plat["transition_s"])
+            via = {"key": self.presses[-1]["key"],
+                   "time": round(tp, 3), "latency": round(nstart - tend, 3)}
+            path, prefix, visit_start = nxt, pre, nstart
+        return self._mix(answer, onset, call_end)
+
+    def _leaf(self, node: dict, t0: float, gain: float, placed: bool = False) -> float:
+        """Play an agent / info leaf from ``t0`` (or, ``placed``, its prompt ended at
+        ``t0``); returns the call's end time."""
+        t = t0
+        if not placed:
+            lay = self._layout(_parts(node.get("prompt"), True), t0)
+            self._place(lay, None, gain)
+            t = lay.prompt_end
+        plan = self.plan
+        if node["kind"] == "agent":
+            hold = self._u(plan.get("hold_s", [8, 14]))
+            ms = t + self._u([0.4, 1.0])
+            clip = moh_clip(node.get("music", plan.get("music", "macroform-cold_day")), hold, self.rng)
+            self.other.append((ms, clip * db_to_amp(gain)))
+            self.music.append({"start": round(ms, 3), "end": round(ms + hold, 3)})
+            return ms + hold
+        end = plan.get("end_tone", node.get("end", "hangup"))
+        t += self._u([0.5, 1.2])
+        if end in ("busy", "reorder"):
+            freqs, on, off = BUSY if end == "busy" else REORDER
+            y, bursts = cadence(freqs, on, off, 3.0 if end == "busy" else 2.0, level_db=-19 + gain)
+            self.other.append((t, y))
+            self.tones += [{"name": end, "start": round(t + a, 3), "end": round(t + b, 3)} for a, b in bursts]
+            return t + len(y) / SR + 0.3
+        if end == "sit":
+            y = sit_tone(-19 + gain)
+            self.other.append((t, y))
+            self.tones.append({"name": "sit", "start": round(t, 3), "end": round(t + len(y) / SR, 3)})
+            return t + len(y) / SR + 0.5
+        return t + self._u([0.5, 1.5])
+
+    def _mix(self, answer, onset, call_end):
+        plan, rng = self.plan, self.rng
+        n = int(np.ceil(call_end * SR)) + 1
+        ivr = np.zeros(n, np.float32)
+        speech_mask = np.zeros(n, bool)
+        for s, a, g, cut in self.speech:
+            a = a * db_to_amp(g)
+            i = int(round(s * SR))
+            if cut is not None and s + len(a) / SR > cut:
+                k = max(0, int(round((cut - s) * SR)))
+                a = a[:k].copy()
+                f = min(80, len(a))  # 10 ms fade: platforms stop at a buffer boundary
+                if f:
+                    a[-f:] *= np.linspace(1, 0, f)
+            a = a[: n - i]
+            ivr[i:i + len(a)] += a
+            speech_mask[i:i + len(a)] = True
+        for s, a in self.other:
+            i = int(round(s * SR))
+            a = a[: n - i]
+            ivr[i:i + len(a)] += a
+        ivr = telephone_band(ivr)
+        # the far leg may be coded differently from the recording (e.g. GSM mobile leg)
+        if plan.get("far_codec"):
+            ivr = roundtrip(ivr, plan["far_codec"])
+        y = ivr.copy()
+        for s, a in self.keys:
+            i = int(round(s * SR))
+            a = a[: n - i]
+            y[i:i + len(a)] += a
+        snr = float(plan.get("snr_db", 30))
+        sp = ivr[speech_mask] if speech_mask.any() else ivr
+        noise_rms = np.sqrt(np.mean(sp.astype(np.float64) ** 2)) * db_to_amp(-snr)
+        noise = rng.standard_normal(n).astype(np.float32)
+        sos = butter(2, [150, 3700], btype="bandpass", fs=SR, output="sos")
+        noise = sosfilt(sos, noise).astype(np.float32)
+        noise *= noise_rms / (np.sqrt(np.mean(noise**2)) + 1e-12)
+        y = y + noise
+        peak = np.max(np.abs(y))
+        if peak > 0.98:  # keep the recording unclipped; truth levels shift by the same gain
+            g = 0.98 / peak
+            y *= g
+            for p in self.presses:
+                p["level_db"] = round(p["level_db"] + 20 * np.log10(g), 2)
+        truth = {
+            "schema": "ivrkit.truth/1", "company": self.spec["company"], "number": self.spec.get("number"),
+            "file": None, "duration": round(n / SR, 3), "answer": round(answer, 3),
+            "greeting_onset": round(onset, 3), "voice": self.voice, "codec": plan.get("codec", "mulaw"),
+            "far_codec": plan.get("far_codec"), "snr_db": snr, "seed": plan.get("seed", 0),
+            "presses": sorted(self.presses, key=lambda p: p["start"]),
+            "visits": self.visits, "tones": self.tones, "music": self.music,
+        }
+        return y.astype(np.float32), truth
+
+
+
+# ------------------------------------------------------------------------ output
+
+
+def _part_text(p: dict) -> str:
+    return p.get("text") or p.get("sound", "")
+
+
+def true_tree(spec: dict, renderer: Renderer, margin_s: float = 0.5) -> dict:
+    """The company's true menu tree in contract form (``ivrkit.tree/1``).
+
+    ``listen_after`` is exact (the platform starts listening at the first
+    interruptible part); ``wait`` adds ``margin_s``, the slack a directory would give.
+    """
+    sim = Simulation(spec, {"seed": 0}, renderer)
+    nodes_out, edges = [], []
+    for path, node in spec["_nodes"].items():
+        parts = node_parts(node, spec.get("greeting") if not path else None)
+        n_greet = len(spec.get("greeting") or []) if not path else 0
+        lay = sim._layout(parts, 0.0, n_greet) if parts else _Layout(0.0, [], 0.0, None)
+        kind = node["kind"]
+        la = None if kind in ("agent", "info") or lay.listen is None else round(lay.listen, 3)
+        nid = "/".join(path) or "root"
+        d = {"id": nid, "path": list(path), "kind": kind,
+             "prompt": " ".join(_part_text(p) for p in parts),
+             "listen_after": la, "wait": None if la is None else round(la + margin_s, 3)}
+        if kind == "input":
+            d["entry"] = node.get("entry")
+        nodes_out.append(d)
+        for opt in node.get("options", []):
+            if opt["role"] == "option":
+                continue
+            tid = "/".join(list(path) + [opt["key"]])
+            nodes_out.append({"id": tid, "path": list(path) + [opt["key"]], "kind": "back",
+                              "role": opt["role"], "returns_to": list(path) if opt["role"] == "repeat"
+                              else [str(x) for x in opt.get("to", [])],
+                              "prompt": None, "listen_after": None, "wait": None})
+        for opt in node.get("options", []):
+            tid = "/".join(list(path) + [opt["key"]])
+            edges.append({"source": nid, "target": tid, "key": opt["key"], "label": opt.get("label", ""),
+                          "role": opt["role"], "confidence": 1.0, "evidence": []})
+    graph = {"schema": "ivrkit.tree/1", "company": spec["company"], "number": spec.get("number"),
+             "created": "simulated", "sources": [], "truth": True}
+    return {"directed": True, "multigraph": False, "graph": graph, "nodes": nodes_out, "edges": edges}
+
+
+def render_call(spec: dict, plan: dict, renderer: Renderer, out_dir: Path) -> dict:
+    """Simulate one call; writes ``<name><ext>`` and ``<name>.truth.json``."""
+    y, truth = Simulation(spec, plan, renderer).run()
+    codec = plan.get("codec", "mulaw")
+    name = plan["name"] + CODECS[codec][1]
+    out_dir.mkdir(parents=True, exist_ok=True)
+    encode(y, out_dir / name, codec)
+    truth["file"] = name
+    truth["plan"] = {k: v for k, v in plan.items() if k != "name"}
+    (out_dir / f"{plan['name']}.truth.json").write_text(json.dumps(truth, indent=1, ensure_ascii=False) + "\n")
+    return truth
+
+
+def write_tree(spec: dict, renderer: Renderer, out_dir: Path) -> None:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "tree.json").write_text(json.dumps(true_tree(spec, renderer), indent=1, ensure_ascii=False) + "\n")
+
+
+# --------------------------------------------------------------------- random plans
+
+
+def random_plan(spec: dict, leaf: list[str], name: str, seed: int, harsh: bool = True) -> dict:
+    """A plausible caller walking to ``leaf``: early ignored presses in the greeting,
+    barge-ins and presses after prompts, repeats, wrong keys, rapid sequences whose
+    second key is lost in the transition, data entry, presses while on hold."""
+    rng = np.random.default_rng(seed)
+    nodes = spec["_nodes"]
+    steps: list[dict] = []
+    keys = "0123456789*#"
+    if spec.get("greeting") and rng.random() < 0.5:
+        steps.append({"key": str(rng.choice(list(keys[:10]))), "at": "start", "span": "listen",
+                      "frac": round(float(rng.uniform(0.15, 0.85)), 3)})
+    for i, k in enumerate(leaf):
+        node = nodes[tuple(leaf[:i])]
+        opts = {o["key"]: o for o in node.get("options", [])}
+        r = rng.random()
+        rep = next((o["key"] for o in opts.values() if o["role"] == "repeat"), None)
+        if r < 0.08 and rep:
+            steps.append({"key": rep, "at": "end", "t": round(float(rng.uniform(0.3, 2.0)), 3)})
+        elif r < 0.14:
+            bad = [c for c in "0123456789" if c not in opts]
+            if bad:
+                steps.append({"key": str(rng.choice(bad)), "at": "end", "t": round(float(rng.uniform(0.3, 2.0)), 3)})
+        if i + 1 < len(leaf) and rng.random() < 0.1:
+            # the whole rest at once, as the directory warns against: the next key is lost
+            steps.append({"keys": k + leaf[i + 1], "at": "end", "t": round(float(rng.uniform(0.3, 1.5)), 3),
+                          "gap": [0.1, 0.18]})
+        if rng.random() < 0.5:
+            steps.append({"key": k, "at": "listen", "frac": round(float(rng.uniform(0.1, 0.85)), 3)})
+        else:
+            steps.append({"key": k, "at": "end", "t": round(float(rng.uniform(0.3, 3.0)), 3)})
+    leafnode = nodes[tuple(leaf)]
+    if leafnode["kind"] == "input":
+        digits = entry_digits(leafnode.get("entry", "Pass#"), rng)
+        if rng.random() < 0.5:
+            steps.append({"keys": digits, "at": "listen", "frac": round(float(rng.uniform(0.3, 0.9)), 3),
+                          "gap": [0.12, 0.4]})
+        else:
+            steps.append({"keys": digits, "at": "end", "t": round(float(rng.uniform(0.4, 2.0)), 3),
+                          "gap": [0.12, 0.4]})
+    if leafnode["kind"] == "agent" and rng.random() < 0.15:
+        steps.append({"key": "0", "at": "end", "t": round(float(rng.uniform(2.0, 5.0)), 3)})
+    plan = {"name": name, "seed": int(seed), "steps": steps,
+            "ring_cycles": int(rng.integers(1, 4)), "hold_s": [6, 12],
+            "end_tone": str(rng.choice(["busy", "hangup", "hangup", "reorder", "sit"]))}
+    if harsh:
+        plan.update({
+            "codec": str(rng.choice(["mulaw", "mulaw", "alaw", "gsm", "pcm16"])),
+            "far_codec": "gsm" if rng.random() < 0.2 else None,
+            "snr_db": round(float(rng.uniform(15, 35)), 1),
+            "level_changes": bool(rng.random() < 0.5),
+            "level_db": round(float(rng.uniform(-8, 3)), 1),
+            "dtmf": {"dur_s": [0.04, 0.2], "level_db": [-25, -3], "twist_db": [-6, 6],
+                     "freq_error": [-0.015, 0.015]},
+        })
+    return plan
+
+
+# --------------------------------------------------------------------------- CLI
+
+
+def default_cache() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache")
+    return Path(base) / "ivrkit-sim"
+
+
+def render_spec(spec_path: Path, out_dir: Path, renderer: Renderer, random_calls: int = 0,
+                seed: int = 0, harsh: bool = True) -> list[dict]:
+    """Render a spec's own calls (``calls`` list) or ``random_calls`` random ones."""
+    spec = load_spec(spec_path)
+    write_tree(spec, renderer, out_dir)
+    plans = copy.deepcopy(spec.get("calls", [])) if not random_calls else []
+    if random_calls:
+        lv = leaves(spec)
+        for i in range(random_calls):
+            s = seed * 1000 + i
+            leaf = lv[i % len(lv)] if i < len(lv) else lv[int(np.random.default_rng(s).integers(len(lv)))]
+            plans.append(random_plan(spec, leaf, f"call{i + 1:02d}", s, harsh))
+    return [render_call(spec, p, renderer, out_dir) for p in plans]
+
+
+def _corpus_job(args):
+    spec_path, out, n, seed, cache = args
+    render_spec(Path(spec_path), Path(out), Renderer(Path(cache)), random_calls=n, seed=seed)
+    return spec_path
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="simulate.py", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--cache", type=Path, default=default_cache(), help="speech cache folder")
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    r = sub.add_parser("render", help="render one spec's calls (or random ones)")
+    r.add_argument("spec", type=Path)
+    r.add_argument("--out", type=Path, required=True)
+    r.add_argument("--random-calls", type=int, default=0)
+    r.add_argument("--seed", type=int, default=0)
+    sub.add_parser("samples", help="regenerate the bundled recordings/northwind* calls")
+    c = sub.add_parser("corpus", help="render the benchmark corpus from recordings/specs/")
+    c.add_argument("--out", type=Path, default=Path("corpus"))
+    c.add_argument("--specs", type=Path, default=HERE / "specs")
+    c.add_argument("--calls-per-company", type=int, default=8)
+    c.add_argument("--seed", type=int, default=1)
+    c.add_argument("--jobs", type=int, default=2)
+    a = ap.parse_args(argv)
+    renderer = Renderer(a.cache)
+    if a.cmd == "render":
+        for t in render_spec(a.spec, a.out, renderer, a.random_calls, a.seed):
+            print(f"{a.out / t['file']}: {t['duration']:.1f} s, {len(t['presses'])} presses")
+    elif a.cmd == "samples":
+        for d in ("northwind", "northwind-v2"):
+            for t in render_spec(HERE / d / "spec.json", HERE / d, renderer, harsh=False):
+                print(f"recordings/{d}/{t['file']}: {t['duration']:.1f} s, {len(t['presses'])} presses")
+    elif a.cmd == "corpus":
+        specs = sorted(a.specs.glob("*.json")) + sorted(a.specs.glob("*.toml"))
+        jobs = [(str(p), str(a.out / p.stem), a.calls_per_company, a.seed * 100 + i, str(a.cache))
+                for i, p in enumerate(specs)]
+        if a.jobs > 1:
+            from multiprocessing import Pool
+
+            with Pool(a.jobs) as pool:
+                for done in pool.imap_unordered(_corpus_job, jobs):
+                    print(f"rendered {done}")
+        else:
+            for j in jobs:
+                print(f"rendered {_corpus_job(j)}")
+        total = sum(1 for _ in a.out.glob("*/*.truth.json"))
+        print(f"{a.out}: {len(specs)} companies, {total} calls")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
