@@ -1,0 +1,419 @@
+"""Merge call timelines into one menu tree.
+
+Each timeline (``ivrkit.timeline/1``) is one call: a walk through the IVR whose
+``menus`` list the nodes visited in order. The walk is re-traced here rather than
+trusting each visit's ``path``: a visit whose prompt is one already heard on the way
+(an ignored press taken for accepted, "to hear these options again", "back to the
+main menu") is folded into that node instead of growing a false branch. What every
+call says about a node or an option is kept as votes and evidence on the graph, so
+a later merge (``map --into``) adds to it instead of overwriting it.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+from collections import Counter
+from dataclasses import dataclass, field
+
+import networkx as nx
+
+from . import textsim
+from .waits import fmt_s, recommend_waits
+
+SCHEMA = "ivrkit.tree/1"
+KINDS = ("menu", "agent", "input", "info", "back", "unknown")
+#: Kind hints a visit can vote for; ties go to the first (an input prompt is the
+#: most specific, a bare recording the least).
+VISIT_KINDS = ("input", "menu", "agent", "info")
+#: Roles of an option in a prompt (discovery's ``Option.role``) plus the edge that
+#: follows an input node's data entry.
+ROLES = ("option", "back", "repeat", "entry")
+DTMF_KEYS = frozenset("0123456789*#")
+#: Option lists compare as "the same menu" when at least this many of the new
+#: visit's options have the same key and label as the earlier menu's...
+MIN_SHARED_OPTIONS = 2
+#: ...and they are at least this share of the new visit's options.
+SHARED_OPTIONS_SHARE = 0.67
+
+
+def node_id(path) -> str:
+    return "root" if not path else "/".join(path)
+
+
+@dataclass
+class _NodeAcc:
+    path: tuple[str, ...]
+    visits: int = 0
+    prompts: list[str] = field(default_factory=list)
+    options: dict[str, str] = field(default_factory=dict)  # key -> label last heard
+    kind_votes: Counter = field(default_factory=Counter)
+    entry_votes: Counter = field(default_factory=Counter)
+    evidence: list[str] = field(default_factory=list)
+    returns_to: list[str] | None = None
+
+
+@dataclass
+class _EdgeAcc:
+    label_votes: Counter = field(default_factory=Counter)
+    role_votes: Counter = field(default_factory=Counter)
+    evidence: list[str] = field(default_factory=list)
+    heard: list[str] = field(default_factory=list)
+    latencies: list[float] = field(default_factory=list)
+
+
+class _Tree:
+    """Accumulators for nodes and edges while merging."""
+
+    def __init__(self):
+        self.nodes: dict[tuple, _NodeAcc] = {}
+        self.edges: dict[tuple, _EdgeAcc] = {}
+
+    def node(self, path) -> _NodeAcc:
+        path = tuple(path)
+        if path not in self.nodes:
+            self.nodes[path] = _NodeAcc(path)
+        return self.nodes[path]
+
+    def edge(self, parent, key) -> _EdgeAcc:
+        k = (tuple(parent), key)
+        if k not in self.edges:
+            self.edges[k] = _EdgeAcc()
+        return self.edges[k]
+
+
+def _same_menu(visit: dict, prompts: list[str], options: dict[str, str]) -> str | None:
+    """Relation of a visit's prompt to a node already known (see textsim.prompt_relation)."""
+    best = None
+    for old in prompts[-8:]:
+        rel = textsim.prompt_relation(visit.get("prompt"), old)
+        if rel == "same":
+            return "same"
+        best = best or rel
+    if best:
+        return best
+    opts = [o for o in visit.get("options") or [] if (o.get("role") or "option") == "option"]
+    shared = sum(1 for o in opts if textsim.same_label(o.get("label"), options.get(o.get("key"))))
+    if shared >= MIN_SHARED_OPTIONS and shared >= SHARED_OPTIONS_SHARE * len(opts):
+        return "same"
+    return None
+
+
+def _heard_role(visit: dict | None, key: str | None) -> str | None:
+    for o in (visit or {}).get("options") or []:
+        if o.get("key") == key:
+            return o.get("role") or "option"
+    return None
+
+
+@dataclass
+class _Step:
+    path: tuple[str, ...]
+    origin: float  # file time this node's prompt started (listen times are relative to it)
+    mode: str  # "enter" | "revisit" | "rest"
+
+
+def _walk(tl: dict, tree: _Tree) -> list[_Step]:
+    """Where each visit of one call lands in the tree."""
+    steps: list[_Step] = []
+    stack: list[tuple[str, ...]] = []
+    menus = tl.get("menus") or []
+    # what this call has heard so far, on top of what earlier calls heard
+    prompts: dict[tuple, list[str]] = {p: list(a.prompts) for p, a in tree.nodes.items()}
+    options: dict[tuple, dict] = {p: dict(a.options) for p, a in tree.nodes.items()}
+
+    def hear(path, v):
+        if v.get("prompt"):
+            prompts.setdefault(path, []).append(v["prompt"])
+        for o in v.get("options") or []:
+            if o.get("key") and o.get("label"):
+                options.setdefault(path, {})[o["key"]] = o["label"]
+
+    for i, v in enumerate(menus):
+        start = float(v.get("start") or 0.0)
+        if not stack:
+            path = tuple(v.get("path") or ())
+            stack = [path[:j] for j in range(len(path) + 1)]
+            steps.append(_Step(path, start, "enter"))
+            hear(path, v)
+            continue
+        cur = stack[-1]
+        prev = menus[i - 1]
+        via = v.get("via") or {}
+        key = via.get("key")
+        if key is None and v.get("path"):
+            key = v["path"][-1]
+        target, rel = None, None
+        for anc in reversed(stack):
+            rel = _same_menu(v, prompts.get(anc, []), options.get(anc, {}))
+            if rel:
+                target = anc
+                break
+        if target is None and tuple(v.get("path") or ()) in stack[:-1] + [cur] and \
+                tuple(v.get("path") or ()) != cur + (key,):
+            target, rel = tuple(v.get("path") or ()), "same"  # discovery folded it itself
+        if target is not None:
+            if target == cur and rel == "rest":
+                steps.append(_Step(cur, steps[-1].origin, "rest"))
+                hear(cur, {"options": v.get("options")})
+                continue
+            role = _heard_role(prev, key)
+            if key is not None and (target != cur or role in ("repeat", "back")):
+                role = "repeat" if target == cur else "back"
+                child = cur + (key,)
+                tree.node(child).returns_to = list(target)
+                tree.edge(cur, key).role_votes[role] += 1
+            stack = stack[: stack.index(target) + 1]
+            steps.append(_Step(target, start, "revisit"))
+            hear(target, v)
+            continue
+        if key is None:
+            # arrived without a press: after an input node this is what follows the
+            # data entry; anywhere else the prompt simply went on
+            if prev.get("kind") == "input" and prev.get("entry"):
+                key = prev["entry"]
+            else:
+                steps.append(_Step(cur, steps[-1].origin, "rest"))
+                continue
+        child = cur + (key,)
+        stack.append(child)
+        steps.append(_Step(child, start, "enter"))
+        hear(child, v)
+    return steps
+
+
+def _add_call(tl: dict, tree: _Tree) -> dict:
+    file = tl.get("file") or "call"
+    menus = tl.get("menus") or []
+    steps = _walk(tl, tree)
+    # presses the walk took for accepted but that only cut the prompt short in the
+    # recording: the prompt went on, so the IVR ignored them
+    ignored_via = {round(float((menus[i].get("via") or {}).get("time", -1)), 3)
+                   for i, s in enumerate(steps) if s.mode == "rest" and menus[i].get("via")}
+    heard_at_origin: dict[tuple, set] = {}
+    for i, (v, s) in enumerate(zip(menus, steps)):
+        acc = tree.node(s.path)
+        start = float(v.get("start") or 0.0)
+        if s.mode != "rest":
+            acc.visits += 1
+            if v.get("prompt"):
+                acc.prompts.append(v["prompt"])
+            if v.get("kind") in VISIT_KINDS:
+                acc.kind_votes[v["kind"]] += 1
+            if v.get("entry"):
+                acc.entry_votes[v["entry"]] += 1
+            la = v.get("listen_after")
+            if la is not None:
+                acc.evidence.append(f"{file}@{fmt_s(start + float(la) - s.origin)} prompt")
+        heard = heard_at_origin.setdefault((s.path, s.origin), set())
+        for o in v.get("options") or []:
+            k = o.get("key")
+            if not k or k in heard:
+                continue
+            heard.add(k)
+            e = tree.edge(s.path, k)
+            if o.get("label"):
+                e.label_votes[o["label"]] += 1
+                acc.options[k] = o["label"]
+            e.role_votes[o.get("role") or "option"] += 1
+            if o.get("start") is not None:
+                e.heard.append(f"{file}@{fmt_s(o['start'])}")
+        presses = v.get("presses") or []
+        for p in presses:
+            t = p.get("time")
+            if t is None:
+                continue
+            accepted = bool(p.get("accepted")) and round(float(t), 3) not in ignored_via
+            rel = (float(t) if accepted else float(p.get("end") or t)) - s.origin
+            if rel < 0:
+                continue  # typed ahead of the prompt: says nothing about when it listens
+            acc.evidence.append(f"{file}@{fmt_s(rel)} {'accepted' if accepted else 'ignored'}")
+        if not presses:
+            lo, hi = (v.get("listen_bounds") or [None, None])[:2]
+            if lo is not None:
+                acc.evidence.append(f"{file}@{fmt_s(start + lo - s.origin)} ignored")
+            if hi is not None:
+                acc.evidence.append(f"{file}@{fmt_s(start + hi - s.origin)} accepted")
+        if s.mode == "enter" and i > 0:
+            via = v.get("via") or {}
+            e = tree.edge(s.path[:-1], s.path[-1])
+            if s.path[-1] not in DTMF_KEYS:
+                e.role_votes["entry"] += 1
+            if via.get("time") is not None:
+                e.evidence.append(f"{file}@{fmt_s(via['time'])}")
+            if via.get("latency") is not None:
+                e.latencies.append(float(via["latency"]))
+        if s.mode == "revisit" and i > 0:
+            via = v.get("via") or {}
+            key = via.get("key")
+            parent = steps[i - 1].path
+            if key is not None and (parent, key) in tree.edges and (parent + (key,)) in tree.nodes \
+                    and tree.nodes[parent + (key,)].returns_to is not None:
+                e = tree.edges[(parent, key)]
+                if via.get("time") is not None:
+                    e.evidence.append(f"{file}@{fmt_s(via['time'])}")
+                if via.get("latency") is not None:
+                    e.latencies.append(float(via["latency"]))
+    src = {"file": file, "sha256": tl.get("sha256"), "duration": tl.get("duration")}
+    if tl.get("answer") is not None:
+        src["answer"] = tl["answer"]
+    if tl.get("greeting_onset") is not None:
+        src["greeting_onset"] = tl["greeting_onset"]
+    return src
+
+
+def _seed(G: nx.DiGraph, tree: _Tree) -> None:
+    """Accumulators from a tree merged before (its votes and evidence carry over)."""
+    for n, d in G.nodes(data=True):
+        path = tuple(d.get("path") or ())
+        acc = tree.node(path)
+        acc.visits = int(d.get("visits") or (0 if d.get("kind") in ("back", "unknown") else 1))
+        if d.get("prompt"):
+            acc.prompts.append(d["prompt"])
+        if d.get("kind") in VISIT_KINDS:
+            acc.kind_votes.update(d.get("kind_votes") or {d["kind"]: max(acc.visits, 1)})
+        if d.get("entry"):
+            acc.entry_votes.update(d.get("entry_votes") or {d["entry"]: max(acc.visits, 1)})
+        acc.evidence.extend(d.get("listen_evidence") or [])
+        if d.get("returns_to") is not None:
+            acc.returns_to = list(d["returns_to"])
+        if acc.visits == 0 and d.get("kind") in ("back", "unknown") and acc.returns_to is None:
+            del tree.nodes[path]  # structural leaf: rebuilt from the edge below
+    for u, v, d in G.edges(data=True):
+        parent = tuple(G.nodes[u].get("path") or ())
+        e = tree.edge(parent, d.get("key"))
+        if d.get("label_votes"):
+            e.label_votes.update(d["label_votes"])
+        elif d.get("label"):
+            e.label_votes[d["label"]] += 1
+        e.role_votes.update(d.get("role_votes") or {d.get("role") or "option": 1})
+        e.evidence.extend(d.get("evidence") or [])
+        e.heard.extend(d.get("heard") or [])
+        e.latencies.extend(d.get("latencies") or ([d["latency"]] if d.get("latency") is not None else []))
+        if d.get("label"):
+            tree.node(parent).options.setdefault(d["key"], d["label"])
+
+
+def _key_order(k: str):
+    return (0, int(k), "") if k.isdigit() else (1 if k in DTMF_KEYS else 2, 0, k)
+
+
+def _finish(tree: _Tree) -> nx.DiGraph:
+    G = nx.DiGraph()
+    for (parent, key), e in tree.edges.items():
+        tree.node(parent)
+        child = parent + (key,)
+        if child not in tree.nodes:
+            tree.node(child)
+    # every path's ancestors exist (a call that started below the root)
+    for path in list(tree.nodes):
+        for j in range(len(path)):
+            tree.node(path[:j])
+    children: dict[tuple, list] = {}
+    for path in tree.nodes:
+        if path:
+            children.setdefault(path[:-1], []).append(path[-1])
+    for path in sorted(tree.nodes, key=lambda p: (len(p), [_key_order(k) for k in p])):
+        acc = tree.nodes[path]
+        e = tree.edges.get((path[:-1], path[-1])) if path else None
+        role = textsim.top_vote(e.role_votes, prefer=ROLES) if e else None
+        if acc.visits == 0 and (acc.returns_to is not None or role in ("back", "repeat")):
+            kind = "back"
+        elif acc.visits == 0 and not children.get(path):
+            kind = "unknown"
+        else:
+            kind = textsim.top_vote(acc.kind_votes, prefer=VISIT_KINDS)
+            entered_options = [k for k in children.get(path, ())
+                               if tree.nodes[path + (k,)].visits and k in DTMF_KEYS]
+            if kind in (None, "agent", "info") and entered_options:
+                kind = "menu"  # a caller pressed on from here to another menu
+            if kind is None:
+                kind = "menu" if children.get(path) else "info"
+            if acc.returns_to is not None and not acc.visits:
+                kind = "back"
+        if acc.returns_to is not None and kind != "back" and role in ("back", "repeat"):
+            kind = "back"
+        prompt = _representative(acc.prompts)
+        attrs = dict(path=list(path), kind=kind, prompt=prompt, listen_after=None, wait=None,
+                     visits=acc.visits, listen_evidence=_unique(acc.evidence))
+        if kind == "input":
+            attrs["entry"] = textsim.top_vote(acc.entry_votes)
+        if acc.kind_votes:
+            attrs["kind_votes"] = dict(acc.kind_votes)
+        if acc.entry_votes:
+            attrs["entry_votes"] = dict(acc.entry_votes)
+        if kind == "back":
+            attrs["returns_to"] = acc.returns_to if acc.returns_to is not None else (
+                list(path[:-1]) if role == "repeat" else [])
+        G.add_node(node_id(path), **attrs)
+        if path:
+            label, agree, total = textsim.vote_label(e.label_votes)
+            # agreement with a prior of one vote each way: one hearing is 0.67,
+            # three agreeing calls 0.8, a 2:1 split 0.6
+            conf = (agree + 1) / (total + 2) if total else 0.5
+            ed = dict(key=path[-1], label=label, confidence=round(conf, 2),
+                      evidence=_unique(e.evidence), role=role or "option")
+            if e.label_votes:
+                ed["label_votes"] = dict(e.label_votes)
+            if e.heard:
+                ed["heard"] = _unique(e.heard)
+            if e.latencies:
+                ed["latencies"] = [round(x, 3) for x in e.latencies]
+            G.add_edge(node_id(path[:-1]), node_id(path), **ed)
+    return G
+
+
+def _unique(items):
+    seen, out = set(), []
+    for x in items:
+        if x not in seen:
+            seen.add(x)
+            out.append(x)
+    return out
+
+
+def _representative(prompts: list[str]) -> str | None:
+    """The prompt closest to all the others (a medoid): one garbled hearing loses."""
+    ps = [p for p in prompts if p]
+    if len(ps) <= 2:
+        return max(ps, key=len) if ps else None
+    ps = ps[-15:]
+    scores = [sum(textsim.label_similarity(a, b) for b in ps) for a in ps]
+    return ps[max(range(len(ps)), key=lambda i: (scores[i], len(ps[i])))]
+
+
+def _utc_now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def merge_timelines(timelines, company=None, number=None, graph=None) -> nx.DiGraph:
+    """One menu tree from the calls' timelines (and from ``graph``, a tree merged before).
+
+    A call already in ``graph`` (same sha256, or same file name when there is no hash)
+    is not counted twice. Sets ``listen_after`` / ``wait`` with the default margin.
+    """
+    tree = _Tree()
+    sources: list[dict] = []
+    gattrs: dict = {}
+    if graph is not None:
+        _seed(graph, tree)
+        gattrs = {k: v for k, v in graph.graph.items() if k not in ("schema", "sources")}
+        sources = [dict(s) for s in graph.graph.get("sources") or []]
+    seen = {(s.get("sha256") or s.get("file")) for s in sources}
+    for tl in timelines:
+        ident = tl.get("sha256") or tl.get("file")
+        if ident in seen and ident is not None:
+            continue
+        seen.add(ident)
+        sources.append(_add_call(tl, tree))
+    if not tree.nodes:
+        tree.node(())
+    G = _finish(tree)
+    G.graph.update(gattrs)
+    G.graph["schema"] = SCHEMA
+    G.graph["company"] = company if company is not None else gattrs.get("company")
+    G.graph["number"] = number if number is not None else gattrs.get("number")
+    G.graph["created"] = gattrs.get("created") or _utc_now()
+    if graph is not None:
+        G.graph["updated"] = _utc_now()
+    G.graph["sources"] = sources
+    recommend_waits(G)
+    return G

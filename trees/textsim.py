@@ -1,0 +1,100 @@
+"""Fuzzy text comparison shared by the merge and the diff (prompts and option labels).
+
+Recognizer output varies between calls ("billing and payment" / "billing and
+payments"), so equality is always a similarity threshold, never ``==``.
+"""
+from __future__ import annotations
+
+import re
+from collections import Counter
+
+from rapidfuzz import fuzz
+
+#: Two labels at or above this rapidfuzz ratio are the same words heard twice
+#: (one or two recognizer slips in a short label stay above it; a different
+#: option, even with shared words such as "your plan", falls below it).
+SAME_LABEL_RATIO = 85.0
+#: A whole prompt replayed (repeat / back to a menu) matches its first hearing at
+#: least this well; different menus of one company share phrasing but stay well below.
+SAME_PROMPT_RATIO = 85.0
+#: A prompt cut short (the caller's press was ignored but the walk thought it was
+#: taken, so the "new" visit is the rest of the same prompt) is a near-exact
+#: substring of the whole prompt.
+SUBSTRING_RATIO = 90.0
+#: Shorter snippets than this (normalised characters) are too generic to
+#: identify a prompt by substring ("please hold", "goodbye").
+MIN_SUBSTRING_CHARS = 20
+#: Below SAME_LABEL_RATIO but at or above this, a label at the same key and place is
+#: the same option reworded ("upgrade your plan" -> "change your plan" scores 73),
+#: not a different option ("upgrade your plan" -> "moving or a new address" scores 35).
+RELABEL_RATIO = 55.0
+
+_NON_WORD = re.compile(r"[^0-9a-z]+")
+
+
+def normalize(text: str | None) -> str:
+    """Lower case, punctuation to spaces, single spaces."""
+    if not text:
+        return ""
+    return _NON_WORD.sub(" ", text.lower()).strip()
+
+
+def label_similarity(a: str | None, b: str | None) -> float:
+    a, b = normalize(a), normalize(b)
+    if not a or not b:
+        return 0.0
+    return float(fuzz.ratio(a, b))
+
+
+def same_label(a: str | None, b: str | None) -> bool:
+    return label_similarity(a, b) >= SAME_LABEL_RATIO
+
+
+def prompt_relation(new: str | None, old: str | None) -> str | None:
+    """How a newly heard prompt relates to one heard before at another visit.
+
+    ``"same"``: the whole prompt again; ``"rest"``: the new one is the remainder of the
+    old one (the old prompt never stopped); ``"replay"``: the old prompt again after a
+    preamble ("sorry, I didn't get that. For billing, press 1 ..."); None: different.
+    """
+    a, b = normalize(new), normalize(old)
+    if not a or not b:
+        return None
+    if fuzz.ratio(a, b) >= SAME_PROMPT_RATIO:
+        return "same"
+    if MIN_SUBSTRING_CHARS <= len(a) < len(b) and fuzz.partial_ratio(a, b) >= SUBSTRING_RATIO:
+        return "rest"
+    if MIN_SUBSTRING_CHARS <= len(b) < len(a) and fuzz.partial_ratio(b, a) >= SUBSTRING_RATIO:
+        return "replay"
+    return None
+
+
+def vote_label(votes: dict[str, int]) -> tuple[str | None, int, int]:
+    """The label most calls agree on, clustering near-identical spellings.
+
+    Returns ``(label, votes for it, all votes)``; the label is the most frequent
+    spelling inside the winning cluster.
+    """
+    votes = {k: int(v) for k, v in votes.items() if k}
+    total = sum(votes.values())
+    if not total:
+        return None, 0, 0
+    clusters: list[list[str]] = []
+    for lab in sorted(votes, key=lambda s: (-votes[s], -len(s), s)):
+        for cl in clusters:
+            if same_label(lab, cl[0]):
+                cl.append(lab)
+                break
+        else:
+            clusters.append([lab])
+    best = max(clusters, key=lambda cl: (sum(votes[s] for s in cl), votes[cl[0]]))
+    return best[0], sum(votes[s] for s in best), total
+
+
+def top_vote(votes: dict[str, int], prefer: tuple[str, ...] = ()) -> str | None:
+    """Most voted value; ties go to the earliest in ``prefer``, then alphabetical."""
+    c = Counter({k: v for k, v in votes.items() if k and v > 0})
+    if not c:
+        return None
+    rank = {k: i for i, k in enumerate(prefer)}
+    return min(c, key=lambda k: (-c[k], rank.get(k, len(rank)), k))

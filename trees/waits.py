@@ -1,0 +1,162 @@
+"""When each node starts listening, and how long a caller should wait there.
+
+Evidence lives on the node as ``listen_evidence`` strings ``"call03.wav@5.1 ignored"``:
+the time is seconds from the start of the node's prompt in that call (root: from the
+greeting onset), and the word says what it is:
+
+- ``ignored``: a press the IVR played over: the node was not listening yet (a lower bound);
+- ``accepted``: a press the IVR acted on: it was listening by then (an upper bound);
+- ``prompt``: the prompt-based estimate of that visit (its first call to action).
+
+Across calls the bracket is [latest ignored, earliest accepted]; the estimate is the
+median prompt estimate clipped into it. Keeping raw evidence (not just the result) is
+what lets ``map --into`` add calls to a tree without losing what it knew.
+"""
+from __future__ import annotations
+
+import math
+import re
+from statistics import median
+
+#: Safety margin added to the listen-start estimate: covers the spread of a prompt
+#: estimate (word timings of the recognizer are ~30 ms, the first call to action may
+#: be a sentence early) while keeping waits within the corpus target (need + 1.5 s).
+DEFAULT_MARGIN_S = 0.5
+
+_EVIDENCE = re.compile(r"^(?P<file>.+)@(?P<t>-?[0-9.]+)\s+(?P<what>ignored|accepted|prompt)$")
+
+
+def fmt_s(x: float) -> str:
+    """Seconds as short text: 5.1, 12.31, 7."""
+    return f"{float(x):.2f}".rstrip("0").rstrip(".")
+
+
+def parse_evidence(items) -> list[tuple[str, float, str]]:
+    """``(file, seconds, what)`` for each well-formed evidence string."""
+    out = []
+    for s in items or []:
+        m = _EVIDENCE.match(str(s).strip())
+        if m:
+            out.append((m["file"], float(m["t"]), m["what"]))
+    return out
+
+
+def listen_bracket(evidence) -> tuple[float | None, float | None]:
+    """(latest ignored press, earliest accepted press), seconds from the prompt start."""
+    ev = parse_evidence(evidence)
+    lower = max((t for _, t, w in ev if w == "ignored"), default=None)
+    upper = min((t for _, t, w in ev if w == "accepted"), default=None)
+    return lower, upper
+
+
+def estimate_listen_after(evidence) -> float | None:
+    """Point estimate: median prompt estimate clipped into the press bracket."""
+    ev = parse_evidence(evidence)
+    lower, upper = listen_bracket(evidence)
+    if lower is not None and upper is not None and upper < lower:
+        # calls disagree (the node listens later in some calls than in others):
+        # the ignored press is the one a caller can be hurt by
+        upper = lower
+    prompt = [t for _, t, w in ev if w == "prompt"]
+    if prompt:
+        est = median(min(max(t, lower if lower is not None else -math.inf),
+                         upper if upper is not None else math.inf) for t in prompt)
+    elif lower is not None and upper is not None:
+        est = (lower + upper) / 2
+    elif lower is not None:
+        est = lower
+    elif upper is not None:
+        est = upper
+    else:
+        return None
+    return max(0.0, float(est))
+
+
+def _median_or_none(xs):
+    xs = [float(x) for x in xs if x is not None]
+    return float(median(xs)) if xs else None
+
+
+def _ceil_tenth(x: float) -> float:
+    # waits round up: a wait shorter than needed loses the key
+    return math.ceil(round(x * 10, 6)) / 10
+
+
+def update_listen(G) -> None:
+    """Set ``listen_after`` and ``listen_bounds`` on nodes, ``latency`` on edges and
+    their target nodes, and the graph's ``answer_to_onset``, from the stored evidence."""
+    for n, d in G.nodes(data=True):
+        ev = d.get("listen_evidence") or []
+        lower, upper = listen_bracket(ev)
+        est = estimate_listen_after(ev)
+        d["listen_after"] = None if est is None else round(est, 2)
+        d["listen_bounds"] = [lower, upper]
+    for u, v, d in G.edges(data=True):
+        lat = _median_or_none(d.get("latencies") or [])
+        if lat is None and d.get("latency") is not None:
+            lat = float(d["latency"])
+        d["latency"] = None if lat is None else round(lat, 3)
+        G.nodes[v]["latency"] = d["latency"]
+    onsets = [s["greeting_onset"] - s.get("answer", 0.0) for s in G.graph.get("sources") or []
+              if s.get("greeting_onset") is not None]
+    a2o = _median_or_none(onsets)
+    if a2o is not None:
+        G.graph["answer_to_onset"] = round(a2o, 3)
+    else:
+        G.graph.setdefault("answer_to_onset", None)
+
+
+def recommend_waits(G, margin_s: float = DEFAULT_MARGIN_S) -> None:
+    """Set each node's ``wait``: its listen start plus ``margin_s``, never less than the
+    latest ignored press plus the margin; with only an accepted press known (no ignored
+    one), never more than that press (it worked then). None without any evidence."""
+    update_listen(G)
+    for n, d in G.nodes(data=True):
+        la = d.get("listen_after")
+        lower, upper = d.get("listen_bounds") or (None, None)
+        if la is None:
+            d["wait"] = None
+            continue
+        w = la + margin_s
+        if lower is not None:
+            w = max(w, lower + margin_s)
+        elif upper is not None:
+            w = min(w, upper)
+        d["wait"] = _ceil_tenth(max(0.0, w))
+
+
+def node_name(G, node) -> str:
+    if node == "root":
+        return "root"
+    return f"menu {node}" if G.nodes[node].get("kind") == "menu" else f"{G.nodes[node].get('kind', 'node')} {node}"
+
+
+def explain_listen(G, node) -> str:
+    """Why the tree says this node listens when it does, in one sentence."""
+    if isinstance(node, (list, tuple)):
+        node = "/".join(node) or "root"
+    d = G.nodes[node]
+    ev = parse_evidence(d.get("listen_evidence"))
+    name = node_name(G, node)
+    la = d.get("listen_after")
+    if la is None:
+        return f"{name}: no evidence of when it starts listening (no presses, no prompt timing)"
+    parts = []
+    ign = [(t, f) for f, t, w in ev if w == "ignored"]
+    acc = [(t, f) for f, t, w in ev if w == "accepted"]
+    pro = [t for f, t, w in ev if w == "prompt"]
+    if ign:
+        t, f = max(ign)
+        parts.append(f"ignored press at {t:.1f} s in {f}")
+    if acc:
+        t, f = min(acc)
+        parts.append(f"accepted at {t:.1f} s in {f}")
+    if pro:
+        calls = "call" if len(pro) == 1 else f"median of {len(pro)} calls"
+        parts.append(f"first call to action at {median(pro):.1f} s ({calls})")
+    if ign and acc and max(ign)[0] > min(acc)[0]:
+        parts.append("calls disagree; the later ignored press wins")
+    text = f"{name} listens from {la:.1f} s ({', '.join(parts)})"
+    if d.get("wait") is not None:
+        text += f"; wait {d['wait']:.1f} s"
+    return text
