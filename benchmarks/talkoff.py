@@ -1,0 +1,91 @@
+"""Talk-off benchmark: false DTMF presses on real prompts and hold music.
+
+Every Asterisk recorded prompt (en_US_f_Allison and en, wav) and every music-on-hold
+file goes through a G.711 mu-law round trip (ffmpeg) and through ivrkit's detector;
+multimon-ng's DTMF decoder gets the same audio (22050 Hz s16 raw) for comparison.
+
+Run:  python benchmarks/talkoff.py [--no-multimon]
+Needs the Debian packages asterisk-core-sounds-en-wav, asterisk-moh-opsound-wav,
+multimon-ng (optional).
+"""
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ivrkit.audio.dtmf import detect_dtmf
+from ivrkit.audio.io import ffmpeg_exe
+
+SETS = {
+    "prompts en_US_f_Allison": Path("/usr/share/asterisk/sounds/en_US_f_Allison"),
+    "prompts en": Path("/usr/share/asterisk/sounds/en"),
+    "music on hold": Path("/usr/share/asterisk/moh"),
+}
+
+
+def mulaw_roundtrip(path: Path, sr: int = 8000) -> np.ndarray:
+    """Decode, encode to mu-law at 8 kHz and decode again, as a phone line would."""
+    enc = subprocess.run(
+        [ffmpeg_exe(), "-nostdin", "-v", "error", "-i", str(path), "-ac", "1", "-ar", str(sr),
+         "-c:a", "pcm_mulaw", "-f", "mulaw", "-"], capture_output=True, check=True).stdout
+    dec = subprocess.run(
+        [ffmpeg_exe(), "-nostdin", "-v", "error", "-f", "mulaw", "-ar", str(sr), "-ac", "1",
+         "-i", "-", "-f", "s16le", "-"], input=enc, capture_output=True, check=True).stdout
+    return np.frombuffer(dec, "<i2").astype(np.float32) / 32768.0
+
+
+def multimon_presses(y: np.ndarray, sr: int = 8000) -> int:
+    """Number of DTMF lines multimon-ng prints for ``y`` (it wants 22050 Hz raw s16)."""
+    from scipy.signal import resample_poly
+
+    y22 = resample_poly(y, 441, 160)
+    raw = (np.clip(y22, -1, 1) * 32767).astype("<i2").tobytes()
+    out = subprocess.run(["multimon-ng", "-q", "-t", "raw", "-a", "DTMF", "-"],
+                         input=raw, capture_output=True).stdout.decode()
+    return sum(1 for line in out.splitlines() if line.startswith("DTMF:"))
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--no-multimon", action="store_true")
+    args = ap.parse_args()
+    use_mm = not args.no_multimon and shutil.which("multimon-ng") is not None
+    total_files = total_s = total_false = total_mm = 0
+    detect_s = 0.0
+    print(f"{'set':28s} {'files':>6s} {'minutes':>8s} {'ivrkit false':>13s}"
+          + (f" {'multimon-ng false':>18s}" if use_mm else ""))
+    for name, folder in SETS.items():
+        files = sorted(folder.glob("*.wav"))
+        n_false = n_mm = 0
+        dur = 0.0
+        for f in files:
+            y = mulaw_roundtrip(f)
+            dur += len(y) / 8000
+            t0 = time.perf_counter()
+            presses = detect_dtmf(y, 8000)
+            detect_s += time.perf_counter() - t0
+            if presses:
+                print(f"  false press in {f.name}: {[(p.key, p.start_s) for p in presses]}")
+            n_false += len(presses)
+            if use_mm:
+                n_mm += multimon_presses(y)
+        print(f"{name:28s} {len(files):6d} {dur / 60:8.1f} {n_false:13d}"
+              + (f" {n_mm:18d}" if use_mm else ""))
+        total_files += len(files)
+        total_s += dur
+        total_false += n_false
+        total_mm += n_mm
+    print(f"{'total':28s} {total_files:6d} {total_s / 60:8.1f} {total_false:13d}"
+          + (f" {total_mm:18d}" if use_mm else ""))
+    print(f"detector time {detect_s:.1f} s = {total_s / max(detect_s, 1e-9):.0f}x real time")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
