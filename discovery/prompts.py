@@ -1,0 +1,592 @@
+"""Calls to action in recognized prompt words -> menu options, entry tokens, kinds.
+
+Works on the recognizer's words (anything with ``word``, ``start_s``, ``end_s``) or on
+plain text (times ``None``). Recognizers differ: Whisper punctuates ("For billing,
+press 1."), Vosk gives bare lower-case words, and both mishear keys in key position
+("press to" for "press 2", "for" for "4"). The parser therefore reads a call to
+action as an *anchor* (a key verb followed by one or more keys) and gives each anchor
+the words on one side of it as its label: before it ("for billing, press 1") or after
+it ("press 1 for billing"). Which side is decided per sentence from what follows the
+last key, because prompts keep one phrasing within a sentence.
+
+Nothing here imports a recognizer; it is pure Python.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Iterable, Sequence
+
+__all__ = [
+    "Option",
+    "parse_options",
+    "parse_options_text",
+    "parse_entry",
+    "classify_prompt",
+    "first_call_to_action",
+]
+
+ROLES = ("option", "back", "repeat")
+
+
+@dataclass(frozen=True)
+class Option:
+    """One key a prompt offers. ``start_s``/``end_s``: file times of its clause
+    (``None`` when parsed from plain text)."""
+
+    key: str
+    label: str
+    start_s: float | None
+    end_s: float | None
+    role: str = "option"
+
+
+# -- vocabulary ------------------------------------------------------------------
+
+#: Verbs that put a key into a call to action. "pressing" is left out on purpose:
+#: "you may quit at any time by pressing the pound key" is an exit hint, and
+#: "enter" asks for data, not a menu choice.
+KEY_VERBS = frozenset({
+    "press", "dial", "push", "select", "touch", "choose",
+    "oprima", "oprime", "marque", "presione", "pulse", "pulsa",  # Spanish menus
+})
+
+DIGIT_WORDS = {
+    "zero": "0", "one": "1", "won": "1", "two": "2", "three": "3", "four": "4",
+    "five": "5", "six": "6", "seven": "7", "eight": "8", "nine": "9",
+    "cero": "0", "uno": "1", "dos": "2", "tres": "3", "cuatro": "4", "cinco": "5",
+    "seis": "6", "siete": "7", "ocho": "8", "nueve": "9",
+}
+#: Words a recognizer writes for a key only when the key position forces it:
+#: "press to" (2), "press for" (4), "press oh" (0), "press ate" (8).
+HOMOPHONE_KEYS = {"to": "2", "too": "2", "for": "4", "fore": "4", "oh": "0", "o": "0", "ate": "8"}
+STAR_WORDS = frozenset({"star", "asterisk", "*", "estrella", "asterisco"})
+POUND_WORDS = frozenset({"pound", "hash", "#", "numeral", "gato"})
+KEY_NOUNS = frozenset({"key", "button", "sign", "tecla"})
+
+#: Words that open an option's own words ("for billing", "to pay a bill",
+#: "if you are a new customer", Spanish "para español").
+LEAD_WORDS = frozenset({"for", "to", "if", "para", "regarding"})
+FILLER = frozenset({"now", "please", "then"})
+#: Phrases in which a lead word does not open an option ("thank you for calling").
+NOT_LEADS = (
+    ("thank", "you", "for"), ("for", "calling"), ("for", "choosing"), ("for", "holding"),
+    ("for", "your", "patience"), ("for", "quality"), ("for", "training"),
+    ("for", "waiting"), ("thanks", "for"),
+)
+#: Openings stripped from a label: the option is what follows them.
+LABEL_OPENINGS = tuple(tuple(p.split()) for p in (
+    "if you are calling about", "if you are calling regarding", "if you are calling for",
+    "if you are calling to", "if you're calling about", "if you're calling to",
+    "if you would like to", "if you'd like to", "if you want to",
+    "if you wish to", "if you need to", "if you would like", "if you'd like", "if you want",
+    "if you wish", "if you need", "if you are", "if you're", "if you have", "if you",
+    "if", "for", "to", "para", "regarding", "or", "and", "please",
+))
+#: Openings that say nothing about the option ("otherwise, press star").
+EMPTY_OPENINGS = frozenset({"otherwise", "or", "and", "please", "now"})
+LABEL_TAILS = frozenset({"now", "please", "at", "any", "time"})
+
+SENTENCE_END = frozenset(".?!;:")
+_TOKEN_RE = re.compile(r"[#*]|[0-9]+|[^\W\d_]+(?:['’][^\W\d_]+)*|[.,?!;:]", re.UNICODE)
+
+
+@dataclass(frozen=True)
+class _Tok:
+    text: str
+    start_s: float | None
+    end_s: float | None
+    brk: str = ""  # "." sentence end or "," clause end after this token
+
+
+def _tokens(words: Iterable) -> list[_Tok]:
+    """Split recognizer words into lower-case tokens with punctuation as breaks.
+
+    One recognizer word may hold several tokens ("1-800", "hash-key"): they share its
+    times.
+    """
+    toks: list[_Tok] = []
+    for w in words:
+        text = str(getattr(w, "word", w)).lower().replace("’", "'")
+        s, e = getattr(w, "start_s", None), getattr(w, "end_s", None)
+        for m in _TOKEN_RE.finditer(text):
+            t = m.group(0)
+            if t in SENTENCE_END or t == ",":
+                if toks:
+                    brk = "." if t in SENTENCE_END else ","
+                    last = toks[-1]
+                    if last.brk != ".":
+                        toks[-1] = _Tok(last.text, last.start_s, last.end_s, brk)
+                continue
+            toks.append(_Tok(t, s, e))
+    return toks
+
+
+def _words_from_text(text: str) -> list[_Tok]:
+    return _tokens([text])
+
+
+def _sentences(toks: Sequence[_Tok]) -> list[list[_Tok]]:
+    out: list[list[_Tok]] = [[]]
+    for t in toks:
+        out[-1].append(t)
+        if t.brk == ".":
+            out.append([])
+    return [s for s in out if s]
+
+
+def _plain_key(tok: str) -> str | None:
+    if len(tok) == 1 and tok.isdigit():
+        return tok
+    if tok in DIGIT_WORDS:
+        return DIGIT_WORDS[tok]
+    if tok in STAR_WORDS:
+        return "*"
+    if tok in POUND_WORDS:
+        return "#"
+    return None
+
+
+def _key_at(toks: Sequence[_Tok], i: int, after_verb: bool) -> tuple[str, int] | None:
+    """The key starting at token ``i`` and the index after it, or None.
+
+    Homophones count only right after a verb and only when the next token cannot
+    continue a sentence ("press to speak" has no key; "press to, for billing" has).
+    """
+    n = len(toks)
+    if i < n and toks[i].text in ("the", "el", "la") and not toks[i].brk:
+        i += 1
+    if i >= n:
+        return None
+    t = toks[i].text
+    key = None
+    j = i + 1
+    if t == "number" and j < n and toks[i].brk == "":
+        nxt = toks[j].text
+        if nxt == "sign":
+            key, j = "#", j + 1
+        else:
+            k = _plain_key(nxt)
+            if k is not None:
+                key, j = k, j + 1
+    if key is None:
+        key = _plain_key(t)
+    if key is None and t in HOMOPHONE_KEYS:
+        follow = toks[j].text if j < n else None
+        if toks[i].brk or follow is None or follow in LEAD_WORDS or follow in ("or", "now", "and") \
+                or follow in KEY_VERBS or follow in KEY_NOUNS:
+            if after_verb or follow in ("to", "for"):
+                key = HOMOPHONE_KEYS[t]
+    if key is None:
+        return None
+    while j < n and toks[j - 1].brk == "" and toks[j].text in KEY_NOUNS:
+        j += 1
+    return key, j
+
+
+@dataclass
+class _Anchor:
+    keys: list[str]
+    start: int  # index of the verb (or of the bare key)
+    end: int    # index after the last key
+    bare: bool = False
+
+
+def _is_terminator_verb(sent: Sequence[_Tok], i: int) -> bool:
+    """'... and then press the pound key', 'when done hang up or press pound': a
+    terminator, not a menu choice."""
+    prev = [t.text for t in sent[max(0, i - 5):i]]
+    return "then" in prev or "done" in prev or "finished" in prev
+
+
+def _multi_keys(sent: Sequence[_Tok], j: int, keys: list[str]) -> int:
+    """Extend ``keys`` over 'or 6', ', 2, or 3' and return the index after them."""
+    n = len(sent)
+    while j < n:
+        k = j
+        if sent[k - 1].brk == "," and k < n and sent[k].text in ("or", "and"):
+            k += 1
+        elif sent[k].text in ("or", "and") and sent[k - 1].brk == "":
+            k += 1
+        elif sent[k - 1].brk != ",":
+            break
+        got = _key_at(sent, k, after_verb=False)
+        if got is None or sent[k].text in ("the", "el", "la"):
+            break
+        # a bare next key followed by its own label is the next option, not this one
+        nxt = sent[got[1]].text if got[1] < n else None
+        if nxt in ("to", "for") and sent[got[1] - 1].brk == "" and sent[j - 1].brk == ",":
+            break
+        if sent[k].text in HOMOPHONE_KEYS and _plain_key(sent[k].text) is None:
+            break
+        keys.append(got[0])
+        j = got[1]
+    return j
+
+
+def _skip_anytime(sent: Sequence[_Tok], j: int) -> int:
+    """Step over 'now' / 'at any time' right after the keys ('press 0 at any time to ...')."""
+    words = [t.text for t in sent]
+    while j < len(sent) and not sent[j - 1].brk:
+        if words[j] in ("now", "anytime"):
+            j += 1
+        elif words[j:j + 3] == ["at", "any", "time"]:
+            j += 3
+        else:
+            break
+    return j
+
+
+def _anchors(sent: Sequence[_Tok]) -> list[_Anchor]:
+    out: list[_Anchor] = []
+    i, n = 0, len(sent)
+    while i < n:
+        t = sent[i].text
+        if t in KEY_VERBS and not sent[i].brk:
+            got = _key_at(sent, i + 1, after_verb=True)
+            if got is not None and not (got[0] in "#*" and _is_terminator_verb(sent, i)):
+                keys = [got[0]]
+                j = _skip_anytime(sent, _multi_keys(sent, got[1], keys))
+                out.append(_Anchor(keys, i, j))
+                i = j
+                continue
+        elif out and (sent[i - 1].brk == "," or t in ("or", "and")):
+            # continuation: "press 1 to mute, 2 to lock, or 8 to exit"
+            k = i + 1 if t in ("or", "and") else i
+            got = _key_at(sent, k, after_verb=False) if k < n and sent[k].text != "the" else None
+            if got is not None:
+                keys = [got[0]]
+                j = _multi_keys(sent, got[1], keys)
+                if j < n and sent[j].text in ("to", "for") and not sent[j - 1].brk:
+                    out.append(_Anchor(keys, i, j, bare=True))
+                    i = j
+                    continue
+        i += 1
+    return out
+
+
+def _strip_say(gap: list[_Tok]) -> list[_Tok]:
+    """Drop 'or say billing' that follows a key ('press 1 or say billing')."""
+    if len(gap) >= 2 and gap[0].text == "or" and gap[1].text == "say":
+        k = 2
+        while k < len(gap) and gap[k].text not in LEAD_WORDS and gap[k - 1].brk != "." \
+                and (k == 2 or gap[k - 1].brk != ","):
+            k += 1
+        return gap[k:]
+    return gap
+
+
+def _is_not_lead(gap: Sequence[_Tok], k: int) -> bool:
+    words = [t.text for t in gap]
+    for phrase in NOT_LEADS:
+        for off in range(len(phrase)):
+            if phrase[off] != words[k]:
+                continue
+            a = k - off
+            if a >= 0 and tuple(words[a:a + len(phrase)]) == phrase:
+                return True
+    return False
+
+
+def _prefix_label(gap: list[_Tok]) -> list[_Tok]:
+    """Words before a verb that belong to its option.
+
+    A clause comma that is not right before the verb ends the preamble ("Thank you for
+    calling Acme, for billing, press 1"); then the option opens at its lead word.
+    """
+    gap = _strip_say(gap)
+    while gap and gap[-1].text in FILLER:
+        gap = gap[:-1]
+    if not gap:
+        return gap
+    cut = 0
+    for k in range(len(gap) - 1):
+        if gap[k].brk and gap[k + 1].text in LEAD_WORDS:
+            cut = k + 1
+    gap = gap[cut:]
+    leads = [k for k, t in enumerate(gap) if t.text in LEAD_WORDS and not _is_not_lead(gap, k)]
+    if leads:
+        first = leads[0]
+        # a preamble with no punctuation ("thank you for calling acme for billing") is
+        # long; a label rarely is
+        if len(gap) - first > 10 and len(leads) > 1:
+            first = leads[-1]
+        return gap[first:]
+    if len(gap) > 8:
+        return []
+    return gap
+
+
+def _suffix_label(gap: list[_Tok]) -> list[_Tok]:
+    """Words after the keys that belong to their option: up to the clause's end."""
+    out: list[_Tok] = []
+    for t in gap:
+        out.append(t)
+        if t.brk:
+            break
+    return out
+
+
+def _clean_label(toks: Sequence[_Tok]) -> str:
+    words = [t.text for t in toks if t.text not in ("#", "*")]
+    while words and words[0] in EMPTY_OPENINGS:
+        words = words[1:]
+    if len(words) == 1 and words[0] in LEAD_WORDS:
+        return ""
+    changed = True
+    while changed and words:
+        changed = False
+        for op in LABEL_OPENINGS:
+            if tuple(words[:len(op)]) == op and len(words) > len(op):
+                words = words[len(op):]
+                changed = True
+                break
+    if "or" in words:
+        k = words.index("or")
+        if k + 1 < len(words) and words[k + 1] in ("say", "stay"):
+            words = words[:k]
+    while words and (words[-1] in LABEL_TAILS or words[-1] in ("or", "and")):
+        words.pop()
+    if words[-3:] == ["at", "any", "time"]:
+        words = words[:-3]
+    return " ".join(words)
+
+
+_BACK_RE = re.compile(r"\b(main|previous|prior|last|top|top level|first) menu\b|^(go )?back$|\bgo back\b|\breturn to the menu\b")
+_REPEAT_RE = re.compile(r"\b(repeat|replay|hear|listen to)\b.*\b(options|menu|choices|selections|again)\b|^repeat$|^hear (them|this) again$")
+
+
+def _role(label: str) -> str:
+    if _BACK_RE.search(label):
+        return "back"
+    if _REPEAT_RE.search(label) and not re.search(r"\b(message|recording|greeting|number)\b", label):
+        return "repeat"
+    return "option"
+
+
+def _split_alternatives(label: str, n: int) -> list[str]:
+    """'decrease or increase the volume' over keys 4 and 6 -> one label per key."""
+    words = label.split()
+    if n == 2 and len(words) >= 3 and words[1] == "or":
+        rest = words[3:]
+        return [" ".join([words[0], *rest]), " ".join([words[2], *rest])]
+    return [label] * n
+
+
+def _span(toks: Sequence[_Tok]) -> tuple[float | None, float | None]:
+    ss = [t.start_s for t in toks if t.start_s is not None]
+    es = [t.end_s for t in toks if t.end_s is not None]
+    return (min(ss) if ss else None, max(es) if es else None)
+
+
+def _labels(sent: list[_Tok], anchors: list[_Anchor], suffix_style: bool) -> list[list[_Tok]]:
+    """Label words per anchor when the sentence reads "press N for X" (suffix) or
+    "for X, press N" (prefix). An anchor left without words borrows the other side
+    when no neighbour needs it (the first anchor's preamble, the last one's tail)."""
+    n = len(anchors)
+    before = [list(sent[(anchors[i - 1].end if i else 0):a.start]) for i, a in enumerate(anchors)]
+    after = [list(sent[a.end:(anchors[i + 1].start if i + 1 < n else len(sent))]) for i, a in enumerate(anchors)]
+
+    def suffix(i: int) -> list[_Tok]:
+        gap = _strip_say(after[i])
+        while gap and gap[0].text in FILLER:
+            gap = gap[1:]
+        lab = _suffix_label(gap)
+        return lab if lab and lab[0].text in LEAD_WORDS else []
+
+    labels: list[list[_Tok]] = []
+    for i, a in enumerate(anchors):
+        next_bare = i + 1 < n and anchors[i + 1].bare
+        if a.bare:
+            lab = suffix(i)
+        elif suffix_style:
+            lab = suffix(i)
+            if not lab and i == 0:
+                lab = _prefix_label(before[i])
+        else:
+            lab = _prefix_label(before[i])
+            if not lab and (i + 1 == n or next_bare):
+                lab = suffix(i)
+        labels.append(lab)
+    if not suffix_style:
+        # "press 1 for billing for support press 2": the second gap holds two labels
+        for i in range(n - 1):
+            if labels[i] or not labels[i + 1] or anchors[i + 1].bare:
+                continue
+            nxt = labels[i + 1]
+            leads = [k for k, t in enumerate(nxt) if t.text in LEAD_WORDS and k > 0]
+            if nxt[0].text in LEAD_WORDS and leads:
+                labels[i], labels[i + 1] = nxt[:leads[0]], nxt[leads[0]:]
+    return labels
+
+
+def _sentence_options(sent: list[_Tok]) -> list[Option]:
+    anchors = _anchors(sent)
+    if not anchors:
+        return []
+    # read the sentence both ways; keep the reading that labels more options, and on
+    # a tie trust what follows the last key ("... press 9 to repeat" is suffix style)
+    after_last = _strip_say([t for t in sent[anchors[-1].end:] if t.text not in FILLER])
+    last_says_suffix = bool(after_last) and after_last[0].text in LEAD_WORDS
+    readings = {style: _labels(sent, anchors, style) for style in (False, True)}
+    score = {style: sum(bool(lab) for lab in labs) for style, labs in readings.items()}
+    if score[True] != score[False]:
+        labels = readings[score[True] > score[False]]
+    else:
+        labels = readings[last_says_suffix]
+    out: list[Option] = []
+    for a, lab in zip(anchors, labels):
+        label = _clean_label(lab)
+        s, e = _span(list(lab) + list(sent[a.start:a.end]))
+        for key, part in zip(a.keys, _split_alternatives(label, len(a.keys))):
+            out.append(Option(key, part, s, e, _role(part)))
+    return out
+
+
+def parse_options(words: Sequence) -> list[Option]:
+    """Options offered by a prompt, in the order spoken.
+
+    ``words``: recognizer words (``.word``, ``.start_s``, ``.end_s``) in time order.
+    A key offered twice keeps its first mention.
+    """
+    out: list[Option] = []
+    seen: set[str] = set()
+    for sent in _sentences(_tokens(words)):
+        for o in _sentence_options(sent):
+            if o.key not in seen:
+                seen.add(o.key)
+                out.append(o)
+    return out
+
+
+def parse_options_text(text: str) -> list[Option]:
+    """``parse_options`` on plain text (times are None)."""
+    return parse_options([text])
+
+
+# -- data entry ------------------------------------------------------------------
+
+_ENTRY_VERB = r"(?:enter|re-?enter|key in|key|type|input|punch in|dial|tap in|provide|say)"
+#: Checked in order: "personal identification number" is a PIN, not an ID.
+_ENTRY_NOUNS = (
+    ("Pass", r"\b(?:password|passcode|pass code|pin|pin number|pin code|secret code|secret number|"
+             r"personal identification number|access code|security code)\b"),
+    ("4D", r"\blast (?:four|4) digits\b"),
+    ("Tel", r"\b(?:(?:tele)?phone number|mobile number|cell(?:ular)?(?: phone)? number|"
+            r"home number|number on (?:your|the) account|account(?:'s)? phone number|"
+            r"number(?:,)? starting with the area code|area code)\b"),
+    ("ID", r"\b(?:national id(?:entity)?(?: number)?|identity (?:number|card number)|id number|i d number|"
+           r"id card number|teudat zehut|identification number|your id|personal id)\b"),
+)
+_TERMINATOR = re.compile(
+    r"\b(?:followed by|then press|and then press|then|and press|ending with|end with|"
+    r"terminated by|finish with|and then)\s+(?:the\s+)?"
+    r"(pound|hash|number sign|#|star|asterisk|\*)")
+
+
+def _norm_text(text: str) -> str:
+    t = text.lower().replace("’", "'")
+    t = re.sub(r"[^\w#*'\s.,?!;:-]", " ", t)
+    return re.sub(r"\s+", " ", t)
+
+
+def _split_sentences(text: str) -> list[str]:
+    return [s.strip() for s in re.split(r"(?<=[.?!;])\s+", _norm_text(text)) if s.strip()]
+
+
+def parse_entry(text: str) -> str | None:
+    """The directory token a data-entry prompt asks for (``ID``, ``Tel``, ``4D``,
+    ``Pass``) with ``#``/``*`` when it names a terminator; None otherwise."""
+    sents = _split_sentences(text)
+    for i, s in enumerate(sents):
+        flat = re.sub(r"[.,?!;:]", " ", s)
+        flat = re.sub(r"\s+", " ", flat)
+        for token, noun in _ENTRY_NOUNS:
+            m = re.search(noun, flat)
+            if m is None:
+                continue
+            before = flat[:m.start()]
+            if not re.search(r"\b" + _ENTRY_VERB + r"\b", before) and not re.search(
+                    r"\b(?:enter|key in|type)\b", flat[m.end():m.end() + 12]):
+                continue
+            tail = flat[m.end():]
+            if i + 1 < len(sents):
+                tail += " " + re.sub(r"[.,?!;:]", " ", sents[i + 1])
+            tail = re.sub(r"\s+", " ", tail)
+            t = _TERMINATOR.search(tail) or re.search(r"\bthen (?:the )?(pound|hash|star) key\b", tail)
+            if t is None:
+                return token
+            term = t.group(1)
+            return token + ("*" if term in ("star", "asterisk", "*") else "#")
+    return None
+
+
+# -- prompt kind -----------------------------------------------------------------
+
+_AGENT_RE = re.compile(
+    r"\b(please hold|hold the line|hold on|stay on the line|remain on the line|"
+    r"next available (?:representative|agent|operator|associate|specialist|advisor)|"
+    r"transferring (?:you|your call)|transfer your call|connect(?:ing)? (?:you|your call)|"
+    r"your call is important|(?:agents|representatives|operators|advisors) are (?:currently )?"
+    r"(?:busy|assisting|helping)|will be with you|estimated wait|in the queue|"
+    r"wait while i connect|continue to hold|answered in the order)\b")
+#: A request to key data: sentence-initial or polite "enter" ("You are about to enter
+#: an echo test" is not one).
+_INPUT_RE = re.compile(
+    r"(?:^|[.?!,;]\s*|\bplease\s+|\bnow\s+|\bthen\s+)(?:re-?enter|enter|key in|type in|input|punch in)\s+\w")
+_BACK_KIND_RE = re.compile(r"\b(returning (?:you )?to the (?:main|previous) menu|back to the (?:main|previous) menu)\b")
+
+
+def classify_prompt(text: str, options: Sequence[Option] | None = None) -> str:
+    """Kind hint for a node's prompt: ``menu``, ``input``, ``agent``, ``info``, ``back``."""
+    if options is None:
+        options = parse_options_text(text)
+    norm = _norm_text(text)
+    if parse_entry(text) is not None:
+        return "input"
+    if any(o.role == "option" for o in options):
+        return "menu"
+    if _INPUT_RE.search(norm):
+        return "input"
+    if _AGENT_RE.search(norm):
+        return "agent"
+    if _BACK_KIND_RE.search(norm) and not options:
+        return "back"
+    if _DIAL_ANY.search(norm) and re.search(r"\b(extension|party)\b", norm):
+        return "menu"
+    if options:
+        return "menu"
+    return "info"
+
+
+# -- first moment the prompt asks for a key ----------------------------------------
+
+_DIAL_ANY = re.compile(r"\b(?:dial|enter|press)\b.*\b(?:at any time|anytime|now)\b|\bextension at any time\b")
+
+
+def first_call_to_action(words: Sequence) -> float | None:
+    """File time of the first call to action: the start of the first option clause,
+    of an "if you know your party's extension, dial it at any time" sentence, or of a
+    data-entry request. None when there is none (or the words carry no times)."""
+    cands: list[float] = []
+    for sent in _sentences(_tokens(words)):
+        text = " ".join(t.text for t in sent)
+        cands += [o.start_s for o in _sentence_options(sent) if o.start_s is not None]
+        m = _DIAL_ANY.search(text)
+        if m and re.search(r"\b(extension|party)\b", text):
+            # start at "if you know ..." when the sentence has a preamble before it
+            ws = [t.text for t in sent]
+            dial_at = text[:m.start()].count(" ")
+            k = next((j for j in range(dial_at, -1, -1) if ws[j] == "if"), None)
+            if k is None or dial_at - k > 10:
+                k = max(0, dial_at - 3)
+            if sent[k].start_s is not None:
+                cands.append(sent[k].start_s)
+        if parse_entry(text) is not None or _INPUT_RE.search(text):
+            m2 = _INPUT_RE.search(text) or re.search(_ENTRY_VERB, text)
+            k = text[:m2.start()].count(" ") if m2 else 0
+            if sent[k].start_s is not None:
+                cands.append(sent[k].start_s)
+        if cands:
+            break
+    return min(cands) if cands else None
