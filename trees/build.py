@@ -109,6 +109,9 @@ class _Step:
     path: tuple[str, ...]
     origin: float  # file time this node's prompt started (listen times are relative to it)
     mode: str  # "enter" | "revisit" | "rest"
+    # a node's listen timing is measured on arrival by its key; arriving again by a
+    # repeat / back option skips the greeting, so those visits time something else
+    first: bool
 
 
 def _walk(tl: dict, tree: _Tree) -> list[_Step]:
@@ -132,7 +135,7 @@ def _walk(tl: dict, tree: _Tree) -> list[_Step]:
         if not stack:
             path = tuple(v.get("path") or ())
             stack = [path[:j] for j in range(len(path) + 1)]
-            steps.append(_Step(path, start, "enter"))
+            steps.append(_Step(path, start, "enter", True))
             hear(path, v)
             continue
         cur = stack[-1]
@@ -151,18 +154,20 @@ def _walk(tl: dict, tree: _Tree) -> list[_Step]:
                 tuple(v.get("path") or ()) != cur + (key,):
             target, rel = tuple(v.get("path") or ()), "same"  # discovery folded it itself
         if target is not None:
-            if target == cur and rel == "rest":
-                steps.append(_Step(cur, steps[-1].origin, "rest"))
+            role = _heard_role(prev, key)
+            announced = role in ("repeat", "back")
+            if target == cur and rel == "rest" and not announced:
+                # the prompt went on after the press: it was never taken
+                steps.append(_Step(cur, steps[-1].origin, "rest", steps[-1].first))
                 hear(cur, {"options": v.get("options")})
                 continue
-            role = _heard_role(prev, key)
-            if key is not None and (target != cur or role in ("repeat", "back")):
+            if key is not None and (target != cur or announced):
                 role = "repeat" if target == cur else "back"
                 child = cur + (key,)
                 tree.node(child).returns_to = list(target)
                 tree.edge(cur, key).role_votes[role] += 1
             stack = stack[: stack.index(target) + 1]
-            steps.append(_Step(target, start, "revisit"))
+            steps.append(_Step(target, start, "revisit", False))
             hear(target, v)
             continue
         if key is None:
@@ -171,11 +176,11 @@ def _walk(tl: dict, tree: _Tree) -> list[_Step]:
             if prev.get("kind") == "input" and prev.get("entry"):
                 key = prev["entry"]
             else:
-                steps.append(_Step(cur, steps[-1].origin, "rest"))
+                steps.append(_Step(cur, steps[-1].origin, "rest", steps[-1].first))
                 continue
         child = cur + (key,)
         stack.append(child)
-        steps.append(_Step(child, start, "enter"))
+        steps.append(_Step(child, start, "enter", True))
         hear(child, v)
     return steps
 
@@ -194,14 +199,14 @@ def _add_call(tl: dict, tree: _Tree) -> dict:
         start = float(v.get("start") or 0.0)
         if s.mode != "rest":
             acc.visits += 1
-            if v.get("prompt"):
+            if v.get("prompt") and s.first:
                 acc.prompts.append(v["prompt"])
             if v.get("kind") in VISIT_KINDS:
                 acc.kind_votes[v["kind"]] += 1
             if v.get("entry"):
                 acc.entry_votes[v["entry"]] += 1
             la = v.get("listen_after")
-            if la is not None:
+            if la is not None and s.first:
                 acc.evidence.append(f"{file}@{fmt_s(start + float(la) - s.origin)} prompt")
         heard = heard_at_origin.setdefault((s.path, s.origin), set())
         for o in v.get("options") or []:
@@ -217,6 +222,8 @@ def _add_call(tl: dict, tree: _Tree) -> dict:
             if o.get("start") is not None:
                 e.heard.append(f"{file}@{fmt_s(o['start'])}")
         presses = v.get("presses") or []
+        if not s.first:
+            presses = []
         for p in presses:
             t = p.get("time")
             if t is None:
@@ -226,7 +233,7 @@ def _add_call(tl: dict, tree: _Tree) -> dict:
             if rel < 0:
                 continue  # typed ahead of the prompt: says nothing about when it listens
             acc.evidence.append(f"{file}@{fmt_s(rel)} {'accepted' if accepted else 'ignored'}")
-        if not presses:
+        if not presses and s.first:
             lo, hi = (v.get("listen_bounds") or [None, None])[:2]
             if lo is not None:
                 acc.evidence.append(f"{file}@{fmt_s(start + lo - s.origin)} ignored")
@@ -343,12 +350,14 @@ def _finish(tree: _Tree) -> nx.DiGraph:
         if kind == "back":
             attrs["returns_to"] = acc.returns_to if acc.returns_to is not None else (
                 list(path[:-1]) if role == "repeat" else [])
+            attrs["role"] = "repeat" if role == "repeat" else "back"
         G.add_node(node_id(path), **attrs)
         if path:
             label, agree, total = textsim.vote_label(e.label_votes)
-            # agreement with a prior of one vote each way: one hearing is 0.67,
-            # three agreeing calls 0.8, a 2:1 split 0.6
-            conf = (agree + 1) / (total + 2) if total else 0.5
+            # agreement with a prior of one vote each way (one hearing 0.67, three
+            # agreeing 0.8, a 2:1 split 0.6); a press that took the option confirms it
+            taken = len(set(e.evidence))
+            conf = (agree + taken + 1) / (total + taken + 2)
             ed = dict(key=path[-1], label=label, confidence=round(conf, 2),
                       evidence=_unique(e.evidence), role=role or "option")
             if e.label_votes:

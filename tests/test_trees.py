@@ -1,0 +1,331 @@
+"""Merging call timelines into a menu tree, waits, fastest services, export, render.
+
+Inputs are timeline dicts describing calls with known truth (trees/synth.py walks a
+company spec with a caller's presses), plus hand-written visits for the cases a
+walk cannot produce (conflicting labels and kinds between calls).
+"""
+from __future__ import annotations
+
+import copy
+import csv
+import io
+import json
+
+import numpy as np
+import pytest
+
+from ivrkit.trees.build import merge_timelines
+from ivrkit.trees.export import (
+    dial_string,
+    entries_since,
+    export_entries,
+    format_csv,
+    format_dial,
+    format_directory,
+)
+from ivrkit.trees.io import tree_from_json, tree_to_json
+from ivrkit.trees.paths import services
+from ivrkit.trees.render import render_tree
+from ivrkit.trees.synth import simulate_call
+from ivrkit.trees.waits import explain_listen, listen_bracket, recommend_waits
+
+NUMBER = "1-800-555-0142"
+SPEC = {
+    "greeting": "Welcome to Northwind Telecom. Calls may be recorded for quality.",
+    "kind": "menu", "listen_after": 7.4,
+    "options": {
+        "1": {"label": "billing and payments", "kind": "menu", "greeting": "Billing.", "listen_after": 1.2,
+              "options": {"1": {"label": "pay a bill", "kind": "input", "entry": "Tel#", "listen_after": 0.5},
+                          "2": {"label": "billing questions", "kind": "agent"},
+                          "9": {"label": "return to the main menu", "role": "back"}}},
+        "2": {"label": "technical support", "kind": "menu", "greeting": "Technical support.", "listen_after": 1.0,
+              "options": {"1": {"label": "internet service", "kind": "agent"},
+                          "2": {"label": "television service", "kind": "agent"}}},
+        "3": {"label": "store hours", "kind": "info"},
+        "8": {"label": "repeat these options", "role": "repeat"},
+        "0": {"label": "all other questions", "kind": "agent"},
+    },
+}
+
+
+def _calls():
+    return [
+        simulate_call(SPEC, [("1", 8.0), ("2", 2.0)], file="call01.wav"),
+        simulate_call(SPEC, [("5", 5.1), ("2", 9.0), ("2", 3.0)], file="call02.wav"),
+        # an ignored press the walk took for accepted, then back from billing to the root
+        simulate_call(SPEC, [("5", 6.0), ("1", 8.5), ("9", 4.0), ("3", 7.6)], file="call03.wav",
+                      misread_ignored=True),
+        simulate_call(SPEC, [("1", 7.5), ("1", 1.5), ("Tel#", 1.0)], file="call04.wav"),
+        # "repeat these options", then billing questions
+        simulate_call(SPEC, [("8", 9.5), ("1", 8.0), ("2", 1.4)], file="call05.wav"),
+    ]
+
+
+@pytest.fixture(scope="module")
+def tree():
+    return merge_timelines(_calls(), company="Northwind Telecom", number=NUMBER)
+
+
+# -- merge -----------------------------------------------------------------------
+
+def test_merge_structure_is_the_company_menu(tree):
+    assert set(tree.nodes) == {"root", "0", "1", "1/1", "1/2", "1/9", "2", "2/1", "2/2", "3", "8"}
+    kinds = dict(tree.nodes(data="kind"))
+    assert kinds == {"root": "menu", "0": "unknown", "1": "menu", "1/1": "input", "1/2": "agent",
+                     "1/9": "back", "2": "menu", "2/1": "unknown", "2/2": "agent", "3": "info", "8": "back"}
+    labels = {v: d["label"] for _, v, d in tree.edges(data=True)}
+    assert labels["1"] == "billing and payments" and labels["2/2"] == "television service"
+    assert tree.nodes["1/1"]["entry"] == "Tel#"
+    assert all(tree.nodes[n]["path"] == ([] if n == "root" else n.split("/")) for n in tree)
+
+
+def test_ignored_press_misread_as_accepted_makes_no_branch(tree):
+    # call03's "5" was reported accepted and the rest of the greeting as a new visit
+    assert "5" not in tree and not any(n.startswith("5") for n in tree)
+    assert "call03.wav@6.1 ignored" in tree.nodes["root"]["listen_evidence"]
+    assert not any(e.startswith("call03.wav@6 accepted") for e in tree.nodes["root"]["listen_evidence"])
+
+
+def test_back_and_repeat_options_are_edges_to_back_nodes(tree):
+    back, rep = tree.nodes["1/9"], tree.nodes["8"]
+    assert (back["kind"], back["returns_to"], tree.edges["1", "1/9"]["role"]) == ("back", [], "back")
+    assert (rep["kind"], rep["returns_to"], tree.edges["root", "8"]["role"]) == ("back", [], "repeat")
+    assert tree.out_degree("1/9") == 0 and tree.out_degree("8") == 0
+    # the press that took them is evidence on the edge
+    assert tree.edges["1", "1/9"]["evidence"] and tree.edges["root", "8"]["evidence"]
+    # after "back", call03 pressed 3 at the root: the store hours hang off the root
+    assert tree.has_edge("root", "3") and "1/9/3" not in tree
+
+
+def test_revisits_do_not_time_the_first_visit(tree):
+    # call05 pressed 1 at 8.0 s into the *repeated* menu; that says nothing about the
+    # greeting's ignored span, so it is not root evidence
+    assert not any(e.startswith("call05.wav@8 ") for e in tree.nodes["root"]["listen_evidence"])
+
+
+def test_unknown_leaves_for_options_never_entered(tree):
+    assert tree.nodes["0"]["kind"] == "unknown" and tree.edges["root", "0"]["label"] == "all other questions"
+    assert tree.nodes["2/1"]["kind"] == "unknown"
+    assert tree.edges["root", "0"]["heard"] and not tree.edges["root", "0"]["evidence"]
+
+
+def test_every_edge_keeps_its_evidence(tree):
+    ev = tree.edges["root", "1"]["evidence"]
+    assert sorted(e.split("@")[0] for e in ev) == ["call01.wav", "call03.wav", "call04.wav", "call05.wav"]
+    assert tree.edges["root", "1"]["confidence"] > tree.edges["root", "3"]["confidence"]
+
+
+def test_sources_are_recorded(tree):
+    srcs = tree.graph["sources"]
+    assert [s["file"] for s in srcs] == [f"call0{i}.wav" for i in range(1, 6)]
+    assert all(len(s["sha256"]) == 64 and s["duration"] > 10 for s in srcs)
+    assert tree.graph["schema"] == "ivrkit.tree/1" and tree.graph["created"].endswith("Z")
+
+
+def _visit(path, kind, prompt, options=(), via=None, start=1.0, entry=None, listen_after=2.0, presses=()):
+    return {"path": list(path), "kind": kind, "start": start, "end": start + 10, "prompt": prompt,
+            "listen_after": listen_after, "listen_bounds": [None, None],
+            "options": [{"key": k, "label": lab, "start": start + 1 + i, "end": start + 2 + i, "role": "option"}
+                        for i, (k, lab) in enumerate(options)],
+            "entry": entry, "via": via, "presses": list(presses), "keyed": None}
+
+
+def _call(name, visits):
+    return {"schema": "ivrkit.timeline/1", "file": name, "sha256": name * 4, "duration": 30.0,
+            "answer": 0.0, "greeting_onset": 1.0, "events": [], "menus": visits}
+
+
+def test_conflicting_labels_and_kinds_are_voted():
+    root_prompt = "Hello. For sales press 1. For support press 2."
+
+    def call(i, label2, kind2):
+        return _call(f"c{i}.wav", [
+            _visit([], "menu", root_prompt, [("1", "sales"), ("2", label2)],
+                   presses=[{"key": "2", "time": 5.0, "accepted": True}]),
+            _visit(["2"], kind2, "Please hold for the next representative.", start=6.0,
+                   via={"key": "2", "time": 5.0, "latency": 0.7}),
+        ])
+
+    G = merge_timelines([call(1, "support", "agent"), call(2, "support", "agent"),
+                         call(3, "passport", "info"), call(4, "suport", "agent")])
+    e = G.edges["root", "2"]
+    assert e["label"] == "support" and e["label_votes"]["passport"] == 1
+    assert G.nodes["2"]["kind"] == "agent"
+    # 3 of 4 calls agree on the label; "sales" was heard the same in all four
+    assert e["confidence"] < G.edges["root", "1"]["confidence"]
+
+
+def test_merge_into_an_existing_tree_loses_nothing(tree):
+    calls = _calls()
+    first = merge_timelines(calls[:2], company="Northwind Telecom", number=NUMBER)
+    stored = tree_from_json(json.loads(json.dumps(tree_to_json(first))))
+    merged = merge_timelines(calls[2:], graph=stored)
+    assert set(merged.nodes) == set(tree.nodes)
+    assert merged.graph["company"] == "Northwind Telecom" and merged.graph["created"] == first.graph["created"]
+    assert [s["file"] for s in merged.graph["sources"]] == [s["file"] for s in tree.graph["sources"]]
+    for n in tree:
+        assert sorted(merged.nodes[n]["listen_evidence"]) == sorted(tree.nodes[n]["listen_evidence"]), n
+        assert merged.nodes[n]["kind"] == tree.nodes[n]["kind"]
+        assert merged.nodes[n]["wait"] == tree.nodes[n]["wait"]
+    for u, v, d in tree.edges(data=True):
+        assert sorted(merged.edges[u, v]["evidence"]) == sorted(d["evidence"])
+        assert merged.edges[u, v]["label"] == d["label"]
+    # the same recordings again change nothing
+    again = merge_timelines(calls, graph=merged)
+    assert again.graph["sources"] == merged.graph["sources"]
+    assert again.nodes["root"]["listen_evidence"] == merged.nodes["root"]["listen_evidence"]
+
+
+# -- waits -----------------------------------------------------------------------
+
+def test_listen_bracket_and_estimate(tree):
+    root = tree.nodes["root"]
+    # latest ignored: call03's "5" at 6.0-6.1 s; earliest accepted: call04's "1" at 7.5 s
+    assert root["listen_bounds"] == [6.1, 7.5]
+    assert root["listen_after"] == pytest.approx(7.4)
+    assert root["wait"] == pytest.approx(7.9)
+    assert listen_bracket(root["listen_evidence"]) == (6.1, 7.5)
+
+
+def test_prompt_estimate_is_clipped_into_the_press_bracket():
+    calls = [simulate_call(SPEC, [("5", 6.9), ("2", 7.8)], file="a.wav"),
+             simulate_call(SPEC, [("2", 8.2)], file="b.wav")]
+    for c in calls:  # the prompt-based estimate says 3 s: too early, a press at 6.9 s was ignored
+        c["menus"][0]["listen_after"] = 3.0
+    G = merge_timelines(calls)
+    assert G.nodes["root"]["listen_bounds"] == [7.0, 7.8]
+    assert G.nodes["root"]["listen_after"] == pytest.approx(7.0)
+    assert G.nodes["root"]["wait"] == pytest.approx(7.5)
+    recommend_waits(G, margin_s=1.0)
+    assert G.nodes["root"]["wait"] == pytest.approx(8.0)
+
+
+def test_only_an_accepted_press_caps_the_wait():
+    c = simulate_call(SPEC, [("2", 7.6)], file="a.wav")
+    c["menus"][0]["listen_after"] = 7.5  # estimate + margin would be 8.0 s; 7.6 s is known to work
+    G = merge_timelines([c])
+    assert G.nodes["root"]["listen_bounds"] == [None, 7.6]
+    assert G.nodes["root"]["wait"] == pytest.approx(7.6)
+
+
+def test_latency_and_answer_to_onset(tree):
+    assert tree.edges["root", "1"]["latency"] == pytest.approx(0.8)
+    assert tree.nodes["1"]["latency"] == pytest.approx(0.8)
+    assert tree.graph["answer_to_onset"] == pytest.approx(0.8)
+
+
+def test_explain_listen_names_the_evidence(tree):
+    text = explain_listen(tree, "root")
+    assert text.startswith("root listens from 7.4 s")
+    assert "ignored press at 6.1 s in call03.wav" in text and "accepted at 7.5 s in call04.wav" in text
+    assert "no evidence" in explain_listen(tree, "0")
+
+
+def test_waits_cover_the_true_need_on_random_calls():
+    """Random callers pressing early and late, estimates off by ~0.3 s: every node's
+    wait is at least its true listen start and at most 1.5 s more."""
+    rng = np.random.default_rng(7)
+    truth = {"root": 7.4, "1": 1.2, "2": 1.0, "1/1": 0.5}
+    calls = []
+    for i in range(12):
+        first = str(rng.choice(["1", "2"]))
+        t_root = float(rng.uniform(4.0, 11.0))
+        plan = [("4", float(rng.uniform(1.0, 7.3)))] if rng.random() < 0.5 else []
+        plan += [(first, max(t_root, 7.45))]
+        plan += [("2", float(rng.uniform(1.05, 3.0)))]
+        calls.append(simulate_call(SPEC, plan, file=f"r{i:02d}.wav", estimate_noise_s=0.3, seed=i))
+    G = merge_timelines(calls)
+    checked = 0
+    for n, need in truth.items():
+        if n in G and G.nodes[n]["wait"] is not None:
+            assert need <= G.nodes[n]["wait"] <= need + 1.5, (n, G.nodes[n]["wait"])
+            checked += 1
+    assert checked >= 3
+
+
+# -- services, export ---------------------------------------------------------------
+
+FAST_SPEC = {
+    "greeting": "Acme.", "kind": "menu", "listen_after": 2.0,
+    "options": {
+        "1": {"label": "accounts", "kind": "menu", "greeting": "Accounts. " + "Please listen carefully. " * 6,
+              "listen_after": 12.0,
+              "options": {"1": {"label": "a representative", "kind": "agent"}}},
+        "2": {"label": "other matters", "kind": "menu", "greeting": "Other.", "listen_after": 0.5,
+              "options": {"2": {"label": "more", "kind": "menu", "greeting": "More.", "listen_after": 0.5,
+                                "options": {"1": {"label": "a representative", "kind": "agent"}}}}},
+    },
+}
+
+
+def test_fastest_route_not_fewest_keys():
+    calls = [simulate_call(FAST_SPEC, [("1", 2.5), ("1", 12.5)], file="a.wav"),
+             simulate_call(FAST_SPEC, [("2", 2.5), ("2", 1.0), ("1", 1.0)], file="b.wav")]
+    G = merge_timelines(calls, number=NUMBER)
+    reps = [s for s in services(G) if s["labels"][-1] == "a representative"]
+    assert len(reps) == 1
+    best = reps[0]
+    assert best["keys"] == ["2", "2", "1"] and best["alternatives"] == [["1", "1"]]
+    # waits[0] from the answer: answer-to-greeting (0.8 s) + root wait; then latency + wait
+    assert best["waits"][0] == pytest.approx(0.8 + G.nodes["root"]["wait"], abs=0.05)
+    assert best["waits"][1] == pytest.approx(0.8 + G.nodes["2"]["wait"], abs=0.05)
+
+
+def test_dial_string_contract_example():
+    assert dial_string(NUMBER, ["2", "1", "ID#"], [7.9, 1.6, 1.0]) == "18005550142,,,,2,1"
+    assert dial_string(NUMBER, ["2", "2"], [7.9, 1.6]) == "18005550142,,,,2,2"
+    assert dial_string(NUMBER, ["3"], [4.0]) == "18005550142,,3"
+
+
+def _entry_tree(greeting_wait_s=7.4, entry="ID#"):
+    spec = {"greeting": "Northwind.", "kind": "menu", "listen_after": greeting_wait_s,
+            "options": {"2": {"label": "payments", "kind": "menu", "greeting": "Payments.", "listen_after": 0.3,
+                              "options": {"1": {"label": "pay a bill", "kind": "input", "entry": entry,
+                                                "listen_after": 0.2}}},
+                        "3": {"label": "opening hours", "kind": "info"}}}
+    calls = [simulate_call(spec, [("2", greeting_wait_s + 0.5), ("1", 1.0), (entry, 1.0)], file="p.wav",
+                           answer_s=1.0, onset_s=0.0, latency_s=0.8),
+             simulate_call(spec, [("3", greeting_wait_s + 1.0)], file="q.wav", answer_s=1.0, onset_s=0.0)]
+    return merge_timelines(calls, company="Northwind Telecom", number=NUMBER)
+
+
+def test_export_entry_strings_follow_the_contract():
+    G = _entry_tree()
+    entries = {e["service"]: e for e in export_entries(G)}
+    pay = entries["payments / pay a bill"]
+    assert pay["keys"] == ["2", "1", "ID#"] and pay["kind"] == "input"
+    assert pay["waits"][:2] == [7.9, 1.6]
+    assert pay["directory"] == "1-800-555-0142 → 2,1,ID#"
+    assert pay["dial"] == "18005550142,,,,2,1"
+    assert set(pay) >= {"company", "number", "service", "path", "keys", "waits", "kind", "directory", "dial"}
+    assert format_directory([pay]).startswith("1-800-555-0142 → 2,1,ID#")
+    assert format_dial([pay]) == "18005550142,,,,2,1\n"
+    rows = list(csv.DictReader(io.StringIO(format_csv(list(entries.values())))))
+    assert {r["directory"] for r in rows} == {e["directory"] for e in entries.values()}
+    assert next(r for r in rows if r["service"] == "payments / pay a bill")["keys"] == "2,1,ID#"
+
+
+def test_entries_since_keeps_only_changes():
+    old = export_entries(_entry_tree())
+    assert entries_since(old, old) == []
+    small = export_entries(_entry_tree(greeting_wait_s=7.8))  # root wait moves 0.4 s: noise
+    assert entries_since(small, old) == []
+    later = export_entries(_entry_tree(greeting_wait_s=9.0))  # 1.6 s longer greeting
+    assert {e["service"] for e in entries_since(later, old)} == {"payments / pay a bill", "opening hours"}
+    token = export_entries(_entry_tree(entry="Tel#"))
+    assert [e["service"] for e in entries_since(token, old)] == ["payments / pay a bill"]
+    extra = copy.deepcopy(old) + [dict(old[0], service="new service")]
+    assert [e["service"] for e in entries_since(extra, old)] == ["new service"]
+
+
+def test_render_tree_reads_at_a_glance(tree):
+    text = render_tree(tree)
+    lines = text.splitlines()
+    assert lines[0] == "Northwind Telecom  1-800-555-0142"
+    assert lines[1] == "root  menu  wait 7.9 s  (listens from 7.4 s)"
+    # 1.2 s + 0.5 s margin, capped by call05's accepted press at 1.4 s
+    assert "├─ 1  billing and payments  menu  wait 1.4 s" in lines
+    assert "│  ├─ 1  pay a bill  input Tel#  wait 1.0 s" in lines
+    assert "│  └─ 9  return to the main menu  back  → root" in lines
+    assert any(ln.startswith("├─ 0  all other questions  unknown") for ln in lines)
+    assert len(lines) == 1 + tree.number_of_nodes()
