@@ -14,7 +14,7 @@ from typing import Iterable
 
 import networkx as nx
 
-#: Children are drawn in the order a keypad reads (1-9, then 0, *, #): the order
+#: Children are drawn in the order a keypad reads (1-9, then *, 0, #): the order
 #: prompts announce options in, so the picture reads like the menu sounds.
 KEY_ORDER = "123456789*0#ABCD"
 
@@ -119,6 +119,9 @@ def _node_text(G: nx.DiGraph, node) -> tuple[list[str], list[str]]:
     else:
         label = "main menu"
     kind = attrs.get("kind") or "unknown"
+    role = attrs.get("role") or (G.edges[preds[0], node].get("role") if preds else None)
+    if kind == "back" and role == "repeat":  # "hear these options again" stays in the same menu
+        kind = "back · repeat"
     words = textwrap.wrap(label, WRAP_CHARS) or ["(no label)"]
     detail = [kind + (f" · keys {attrs['entry']}" if attrs.get("entry") else "")]
     if attrs.get("wait") is not None:
