@@ -5,7 +5,8 @@ so a ten-minute call stays readable instead of squeezing words into mush. Each r
 has three panels sharing the time axis:
 
 * events: the node visited (path, kind) with a line where its prompt starts and a
-  dashed line where it starts listening, the key presses (green accepted, red
+  dashed line where it starts listening (shaded between the latest ignored and the
+  earliest accepted press when the call brackets it), the key presses (green accepted, red
   ignored), the recognised words on up to ``WORD_ROWS`` rows (a word that would
   overlap its neighbours on every row is left out, its utterance's span still
   shows), and the sound classes (speech, music, silence, named tones);
@@ -249,6 +250,12 @@ def timeline_figure(y: np.ndarray, sr: int, timeline: dict, seconds_per_row: flo
                 ax_ev.text(start + 0.06, np.mean(_NODE_Y) + 0.02, node_label(m), fontsize=8, fontweight="bold",
                            va="center", ha="left", color=NODE_COLOUR, gid="node-label", zorder=6,
                            bbox=dict(boxstyle="square,pad=0.1", fc="white", ec="none", alpha=0.8))
+            lb = m.get("listen_bounds") or [None, None]
+            if lb[0] is not None and lb[1] is not None and lb[1] > lb[0]:
+                # press evidence: between the latest ignored and the earliest accepted press
+                ax_ev.broken_barh([(start + lb[0], lb[1] - lb[0])], (_NODE_Y[0] + 0.25, 0.5),
+                                  facecolors=LISTEN_COLOUR, alpha=0.25, edgecolor="none", zorder=0.5,
+                                  gid="listen-bounds")
             la = m.get("listen_after")
             if la is not None and t0 <= start + la < t1_axis:
                 t_listen = start + la

@@ -249,3 +249,14 @@ def test_missing_folder_raises_and_writes_nothing(tmp_path, call):
     with pytest.raises(OSError):
         plot_timeline(y, SR, tl, tmp_path / "nope" / "x.png")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_listen_bounds_shaded_between_the_presses(call):
+    y, tl = call
+    tl = dict(tl, menus=[dict(tl["menus"][0], listen_bounds=[1.6, 6.5]), *tl["menus"][1:]])
+    fig = timeline_figure(y, SR, tl)
+    shaded = [c for ax in fig.axes for c in ax.collections if c.get_gid() == "listen-bounds"]
+    assert len(shaded) == 1
+    xs = shaded[0].get_paths()[0].vertices[:, 0]
+    start = tl["menus"][0]["start"]
+    assert min(xs) == pytest.approx(start + 1.6) and max(xs) == pytest.approx(start + 6.5)
