@@ -1,0 +1,348 @@
+"""Accuracy of ivrkit on the simulated corpus (and on multimon-ng, for DTMF).
+
+    python recordings/simulate.py corpus --out corpus/      # once (needs the apt packages)
+    python benchmarks/accuracy.py [--corpus corpus/] [--only COMPANY] [--jobs N]
+                                  [--json out.json] [--dtmf-only] [--engine auto]
+
+Every folder under ``--corpus`` that holds ``*.truth.json`` files is one company
+(its ``tree.json`` is the true tree). Each call goes through
+``ivrkit.discovery.timeline.analyse_call``; each company's timelines through
+``ivrkit.trees.build.merge_timelines``. Printed per company and in total:
+
+- options: precision / recall / F1 (parent path + key + label, label fuzzy-matched);
+  recall counts the options the calls actually played;
+- DTMF: precision / recall, mean / max onset error (same key within +-60 ms), exact
+  key-sequence rate per call, accepted/ignored classification accuracy;
+- entry-token accuracy; greeting listen-start error; recommended waits within
+  [truth, truth + 1.5 s]; real-time factor and peak memory;
+- multimon-ng on the same calls: DTMF precision / recall, report latency, sequences.
+
+A metric whose module is not there yet is shown as ``-`` with the reason, so the
+benchmark runs at every stage of the project. ``--dtmf-only`` skips speech
+recognition (an engine that hears nothing): DTMF figures in seconds, not minutes.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import multimon  # noqa: E402
+import scoring  # noqa: E402
+
+# ---------------------------------------------------------------- worker side
+
+_STATE: dict = {}
+
+
+class NoSpeech:
+    """A recognizer that hears nothing: the signal-only path of the timeline."""
+
+    def transcribe(self, y, sr, regions):
+        return []
+
+
+def _init(engine: str, model: str | None, dtmf_only: bool, use_multimon: bool) -> None:
+    _STATE.update(dtmf_only=dtmf_only, multimon=use_multimon, engine=None, engine_error=None)
+    if dtmf_only:
+        _STATE["engine"] = NoSpeech()
+        return
+    try:
+        from ivrkit.discovery.asr import make_engine
+
+        _STATE["engine"] = make_engine(engine, model)
+    except Exception as e:  # noqa: BLE001 - reported, the DTMF figures still run
+        _STATE["engine"] = NoSpeech()
+        _STATE["engine_error"] = f"{type(e).__name__}: {e}"
+
+
+def _err(e: BaseException) -> str:
+    return f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+
+
+def run_call(task: tuple[str, str]) -> dict:
+    """Analyse one call; returns what the scorer needs (all plain data)."""
+    company_dir, truth_path = task
+    truth = json.loads(Path(truth_path).read_text())
+    audio = Path(truth_path).parent / truth["file"]
+    res = {"dir": company_dir, "truth": truth, "timeline": None, "presses": None,
+           "multimon": None, "elapsed": None, "errors": {}, "engine_error": _STATE.get("engine_error")}
+    t0 = time.perf_counter()
+    try:
+        from ivrkit.discovery.timeline import analyse_call
+
+        tl = analyse_call(audio, _STATE["engine"])
+        res["elapsed"] = time.perf_counter() - t0
+        res["timeline"] = tl
+        res["presses"] = scoring.timeline_presses(tl)
+    except Exception as e:  # noqa: BLE001
+        res["errors"]["timeline"] = _err(e)
+    y = sr = None
+    if res["presses"] is None or _STATE["multimon"]:
+        try:
+            from ivrkit.audio import load
+
+            y, sr = load(audio, sr=8000)
+        except Exception as e:  # noqa: BLE001
+            res["errors"]["load"] = _err(e)
+    if res["presses"] is None and y is not None:
+        try:
+            from ivrkit.audio.dtmf import detect_dtmf
+
+            t0 = time.perf_counter()
+            ps = detect_dtmf(y, sr)
+            res["elapsed"] = time.perf_counter() - t0
+            res["presses"] = [{"key": p.key, "start": p.start_s, "end": p.end_s, "accepted": None} for p in ps]
+        except Exception as e:  # noqa: BLE001
+            res["errors"]["dtmf"] = _err(e)
+    if _STATE["multimon"] and y is not None:
+        try:
+            res["multimon"] = multimon.decode(y, sr)
+        except Exception as e:  # noqa: BLE001
+            res["errors"]["multimon"] = _err(e)
+    res["maxrss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return res
+
+
+# ---------------------------------------------------------------- scoring
+
+
+def find_companies(corpus: Path, only: str | None = None) -> list[dict]:
+    out = []
+    for d in sorted({p.parent for p in corpus.rglob("*.truth.json")}):
+        calls = sorted(d.glob("*.truth.json"))
+        first = json.loads(calls[0].read_text())
+        if only and only.lower() not in (d.name.lower(), first["company"].lower()):
+            continue
+        tree = json.loads((d / "tree.json").read_text()) if (d / "tree.json").exists() else None
+        out.append({"dir": str(d), "name": d.name, "company": first["company"],
+                    "number": first.get("number"), "tree": tree, "calls": [str(c) for c in calls]})
+    return out
+
+
+def _multimon_window(p):
+    # multimon reports a digit once confirmed: between the tone's start and shortly after its end
+    return p["start"], p["end"] + 0.25
+
+
+def score_company(comp: dict, results: list[dict], dtmf_only: bool) -> dict:
+    acc = defaultdict(list)
+    dt = {"tp": 0, "fp": 0, "fn": 0, "class_n": 0, "class_ok": 0, "seq_ok": 0, "seq_n": 0}
+    mm = {"tp": 0, "fp": 0, "fn": 0, "seq_ok": 0, "seq_n": 0}
+    errors: dict[str, str] = {}
+    entries = [0, 0]
+    dur = el = 0.0
+    rss = 0.0
+    timelines = []
+    for r in results:
+        truth = r["truth"]
+        errors.update(r["errors"])
+        if r.get("engine_error"):
+            errors["engine"] = r["engine_error"]
+        rss = max(rss, r.get("maxrss_mb") or 0.0)
+        if r["presses"] is not None:
+            s = scoring.score_dtmf(truth["presses"], r["presses"])
+            for k in ("tp", "fp", "fn", "class_n", "class_ok"):
+                dt[k] += s[k]
+            dt["seq_ok"] += s["sequence_ok"]
+            dt["seq_n"] += 1
+            acc["onset"] += s["onset_errors"]
+            if r["elapsed"] is not None:
+                el += r["elapsed"]
+                dur += truth["duration"]
+        if r["multimon"] is not None:
+            s = scoring.score_dtmf(truth["presses"], r["multimon"], window=_multimon_window)
+            for k in ("tp", "fp", "fn"):
+                mm[k] += s[k]
+            mm["seq_ok"] += s["sequence_ok"]
+            mm["seq_n"] += 1
+            acc["mm_latency"] += s["onset_errors"]
+        tl = r["timeline"]
+        if tl is not None:
+            timelines.append(tl)
+            if comp["tree"]:
+                a, b = scoring.score_entries(truth, comp["tree"], tl)
+                entries[0] += a
+                entries[1] += b
+            g_rel, g_abs = scoring.greeting_error(truth, tl)
+            if g_rel is not None:
+                acc["greet"].append(g_rel)
+                acc["greet_abs"].append(g_abs)
+    rep = {"company": comp["company"], "dir": comp["name"], "calls": len(results),
+           "dtmf": {**scoring.prf(dt["tp"], dt["fp"], dt["fn"]), "onset": scoring.summarise_errors(acc["onset"]),
+                    "sequence_exact": dt["seq_ok"] / dt["seq_n"] if dt["seq_n"] else None,
+                    "accepted_accuracy": dt["class_ok"] / dt["class_n"] if dt["class_n"] else None,
+                    "_counts": dt},
+           "multimon": {**scoring.prf(mm["tp"], mm["fp"], mm["fn"]),
+                        "report_latency": scoring.summarise_errors(acc["mm_latency"]),
+                        "sequence_exact": mm["seq_ok"] / mm["seq_n"] if mm["seq_n"] else None,
+                        "_counts": mm} if mm["seq_n"] else None,
+           "entry_accuracy": entries[0] / entries[1] if entries[1] else None, "_entries": entries,
+           "greeting_listen_error": scoring.summarise_errors(acc["greet"]),
+           "greeting_listen_time_error": scoring.summarise_errors(acc["greet_abs"]),
+           "rtf": el / dur if dur else None, "_time": [el, dur], "peak_rss_mb": rss,
+           "options": None, "waits": None, "errors": errors}
+    if timelines and comp["tree"]:
+        try:
+            from ivrkit.trees.build import merge_timelines
+            from ivrkit.trees.io import tree_to_json
+
+            G = merge_timelines(timelines, comp["company"], comp["number"])
+            found = tree_to_json(G)
+            rep["waits"] = scoring.score_waits(comp["tree"], found)
+            if not dtmf_only:
+                heard = scoring.heard_options([r["truth"] for r in results])
+                rep["options"] = scoring.score_options(comp["tree"], found, heard)
+        except Exception as e:  # noqa: BLE001
+            rep["errors"]["tree"] = _err(e)
+    return rep
+
+
+def total_report(reps: list[dict]) -> dict:
+    def add(key, sub="_counts"):
+        c = defaultdict(int)
+        for r in reps:
+            if r.get(key):
+                for k, v in r[key][sub].items():
+                    c[k] += v
+        return c
+
+    dt, mm = add("dtmf"), add("multimon")
+    onset = [r["dtmf"]["onset"] for r in reps if r["dtmf"]["onset"]["n"]]
+    lat = [r["multimon"]["report_latency"] for r in reps if r.get("multimon") and r["multimon"]["report_latency"]["n"]]
+
+    def pooled(parts):
+        n = sum(p["n"] for p in parts)
+        return {"n": n, "mean_abs": sum(p["mean_abs"] * p["n"] for p in parts) / n if n else None,
+                "max_abs": max((p["max_abs"] for p in parts), default=None)}
+
+    opts = [r["options"] for r in reps if r.get("options")]
+    ot = {k: sum(o[k] for o in opts) for k in ("tp", "fp", "fn")}
+    waits = [r["waits"] for r in reps if r.get("waits")]
+    ent = [sum(r["_entries"][i] for r in reps) for i in (0, 1)]
+    el, dur = (sum(r["_time"][i] for r in reps) for i in (0, 1))
+    greet = [r["greeting_listen_error"] for r in reps if r["greeting_listen_error"]["n"]]
+    return {"company": "TOTAL", "dir": "", "calls": sum(r["calls"] for r in reps),
+            "dtmf": {**scoring.prf(dt["tp"], dt["fp"], dt["fn"]), "onset": pooled(onset),
+                     "sequence_exact": dt["seq_ok"] / dt["seq_n"] if dt["seq_n"] else None,
+                     "accepted_accuracy": dt["class_ok"] / dt["class_n"] if dt["class_n"] else None},
+            "multimon": {**scoring.prf(mm["tp"], mm["fp"], mm["fn"]), "report_latency": pooled(lat),
+                         "sequence_exact": mm["seq_ok"] / mm["seq_n"] if mm["seq_n"] else None} if mm["seq_n"] else None,
+            "options": scoring.prf(ot["tp"], ot["fp"], ot["fn"]) if opts else None,
+            "waits": {"n": sum(w["n"] for w in waits), "ok": sum(w["ok"] for w in waits)} if waits else None,
+            "entry_accuracy": ent[0] / ent[1] if ent[1] else None,
+            "greeting_listen_error": pooled(greet),
+            "rtf": el / dur if dur else None,
+            "peak_rss_mb": max((r["peak_rss_mb"] for r in reps), default=None)}
+
+
+# ---------------------------------------------------------------- printing
+
+
+def _pct(x):
+    return "   -" if x is None else f"{100 * x:3.0f}%"
+
+
+def _ms(x):
+    return "   -" if x is None else f"{1000 * x:4.0f}"
+
+
+def _s(x):
+    return "   -" if x is None else f"{x:4.1f}"
+
+
+def print_report(reps: list[dict], total: dict) -> None:
+    head = (f"{'company':22} {'calls':>5} | {'opt P':>5} {'R':>4} {'F1':>4} | {'dtmf P':>6} {'R':>4} "
+            f"{'on ms':>5} {'max':>4} {'seq':>4} {'acc':>4} | {'entry':>5} {'greet s':>7} {'max':>4} "
+            f"{'wait':>5} | {'RTF':>5} {'MB':>4} || {'mm P':>4} {'R':>4} {'lat':>4} {'max':>4} {'seq':>4}")
+    print(head)
+    print("-" * len(head))
+    for r in reps + [total]:
+        o = r.get("options") or {}
+        d = r["dtmf"]
+        m = r.get("multimon") or {}
+        w = r.get("waits")
+        g = r["greeting_listen_error"]
+        wait = "    -" if not w or not w["n"] else f"{w['ok']:>2}/{w['n']:<2}"
+        lat = m.get("report_latency") or {}
+        rtf = "    -" if r["rtf"] is None else f"{r['rtf']:5.3f}"
+        mb = "   -" if not r.get("peak_rss_mb") else f"{r['peak_rss_mb']:4.0f}"
+        print(f"{(r['dir'] or r['company'])[:22]:22} {r['calls']:>5} | {_pct(o.get('precision')):>5} {_pct(o.get('recall'))} "
+              f"{_pct(o.get('f1'))} | {_pct(d['precision']):>6} {_pct(d['recall'])} {_ms(d['onset']['mean_abs']):>5} "
+              f"{_ms(d['onset']['max_abs'])} {_pct(d['sequence_exact'])} {_pct(d['accepted_accuracy'])} | "
+              f"{_pct(r['entry_accuracy']):>5} {_s(g['mean_abs']):>7} {_s(g['max_abs'])} {wait} | {rtf} {mb} || "
+              f"{_pct(m.get('precision'))} {_pct(m.get('recall'))} {_ms(lat.get('mean_abs'))} "
+              f"{_ms(lat.get('max_abs'))} {_pct(m.get('sequence_exact'))}")
+    print()
+    print("opt: options (parent path + key + label >= 75 token-set ratio; recall over options played); "
+          "dtmf: same key, onset within 60 ms; on ms / max: |onset error|; seq: calls whose whole key "
+          "sequence is exact; acc: accepted/ignored right; greet s: |root listen_after error|; "
+          "wait: nodes with truth <= wait <= truth + 1.5 s; RTF: analysis time / audio time; "
+          "MB: peak RSS of a worker; mm: multimon-ng (lat: report time - onset).")
+    errs = {}
+    for r in reps:
+        for k, v in r.get("errors", {}).items():
+            errs.setdefault(f"{k}: {v}", []).append(r["dir"])
+    for e, where in errs.items():
+        print(f"not measured ({', '.join(where)}): {e}")
+    for r in reps:
+        o = r.get("options")
+        if o and o["misses"]:
+            print(f"{r['dir']}: options missed: {'; '.join(o['misses'][:8])}{' ...' if len(o['misses']) > 8 else ''}")
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--corpus", type=Path, default=Path("corpus"))
+    ap.add_argument("--only", help="one company (folder name or company name)")
+    ap.add_argument("--jobs", type=int, default=1)
+    ap.add_argument("--json", type=Path, help="write all figures (and per-call results) here")
+    ap.add_argument("--dtmf-only", action="store_true", help="no speech recognition")
+    ap.add_argument("--engine", default="auto")
+    ap.add_argument("--model", default=None)
+    ap.add_argument("--no-multimon", action="store_true")
+    a = ap.parse_args(argv)
+    comps = find_companies(a.corpus, a.only)
+    if not comps:
+        print(f"no calls with truth under {a.corpus} (render it: python recordings/simulate.py corpus "
+              f"--out {a.corpus})", file=sys.stderr)
+        return 2
+    use_mm = not a.no_multimon and multimon.available()
+    tasks = [(c["dir"], t) for c in comps for t in c["calls"]]
+    init = (a.engine, a.model, a.dtmf_only, use_mm)
+    t0 = time.perf_counter()
+    if a.jobs > 1:
+        from multiprocessing import Pool
+
+        with Pool(a.jobs, initializer=_init, initargs=init) as pool:
+            results = list(pool.imap_unordered(run_call, tasks))
+    else:
+        _init(*init)
+        results = [run_call(t) for t in tasks]
+    wall = time.perf_counter() - t0
+    by_dir = defaultdict(list)
+    for r in results:
+        by_dir[r["dir"]].append(r)
+    reps = [score_company(c, by_dir[c["dir"]], a.dtmf_only) for c in comps]
+    total = total_report(reps)
+    mode = "DTMF only (no speech recognition)" if a.dtmf_only else f"engine {a.engine}"
+    print(f"ivrkit accuracy on {a.corpus}: {len(comps)} companies, {len(tasks)} calls, {mode}, "
+          f"{a.jobs} job(s), {wall:.0f} s wall" + ("" if use_mm else ", multimon-ng not run"))
+    print_report(reps, total)
+    if a.json:
+        out = {"corpus": str(a.corpus), "mode": mode, "companies": reps, "total": total,
+               "calls": [{"dir": r["dir"], "file": r["truth"]["file"], "elapsed": r["elapsed"],
+                          "presses": r["presses"], "multimon": r["multimon"], "errors": r["errors"],
+                          "timeline": r["timeline"]} for r in results]}
+        a.json.write_text(json.dumps(out, indent=1, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,149 @@
+"""Scoring ivrkit's output against simulator truth (``ivrkit.truth/1`` + true trees).
+
+Plain functions over the JSON dicts; used by ``benchmarks/accuracy.py``. Nothing here
+imports ivrkit, so scores can be computed for any detector's output.
+"""
+from __future__ import annotations
+
+from statistics import mean
+
+#: A detected press matches a true one of the same key when its onset is this close.
+#: Q.24 receivers only promise a 40 ms minimum tone; 60 ms allows a block of slack.
+ONSET_TOLERANCE_S = 0.06
+#: rapidfuzz ``token_set_ratio`` at or above which an option label counts as right.
+LABEL_MIN_SCORE = 75.0
+#: Target of the recommended wait: at least the true listen-start, at most this later.
+WAIT_SLACK_S = 1.5
+
+
+def match_presses(truth: list[dict], found: list[dict], tol_s: float = ONSET_TOLERANCE_S,
+                  time_key: str = "start", window=None) -> list[tuple[int, int]]:
+    """One-to-one pairs (truth index, found index): same key, closest onset within
+    ``tol_s`` (or inside ``window(truth_press) -> (lo, hi)`` when given)."""
+    cands = []
+    for i, t in enumerate(truth):
+        lo, hi = window(t) if window else (t["start"] - tol_s, t["start"] + tol_s)
+        for j, f in enumerate(found):
+            if f["key"] == t["key"] and lo <= f[time_key] <= hi:
+                cands.append((abs(f[time_key] - t["start"]), i, j))
+    pairs, used_t, used_f = [], set(), set()
+    for _, i, j in sorted(cands):
+        if i not in used_t and j not in used_f:
+            pairs.append((i, j))
+            used_t.add(i)
+            used_f.add(j)
+    return sorted(pairs)
+
+
+def prf(tp: int, fp: int, fn: int) -> dict:
+    p = tp / (tp + fp) if tp + fp else None
+    r = tp / (tp + fn) if tp + fn else None
+    f = 2 * p * r / (p + r) if p and r else (0.0 if p is not None and r is not None else None)
+    return {"tp": tp, "fp": fp, "fn": fn, "precision": p, "recall": r, "f1": f}
+
+
+def score_dtmf(truth: list[dict], found: list[dict], time_key: str = "start", window=None) -> dict:
+    """Counts, onset errors (found - truth, seconds) and accepted/ignored agreement."""
+    pairs = match_presses(truth, found, time_key=time_key, window=window)
+    errs = [found[j][time_key] - truth[i]["start"] for i, j in pairs]
+    cls = [(truth[i]["accepted"], found[j]["accepted"]) for i, j in pairs
+           if found[j].get("accepted") is not None]
+    return {"tp": len(pairs), "fp": len(found) - len(pairs), "fn": len(truth) - len(pairs),
+            "onset_errors": errs,
+            "class_n": len(cls), "class_ok": sum(a == b for a, b in cls),
+            "sequence_ok": "".join(t["key"] for t in truth) == "".join(f["key"] for f in found)}
+
+
+def timeline_presses(timeline: dict) -> list[dict]:
+    return [{"key": e["key"], "start": e["start"], "end": e.get("end", e["start"]),
+             "accepted": e.get("accepted")}
+            for e in timeline.get("events", []) if e.get("type") == "dtmf"]
+
+
+def _label_score(a: str, b: str) -> float:
+    from rapidfuzz import fuzz
+
+    return float(fuzz.token_set_ratio((a or "").lower(), (b or "").lower()))
+
+
+def heard_options(truths: list[dict]) -> set[tuple[tuple, str]]:
+    """(parent path, key) of options the calls played at least in part."""
+    out = set()
+    for t in truths:
+        for v in t["visits"]:
+            for o in v.get("options") or []:
+                out.add((tuple(v["path"]), o["key"]))
+    return out
+
+
+def tree_edges(tree: dict) -> dict[tuple[tuple, str], str]:
+    """{(parent path, key): label} from a contract tree dict."""
+    paths = {n["id"]: tuple(n.get("path") or []) for n in tree["nodes"]}
+    return {(paths.get(e["source"], ()), str(e["key"])): e.get("label") or "" for e in tree["edges"]}
+
+
+def score_options(true_tree: dict, found_tree: dict | None, heard: set | None = None) -> dict:
+    """Option precision / recall: an option is right when parent path and key match and
+    the label is close (``LABEL_MIN_SCORE``). Recall counts only ``heard`` options."""
+    truth = tree_edges(true_tree)
+    if heard is not None:
+        truth = {k: v for k, v in truth.items() if k in heard}
+    found = tree_edges(found_tree) if found_tree else {}
+    tp = sum(1 for k, lab in found.items() if k in truth and _label_score(lab, truth[k]) >= LABEL_MIN_SCORE)
+    key_tp = sum(1 for k in found if k in truth)
+    # a found option under a path the truth never offered is a false positive too
+    d = prf(tp, len(found) - tp, len(truth) - tp)
+    d["key_only"] = prf(key_tp, len(found) - key_tp, len(truth) - key_tp)
+    d["misses"] = sorted(f"{'/'.join(k[0]) or 'root'}:{k[1]} {truth[k]!r}" for k in truth
+                         if not (k in found and _label_score(found[k], truth[k]) >= LABEL_MIN_SCORE))
+    return d
+
+
+def true_listen(true_tree: dict) -> dict[tuple, float]:
+    return {tuple(n.get("path") or []): n["listen_after"] for n in true_tree["nodes"]
+            if n.get("listen_after") is not None}
+
+
+def score_waits(true_tree: dict, found_tree: dict | None) -> dict:
+    """Recommended waits within [true listen-start, + WAIT_SLACK_S], per node found."""
+    need = true_listen(true_tree)
+    rows = []
+    for n in (found_tree or {}).get("nodes", []):
+        p = tuple(n.get("path") or [])
+        if p in need and n.get("wait") is not None:
+            w = n["wait"]
+            rows.append({"path": list(p), "need": need[p], "wait": w,
+                         "ok": need[p] - 1e-6 <= w <= need[p] + WAIT_SLACK_S})
+    return {"n": len(rows), "ok": sum(r["ok"] for r in rows), "rows": rows}
+
+
+def score_entries(truth: dict, true_tree: dict, timeline: dict) -> tuple[int, int]:
+    """(right, total) entry tokens for the input nodes this call visited."""
+    entry = {tuple(n.get("path") or []): n.get("entry") for n in true_tree["nodes"] if n.get("kind") == "input"}
+    found = {tuple(m.get("path") or []): m.get("entry") for m in timeline.get("menus", [])}
+    total = right = 0
+    for v in truth["visits"]:
+        p = tuple(v["path"])
+        if p in entry:
+            total += 1
+            right += found.get(p) == entry[p]
+    return right, total
+
+
+def greeting_error(truth: dict, timeline: dict) -> tuple[float | None, float | None]:
+    """Root ``listen_after`` found minus true (seconds from each one's greeting
+    onset), and the same for the absolute listen-start time in the file."""
+    t = truth["visits"][0].get("listen_after") if truth.get("visits") else None
+    root = next((m for m in timeline.get("menus", []) if not m.get("path")), None)
+    if t is None or root is None or root.get("listen_after") is None:
+        return None, None
+    onset = timeline.get("greeting_onset")
+    if onset is None:
+        onset = root.get("start") or 0.0
+    return root["listen_after"] - t, (onset + root["listen_after"]) - (truth["greeting_onset"] + t)
+
+
+def summarise_errors(errs: list[float]) -> dict:
+    a = [abs(e) for e in errs]
+    return {"n": len(a), "mean_abs": mean(a) if a else None, "max_abs": max(a) if a else None,
+            "mean": mean(errs) if errs else None}
