@@ -251,7 +251,8 @@ def timeline_figure(y: np.ndarray, sr: int, timeline: dict, seconds_per_row: flo
                            va="center", ha="left", color=NODE_COLOUR, gid="node-label", zorder=6,
                            bbox=dict(boxstyle="square,pad=0.1", fc="white", ec="none", alpha=0.8))
             lb = m.get("listen_bounds") or [None, None]
-            if lb[0] is not None and lb[1] is not None and lb[1] > lb[0]:
+            if (lb[0] is not None and lb[1] is not None and lb[1] > lb[0]
+                    and start + lb[0] < t1_axis and start + lb[1] > t0):
                 # press evidence: between the latest ignored and the earliest accepted press
                 ax_ev.broken_barh([(start + lb[0], lb[1] - lb[0])], (_NODE_Y[0] + 0.25, 0.5),
                                   facecolors=LISTEN_COLOUR, alpha=0.25, edgecolor="none", zorder=0.5,
