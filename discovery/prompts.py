@@ -72,7 +72,8 @@ FILLER = frozenset({"now", "please", "then"})
 NOT_LEADS = (
     ("thank", "you", "for"), ("for", "calling"), ("for", "choosing"), ("for", "holding"),
     ("for", "your", "patience"), ("for", "quality"), ("for", "training"),
-    ("for", "waiting"), ("thanks", "for"),
+    ("for", "waiting"), ("thanks", "for"), ("welcome", "to"), ("like", "to"), ("want", "to"),
+    ("need", "to"), ("wish", "to"), ("going", "to"), ("due", "to"), ("have", "to"),
 )
 #: Openings stripped from a label: the option is what follows them.
 LABEL_OPENINGS = tuple(tuple(p.split()) for p in (
@@ -265,15 +266,15 @@ def _anchors(sent: Sequence[_Tok]) -> list[_Anchor]:
     return out
 
 
-def _strip_say(gap: list[_Tok]) -> list[_Tok]:
-    """Drop 'or say billing' that follows a key ('press 1 or say billing')."""
-    if len(gap) >= 2 and gap[0].text == "or" and gap[1].text == "say":
-        k = 2
-        while k < len(gap) and gap[k].text not in LEAD_WORDS and gap[k - 1].brk != "." \
-                and (k == 2 or gap[k - 1].brk != ","):
+def _skip_say(toks: Sequence[_Tok], lo: int, hi: int) -> int:
+    """Step over 'or say billing' after a key ('press 1 or say billing')."""
+    if hi - lo >= 2 and toks[lo].text == "or" and toks[lo + 1].text == "say":
+        k = lo + 2
+        while k < hi and toks[k].text not in LEAD_WORDS and toks[k - 1].brk != "." \
+                and (k == lo + 2 or toks[k - 1].brk != ","):
             k += 1
-        return gap[k:]
-    return gap
+        return k
+    return lo
 
 
 def _is_not_lead(gap: Sequence[_Tok], k: int) -> bool:
@@ -288,43 +289,57 @@ def _is_not_lead(gap: Sequence[_Tok], k: int) -> bool:
     return False
 
 
-def _prefix_label(gap: list[_Tok]) -> list[_Tok]:
-    """Words before a verb that belong to its option.
+def _prefix_range(toks: Sequence[_Tok], lo: int, hi: int) -> tuple[int, int] | None:
+    """Token range [lo, hi) before a verb that is its option's words, or None.
 
-    A clause comma that is not right before the verb ends the preamble ("Thank you for
-    calling Acme, for billing, press 1"); then the option opens at its lead word.
+    Only the verb's own sentence counts, except when the sentence starts at the verb:
+    recognizers misplace periods over short TTS pauses ("for billing and payments.
+    Press 1 for support."), so then the previous sentence may hold the label, if it
+    opens one with a lead word. A clause comma followed by a lead word ends a
+    preamble ("Thank you for calling Acme, for billing, press 1").
     """
-    gap = _strip_say(gap)
-    while gap and gap[-1].text in FILLER:
-        gap = gap[:-1]
-    if not gap:
-        return gap
-    cut = 0
-    for k in range(len(gap) - 1):
-        if gap[k].brk and gap[k + 1].text in LEAD_WORDS:
-            cut = k + 1
-    gap = gap[cut:]
-    leads = [k for k, t in enumerate(gap) if t.text in LEAD_WORDS and not _is_not_lead(gap, k)]
+    while lo < hi and toks[hi - 1].text in FILLER:
+        hi -= 1
+    need_lead = False
+    ends = [k for k in range(lo, hi) if toks[k].brk == "."]
+    if ends and ends[-1] < hi - 1:
+        lo = ends[-1] + 1
+    elif ends:
+        lo = ends[-2] + 1 if len(ends) > 1 else lo
+        need_lead = True
+    lo = _skip_say(toks, lo, hi)
+    for k in range(lo, hi - 1):
+        if toks[k].brk and toks[k + 1].text in LEAD_WORDS:
+            lo = k + 1
+    if lo >= hi:
+        return None
+    leads = [k for k in range(lo, hi) if toks[k].text in LEAD_WORDS and not _is_not_lead(toks, k)]
     if leads:
         first = leads[0]
         # a preamble with no punctuation ("thank you for calling acme for billing") is
         # long; a label rarely is
-        if len(gap) - first > 10 and len(leads) > 1:
+        if hi - first > 10 and len(leads) > 1:
             first = leads[-1]
-        return gap[first:]
-    if len(gap) > 8:
-        return []
-    return gap
+        return first, hi
+    if need_lead or hi - lo > 8:
+        return None
+    return lo, hi
 
 
-def _suffix_label(gap: list[_Tok]) -> list[_Tok]:
-    """Words after the keys that belong to their option: up to the clause's end."""
-    out: list[_Tok] = []
-    for t in gap:
-        out.append(t)
-        if t.brk:
-            break
-    return out
+def _suffix_range(toks: Sequence[_Tok], lo: int, hi: int) -> tuple[int, int] | None:
+    """Token range after the keys that is their option's words: a lead word up to the
+    clause's end. Nothing when the keys end a sentence ("press 1. For ...")."""
+    if lo == 0 or toks[lo - 1].brk == ".":
+        return None
+    lo = _skip_say(toks, lo, hi)
+    while lo < hi and toks[lo].text in FILLER and not toks[lo].brk:
+        lo += 1
+    if lo >= hi or toks[lo].text not in LEAD_WORDS:
+        return None
+    k = lo
+    while k < hi - 1 and not toks[k].brk:
+        k += 1
+    return lo, k + 1
 
 
 def _clean_label(toks: Sequence[_Tok]) -> str:
@@ -353,7 +368,7 @@ def _clean_label(toks: Sequence[_Tok]) -> str:
 
 
 _BACK_RE = re.compile(r"\b(main|previous|prior|last|top|top level|first) menu\b|^(go )?back$|\bgo back\b|\breturn to the menu\b")
-_REPEAT_RE = re.compile(r"\b(repeat|replay|hear|listen to)\b.*\b(options|menu|choices|selections|again)\b|^repeat$|^hear (them|this) again$")
+_REPEAT_RE = re.compile(r"\b(repeat|replay|hear|listen to)\b.*\b(options?|menu|choices|selections|again)\b|^repeat$|^hear (them|this) again$")
 
 
 def _role(label: str) -> str:
@@ -379,65 +394,79 @@ def _span(toks: Sequence[_Tok]) -> tuple[float | None, float | None]:
     return (min(ss) if ss else None, max(es) if es else None)
 
 
-def _labels(sent: list[_Tok], anchors: list[_Anchor], suffix_style: bool) -> list[list[_Tok]]:
-    """Label words per anchor when the sentence reads "press N for X" (suffix) or
-    "for X, press N" (prefix). An anchor left without words borrows the other side
-    when no neighbour needs it (the first anchor's preamble, the last one's tail)."""
+def _overlap(a: tuple[int, int] | None, b: tuple[int, int] | None) -> bool:
+    return a is not None and b is not None and a[0] < b[1] and b[0] < a[1]
+
+
+#: Tie-breaker weight for a reading that follows the prompt's own cues (a lead word
+#: right after the key says "press 1 for X"; a sentence end after the key says
+#: "For X, press 1."); far below one labelled option.
+CUE_BONUS = 0.01
+
+
+def _label_ranges(toks: Sequence[_Tok], anchors: list[_Anchor]) -> list[tuple[int, int] | None]:
+    """Each anchor's label range: its words before ("for X, press N") or after
+    ("press N for X"). Chosen jointly (dynamic programming over the anchors) so that
+    no words serve two options and as many options as possible get words."""
     n = len(anchors)
-    before = [list(sent[(anchors[i - 1].end if i else 0):a.start]) for i, a in enumerate(anchors)]
-    after = [list(sent[a.end:(anchors[i + 1].start if i + 1 < n else len(sent))]) for i, a in enumerate(anchors)]
-
-    def suffix(i: int) -> list[_Tok]:
-        gap = _strip_say(after[i])
-        while gap and gap[0].text in FILLER:
-            gap = gap[1:]
-        lab = _suffix_label(gap)
-        return lab if lab and lab[0].text in LEAD_WORDS else []
-
-    labels: list[list[_Tok]] = []
+    cands: list[dict[str, tuple[tuple[int, int] | None, float]]] = []
     for i, a in enumerate(anchors):
-        next_bare = i + 1 < n and anchors[i + 1].bare
-        if a.bare:
-            lab = suffix(i)
-        elif suffix_style:
-            lab = suffix(i)
-            if not lab and i == 0:
-                lab = _prefix_label(before[i])
-        else:
-            lab = _prefix_label(before[i])
-            if not lab and (i + 1 == n or next_bare):
-                lab = suffix(i)
-        labels.append(lab)
-    if not suffix_style:
-        # "press 1 for billing for support press 2": the second gap holds two labels
-        for i in range(n - 1):
-            if labels[i] or not labels[i + 1] or anchors[i + 1].bare:
+        prev_end = anchors[i - 1].end if i else 0
+        next_start = anchors[i + 1].start if i + 1 < n else len(toks)
+        suf = _suffix_range(toks, a.end, next_start)
+        ends_sentence = toks[a.end - 1].brk == "." or a.end >= len(toks)
+        lead_after = a.end < len(toks) and toks[a.end].text in LEAD_WORDS and not toks[a.end - 1].brk
+        c = {"S": (suf, CUE_BONUS if lead_after else 0.0)}
+        if not a.bare:
+            c["P"] = (_prefix_range(toks, prev_end, a.start), CUE_BONUS if ends_sentence else 0.0)
+        cands.append(c)
+    # best[i][choice] = (score, previous choice)
+    best: list[dict[str, tuple[float, str | None]]] = []
+    for i, c in enumerate(cands):
+        row: dict[str, tuple[float, str | None]] = {}
+        for ch, (rng, bonus) in c.items():
+            gain = (1.0 + bonus) if rng is not None else 0.0
+            if i == 0:
+                row[ch] = (gain, None)
                 continue
-            nxt = labels[i + 1]
-            leads = [k for k, t in enumerate(nxt) if t.text in LEAD_WORDS and k > 0]
-            if nxt[0].text in LEAD_WORDS and leads:
-                labels[i], labels[i + 1] = nxt[:leads[0]], nxt[leads[0]:]
-    return labels
+            opts = [(best[i - 1][pc][0] + (gain if not _overlap(cands[i - 1][pc][0], rng) else 0.0), pc)
+                    for pc in best[i - 1]]
+            row[ch] = max(opts)
+        best.append(row)
+    choice = max(best[-1], key=lambda ch: best[-1][ch][0])
+    picks = [choice]
+    for i in range(n - 1, 0, -1):
+        picks.append(best[i][picks[-1]][1])
+    picks.reverse()
+    ranges: list[tuple[int, int] | None] = []
+    for i, ch in enumerate(picks):
+        rng = cands[i][ch][0]
+        if i and _overlap(ranges[-1], rng):
+            rng = None
+        ranges.append(rng)
+    # "press 1 for billing for support press 2": one gap holding two labels
+    for i in range(n - 1):
+        a, b = ranges[i], ranges[i + 1]
+        if (a is None) == (b is None) or anchors[i + 1].bare:
+            continue
+        lo, hi = a if a is not None else b
+        leads = [k for k in range(lo + 1, hi) if toks[k].text in LEAD_WORDS and not _is_not_lead(toks, k)
+                 and anchors[i].end <= k < anchors[i + 1].start]
+        if toks[lo].text in LEAD_WORDS and leads and anchors[i].end <= lo < anchors[i + 1].start:
+            k = next((k for k in leads if toks[k - 1].brk), leads[0])
+            ranges[i], ranges[i + 1] = (lo, k), (k, hi)
+    return ranges
 
 
-def _sentence_options(sent: list[_Tok]) -> list[Option]:
-    anchors = _anchors(sent)
+def _options(toks: Sequence[_Tok]) -> list[Option]:
+    anchors = _anchors(toks)
     if not anchors:
         return []
-    # read the sentence both ways; keep the reading that labels more options, and on
-    # a tie trust what follows the last key ("... press 9 to repeat" is suffix style)
-    after_last = _strip_say([t for t in sent[anchors[-1].end:] if t.text not in FILLER])
-    last_says_suffix = bool(after_last) and after_last[0].text in LEAD_WORDS
-    readings = {style: _labels(sent, anchors, style) for style in (False, True)}
-    score = {style: sum(bool(lab) for lab in labs) for style, labs in readings.items()}
-    if score[True] != score[False]:
-        labels = readings[score[True] > score[False]]
-    else:
-        labels = readings[last_says_suffix]
     out: list[Option] = []
-    for a, lab in zip(anchors, labels):
+    for a, rng in zip(anchors, _label_ranges(toks, anchors)):
+        lab = list(toks[rng[0]:rng[1]]) if rng is not None else []
         label = _clean_label(lab)
-        s, e = _span(list(lab) + list(sent[a.start:a.end]))
+        s, e = _span(lab + list(toks[a.start:a.end]))
         for key, part in zip(a.keys, _split_alternatives(label, len(a.keys))):
             out.append(Option(key, part, s, e, _role(part)))
     return out
@@ -451,11 +480,10 @@ def parse_options(words: Sequence) -> list[Option]:
     """
     out: list[Option] = []
     seen: set[str] = set()
-    for sent in _sentences(_tokens(words)):
-        for o in _sentence_options(sent):
-            if o.key not in seen:
-                seen.add(o.key)
-                out.append(o)
+    for o in _options(_tokens(words)):
+        if o.key not in seen:
+            seen.add(o.key)
+            out.append(o)
     return out
 
 
@@ -568,10 +596,10 @@ def first_call_to_action(words: Sequence) -> float | None:
     """File time of the first call to action: the start of the first option clause,
     of an "if you know your party's extension, dial it at any time" sentence, or of a
     data-entry request. None when there is none (or the words carry no times)."""
-    cands: list[float] = []
-    for sent in _sentences(_tokens(words)):
+    toks = _tokens(words)
+    cands = [o.start_s for o in _options(toks) if o.start_s is not None]
+    for sent in _sentences(toks):
         text = " ".join(t.text for t in sent)
-        cands += [o.start_s for o in _sentence_options(sent) if o.start_s is not None]
         m = _DIAL_ANY.search(text)
         if m and re.search(r"\b(extension|party)\b", text):
             # start at "if you know ..." when the sentence has a preamble before it
@@ -582,11 +610,9 @@ def first_call_to_action(words: Sequence) -> float | None:
                 k = max(0, dial_at - 3)
             if sent[k].start_s is not None:
                 cands.append(sent[k].start_s)
-        if parse_entry(text) is not None or _INPUT_RE.search(text):
-            m2 = _INPUT_RE.search(text) or re.search(_ENTRY_VERB, text)
-            k = text[:m2.start()].count(" ") if m2 else 0
+        m2 = _INPUT_RE.search(text)
+        if m2 is not None or parse_entry(text) is not None:
+            k = min(len(sent) - 1, text[:m2.start()].count(" ")) if m2 else 0
             if sent[k].start_s is not None:
                 cands.append(sent[k].start_s)
-        if cands:
-            break
     return min(cands) if cands else None
