@@ -183,7 +183,9 @@ def test_listen_bracket_and_estimate(tree):
     # latest ignored: call03's "5" at 6.0-6.1 s; earliest accepted: call04's "1" at 7.5 s
     assert root["listen_bounds"] == [6.1, 7.5]
     assert root["listen_after"] == pytest.approx(7.4)
-    assert root["wait"] == pytest.approx(7.9)
+    # margin 0.5 s, plus 0.1 s of the late-listen allowance: call04's accepted press
+    # at 7.5 s says the platform listened by then
+    assert root["wait"] == pytest.approx(8.0)
     assert listen_bracket(root["listen_evidence"]) == (6.1, 7.5)
 
 
@@ -195,9 +197,11 @@ def test_prompt_estimate_is_clipped_into_the_press_bracket():
     G = merge_timelines(calls)
     assert G.nodes["root"]["listen_bounds"] == [7.0, 7.8]
     assert G.nodes["root"]["listen_after"] == pytest.approx(7.0)
-    assert G.nodes["root"]["wait"] == pytest.approx(7.5)
-    recommend_waits(G, margin_s=1.0)
+    assert G.nodes["root"]["wait"] == pytest.approx(7.0 + 0.5 + 0.4)
+    recommend_waits(G, margin_s=1.0, late_s=0.0)
     assert G.nodes["root"]["wait"] == pytest.approx(8.0)
+    recommend_waits(G, margin_s=0.0, late_s=0.0)  # never below the ignored press
+    assert G.nodes["root"]["wait"] == pytest.approx(7.0)
 
 
 def test_only_an_accepted_press_caps_the_wait():
@@ -294,7 +298,9 @@ def test_export_entry_strings_follow_the_contract():
     entries = {e["service"]: e for e in export_entries(G)}
     pay = entries["payments / pay a bill"]
     assert pay["keys"] == ["2", "1", "ID#"] and pay["kind"] == "input"
-    assert pay["waits"][:2] == [7.9, 1.6]
+    # root: capped by the accepted press at 7.9 s; then 0.8 s transition + 1.0 s
+    # (capped by the accepted press at 1.0 s into the payments menu)
+    assert pay["waits"][:2] == [7.9, 1.8]
     assert pay["directory"] == "1-800-555-0142 → 2,1,ID#"
     assert pay["dial"] == "18005550142,,,,2,1"
     assert set(pay) >= {"company", "number", "service", "path", "keys", "waits", "kind", "directory", "dial"}
@@ -322,10 +328,34 @@ def test_render_tree_reads_at_a_glance(tree):
     text = render_tree(tree)
     lines = text.splitlines()
     assert lines[0] == "Northwind Telecom  1-800-555-0142"
-    assert lines[1] == "root  menu  wait 7.9 s  (listens from 7.4 s)"
+    assert lines[1] == "root  menu  wait 8.0 s  (listens from 7.4 s)"
     # 1.2 s + 0.5 s margin, capped by call05's accepted press at 1.4 s
     assert "├─ 1  billing and payments  menu  wait 1.4 s" in lines
     assert "│  ├─ 1  pay a bill  input Tel#  wait 1.0 s" in lines
     assert "│  └─ 9  return to the main menu  back  → root" in lines
     assert any(ln.startswith("├─ 0  all other questions  unknown") for ln in lines)
     assert len(lines) == 1 + tree.number_of_nodes()
+
+
+def test_submenu_worded_like_its_parent_is_not_folded_into_it():
+    """Menus of one company share their phrasing; only the same options make the same menu."""
+    root_prompt = "For sales, press 1. For support, press 2. For billing, press 3."
+    sub_prompt = "For sales, press 1. For support, press 2."  # a substring of the root's words...
+    calls = [_call("s.wav", [
+        _visit([], "menu", root_prompt, [("1", "sales"), ("2", "support"), ("3", "billing")],
+               presses=[{"key": "3", "time": 6.0, "accepted": True}]),
+        # ...but billing's own menu: its key 1 is "payments", not "sales"
+        _visit(["3"], "menu", "For payments, press 1. For support, press 2.",
+               [("1", "payments"), ("2", "support")], start=7.0, via={"key": "3", "time": 6.0, "latency": 0.8}),
+    ]), _call("t.wav", [
+        _visit([], "menu", root_prompt, [("1", "sales"), ("2", "support"), ("3", "billing")],
+               presses=[{"key": "2", "time": 3.0, "accepted": True}]),
+        # the root's prompt going on after a press it ignored, as discovery may report it
+        _visit(["2"], "menu", sub_prompt, [("1", "sales"), ("2", "support")], start=3.2,
+               via={"key": "2", "time": 3.0, "latency": 0.05}),
+    ])]
+    G = merge_timelines(calls)
+    assert set(G) == {"root", "1", "2", "3", "3/1", "3/2"}
+    assert G.nodes["3"]["kind"] == "menu" and G.edges["3", "3/1"]["label"] == "payments"
+    assert G.nodes["2"]["kind"] == "unknown"  # t.wav's "2" never left the root
+    assert "t.wav@2 ignored" in G.nodes["root"]["listen_evidence"]  # 3.0 s, root started at 1.0 s

@@ -35,6 +35,12 @@ MIN_SHARED_OPTIONS = 2
 SHARED_OPTIONS_SHARE = 0.67
 
 
+#: A prompt that plays on over an ignored press has its next audio within a word gap
+#: of the press (discovery bridges gaps under 0.35 s); a key that is taken stops the
+#: prompt (100-400 ms) and the next node starts after a transition (0.3-2 s).
+CONTINUED_PROMPT_MAX_GAP_S = 0.3
+
+
 def node_id(path) -> str:
     return "root" if not path else "/".join(path)
 
@@ -82,6 +88,10 @@ class _Tree:
 
 def _same_menu(visit: dict, prompts: list[str], options: dict[str, str]) -> str | None:
     """Relation of a visit's prompt to a node already known (see textsim.prompt_relation)."""
+    opts = [o for o in visit.get("options") or [] if (o.get("role") or "option") == "option"]
+    if any(o.get("key") in options and o.get("label")
+           and not textsim.same_label(o.get("label"), options[o["key"]]) for o in opts):
+        return None  # a key offering something else: another menu in the same style
     best = None
     for old in prompts[-8:]:
         rel = textsim.prompt_relation(visit.get("prompt"), old)
@@ -90,7 +100,6 @@ def _same_menu(visit: dict, prompts: list[str], options: dict[str, str]) -> str 
         best = best or rel
     if best:
         return best
-    opts = [o for o in visit.get("options") or [] if (o.get("role") or "option") == "option"]
     shared = sum(1 for o in opts if textsim.same_label(o.get("label"), options.get(o.get("key"))))
     if shared >= MIN_SHARED_OPTIONS and shared >= SHARED_OPTIONS_SHARE * len(opts):
         return "same"
@@ -102,6 +111,22 @@ def _heard_role(visit: dict | None, key: str | None) -> str | None:
         if o.get("key") == key:
             return o.get("role") or "option"
     return None
+
+
+def _prompt_went_on(rel: str | None, via: dict, prev: dict, v: dict) -> bool:
+    """Whether a visit that sounds like the node the caller was at is that node's prompt
+    simply going on (the press was ignored) rather than the menu starting over (a
+    repeat, or an invalid key answered with the menu again)."""
+    lat = via.get("latency")
+    if lat is not None:
+        # a taken key stops the prompt and the next audio comes after a transition;
+        # a prompt that never stopped goes on at once
+        return float(lat) < CONTINUED_PROMPT_MAX_GAP_S
+    if rel != "rest":
+        return False
+    # no timing: the menu starting over replays words the caller already heard
+    head = " ".join(textsim.normalize(v.get("prompt")).split()[:6])
+    return textsim.prompt_relation(head, prev.get("prompt")) is None
 
 
 @dataclass
@@ -156,7 +181,7 @@ def _walk(tl: dict, tree: _Tree) -> list[_Step]:
         if target is not None:
             role = _heard_role(prev, key)
             announced = role in ("repeat", "back")
-            if target == cur and rel == "rest" and not announced:
+            if target == cur and not announced and _prompt_went_on(rel, via, prev, v):
                 # the prompt went on after the press: it was never taken
                 steps.append(_Step(cur, steps[-1].origin, "rest", steps[-1].first))
                 hear(cur, {"options": v.get("options")})

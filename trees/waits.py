@@ -23,6 +23,16 @@ from statistics import median
 #: be a sentence early) while keeping waits within the corpus target (need + 1.5 s).
 DEFAULT_MARGIN_S = 0.5
 
+#: Where a platform starts listening relative to the first call to action ("For
+#: billing, press 1"), before any press evidence: at it. Press evidence from the
+#: company's own calls moves it (``listen_offset``).
+LISTEN_OFFSET_PRIOR_S = 0.0
+#: Platforms do not all start listening right at the first call to action: some a
+#: little before, some up to ~0.8 s into it (the simulator's platforms span -0.4..+0.8 s).
+#: A wait resting on a prompt estimate alone gets this much more on top of the margin;
+#: an accepted press soon after the estimate shrinks it (the platform listened by then).
+LATE_LISTEN_S = 0.4
+
 _EVIDENCE = re.compile(r"^(?P<file>.+)@(?P<t>-?[0-9.]+)\s+(?P<what>ignored|accepted|prompt)$")
 
 
@@ -49,15 +59,40 @@ def listen_bracket(evidence) -> tuple[float | None, float | None]:
     return lower, upper
 
 
-def estimate_listen_after(evidence) -> float | None:
-    """Point estimate: median prompt estimate clipped into the press bracket."""
+def listen_offset(G, prior_s: float = LISTEN_OFFSET_PRIOR_S) -> float:
+    """The platform's listen start relative to the prompt-based estimate, from presses
+    made in the same calls: a press ignored ``x`` s after the estimate says the offset
+    is above ``x``, one accepted ``x`` s after says it is at most ``x``. One platform
+    answers a company's number, so every node's evidence counts."""
+    lo, hi = -math.inf, math.inf
+    for _, d in G.nodes(data=True):
+        ev = parse_evidence(d.get("listen_evidence"))
+        est: dict[str, list[float]] = {}
+        for f, t, w in ev:
+            if w == "prompt":
+                est.setdefault(f, []).append(t)
+        for f, t, w in ev:
+            if w == "prompt" or f not in est or len(est[f]) != 1:
+                continue  # a node heard twice in one call: which visit the press belongs to is unclear
+            x = t - est[f][0]
+            if w == "ignored":
+                lo = max(lo, x)
+            else:
+                hi = min(hi, x)
+    off = min(prior_s, hi)
+    return float(max(off, lo))
+
+
+def estimate_listen_after(evidence, offset_s: float = LISTEN_OFFSET_PRIOR_S) -> float | None:
+    """Point estimate: median prompt estimate (plus the platform offset) clipped into the
+    press bracket."""
     ev = parse_evidence(evidence)
     lower, upper = listen_bracket(evidence)
     if lower is not None and upper is not None and upper < lower:
         # calls disagree (the node listens later in some calls than in others):
         # the ignored press is the one a caller can be hurt by
         upper = lower
-    prompt = [t for _, t, w in ev if w == "prompt"]
+    prompt = [t + offset_s for _, t, w in ev if w == "prompt"]
     if prompt:
         est = median(min(max(t, lower if lower is not None else -math.inf),
                          upper if upper is not None else math.inf) for t in prompt)
@@ -85,10 +120,12 @@ def _ceil_tenth(x: float) -> float:
 def update_listen(G) -> None:
     """Set ``listen_after`` and ``listen_bounds`` on nodes, ``latency`` on edges and
     their target nodes, and the graph's ``answer_to_onset``, from the stored evidence."""
+    offset = listen_offset(G)
+    G.graph["listen_offset"] = round(offset, 3)
     for n, d in G.nodes(data=True):
         ev = d.get("listen_evidence") or []
         lower, upper = listen_bracket(ev)
-        est = estimate_listen_after(ev)
+        est = estimate_listen_after(ev, offset)
         d["listen_after"] = None if est is None else round(est, 2)
         d["listen_bounds"] = [lower, upper]
     for u, v, d in G.edges(data=True):
@@ -106,10 +143,11 @@ def update_listen(G) -> None:
         G.graph.setdefault("answer_to_onset", None)
 
 
-def recommend_waits(G, margin_s: float = DEFAULT_MARGIN_S) -> None:
-    """Set each node's ``wait``: its listen start plus ``margin_s``, never less than the
-    latest ignored press plus the margin; with only an accepted press known (no ignored
-    one), never more than that press (it worked then). None without any evidence."""
+def recommend_waits(G, margin_s: float = DEFAULT_MARGIN_S, late_s: float = LATE_LISTEN_S) -> None:
+    """Set each node's ``wait``: its listen start plus ``margin_s`` (plus up to ``late_s``
+    while only the prompt says when it listens), never less than the latest ignored
+    press plus the margin; with only an accepted press known (no ignored one), never
+    more than that press (it worked then). None without any evidence."""
     update_listen(G)
     for n, d in G.nodes(data=True):
         la = d.get("listen_after")
@@ -117,7 +155,8 @@ def recommend_waits(G, margin_s: float = DEFAULT_MARGIN_S) -> None:
         if la is None:
             d["wait"] = None
             continue
-        w = la + margin_s
+        late = late_s if upper is None else max(0.0, min(late_s, upper - la))
+        w = la + margin_s + late
         if lower is not None:
             w = max(w, lower + margin_s)
         elif upper is not None:
@@ -153,7 +192,9 @@ def explain_listen(G, node) -> str:
         parts.append(f"accepted at {t:.1f} s in {f}")
     if pro:
         calls = "call" if len(pro) == 1 else f"median of {len(pro)} calls"
-        parts.append(f"first call to action at {median(pro):.1f} s ({calls})")
+        off = G.graph.get("listen_offset") or 0.0
+        shift = f" {'+' if off >= 0 else '-'} {abs(off):.1f} s platform offset" if abs(off) >= 0.05 else ""
+        parts.append(f"first call to action at {median(pro):.1f} s ({calls}){shift}")
     if ign and acc and max(ign)[0] > min(acc)[0]:
         parts.append("calls disagree; the later ignored press wins")
     text = f"{name} listens from {la:.1f} s ({', '.join(parts)})"
