@@ -141,12 +141,14 @@ def telephone_band(y: np.ndarray, sr: int = SR) -> np.ndarray:
 
 
 def _ffmpeg() -> str:
-    try:
-        import imageio_ffmpeg
+    """Debian's ffmpeg when present (it has the GSM and AMR encoders); else the pip
+    one, enough for PCM / mu-law / A-law (what the tests need)."""
+    sysff = shutil.which("ffmpeg")
+    if sysff:
+        return sysff
+    import imageio_ffmpeg
 
-        return imageio_ffmpeg.get_ffmpeg_exe()
-    except ImportError:  # pragma: no cover - the project depends on imageio-ffmpeg
-        return shutil.which("ffmpeg") or "ffmpeg"
+    return imageio_ffmpeg.get_ffmpeg_exe()
 
 
 def _load(path: Path) -> np.ndarray:
@@ -247,11 +249,16 @@ class Renderer:
         engine, _, name = voice.partition(":")
         if engine == "synthetic":
             return _synthetic_speech(text, seed)
-        if engine == "asterisk":
+        if engine == "asterisk":  # name[@start-end]: a stretch of a recorded prompt, in seconds
+            name, _, span = name.partition("@")
             f = ASTERISK_SOUNDS / f"{name}.wav"
             if not f.exists():
                 raise SpecError(f"no Asterisk prompt {name!r} in {ASTERISK_SOUNDS}")
-            return _load(f)
+            y = _load(f)
+            if span:
+                a, b = (float(x) for x in span.split("-"))
+                y = y[int(a * SR): int(b * SR)]
+            return y
         with tempfile.TemporaryDirectory() as d:
             out = Path(d) / "s.wav"
             if engine == "espeak-ng":
@@ -358,7 +365,7 @@ def node_parts(node: dict, greeting: list | None = None) -> list[dict]:
     parts += _parts(node.get("prompt") or node.get("intro"), True)
     for opt in node.get("options", []):
         d = {"text": option_text(opt), "barge": opt.get("barge", True), "option": opt}
-        for k in ("voice", "sound"):
+        for k in ("voice", "sound", "span_s"):
             if k in opt:
                 d[k] = opt[k]
         parts.append(d)
@@ -422,7 +429,9 @@ class Simulation:
 
     def _audio(self, part: dict) -> np.ndarray:
         if "sound" in part:
-            return self.renderer.speech(part["sound"], f"asterisk:{part['sound']}")
+            span = part.get("span_s")
+            where = f"@{span[0]}-{span[1]}" if span else ""
+            return self.renderer.speech(part["sound"] + where, f"asterisk:{part['sound']}{where}")
         return self.renderer.speech(part["text"], part.get("voice", self.voice))
 
     def _layout(self, parts: list[dict], t0: float, n_greeting: int = 0) -> _Layout:
@@ -673,7 +682,7 @@ class Simulation:
         y = y + noise
         peak = np.max(np.abs(y))
         if peak > 0.98:  # keep the recording unclipped; truth levels shift by the same gain
-            g = 0.98 / peak
+            g = float(0.98 / peak)
             y *= g
             for p in self.presses:
                 p["level_db"] = round(p["level_db"] + 20 * np.log10(g), 2)
