@@ -172,7 +172,9 @@ def encode(y: np.ndarray, path: Path, codec: str) -> None:
     args, _ = CODECS[codec]
     raw = np.clip(y, -1.0, 1.0).astype("<f4").tobytes()
     cmd = [_ffmpeg(), "-nostdin", "-v", "error", "-y", "-f", "f32le", "-ar", str(SR), "-ac", "1",
-           "-i", "-", *args, "-ar", str(SR), str(path)]
+           "-i", "-", *args, "-ar", str(SR),
+           # no encoder-version tag: the same call gives the same bytes with any ffmpeg
+           "-fflags", "+bitexact", "-flags:a", "+bitexact", str(path)]
     subprocess.run(cmd, input=raw, check=True)
 
 
