@@ -8,7 +8,9 @@ timelines are merged with ``ivrkit.trees.build.merge_timelines`` and checked aga
 - structure: true options (parent, key) found / missed, false options (branches the
   tree has but the truth does not), labels equal (fuzzy), kinds equal on shared nodes;
 - waits (issue 7 targets): every recommended wait of a node the calls pressed through
-  is >= the true listen start and <= true + 1.5 s; root listen-start error.
+  is >= the true listen start and <= true + 1.5 s; root listen-start error;
+- diff: for each company with a ``-v2`` folder, the diff of the two mapped trees
+  against the diff of the two true trees (every change reported, nothing else).
 
 Timelines come from one of:
 
@@ -26,6 +28,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import re
 import sys
 import time
 from pathlib import Path
@@ -33,6 +36,7 @@ from pathlib import Path
 import numpy as np
 
 from ivrkit.trees.build import merge_timelines
+from ivrkit.trees.diff import diff_trees
 from ivrkit.trees.io import read_tree
 from ivrkit.trees.textsim import same_label
 
@@ -62,6 +66,13 @@ def truth_timeline(truth: dict, true_tree, noise_s: float, rng) -> dict:
         est = None
         if kind == "menu" and opts:
             est = opts[0]["start"] - v["start"]
+            # discovery also counts "if you know your party's extension, dial it at any
+            # time" as a call to action; the truth has no word times, so place that
+            # sentence by its share of the characters before the first option
+            m = re.search(r"[^.]*\b(extension|party)\b[^.]*\.", prompt, re.I)
+            first = prompt.rfind(".", 0, max(0, prompt.lower().find(opts[0]["label"].lower()))) + 1
+            if m and first > 0 and m.start() < first:
+                est = est * (m.start() + 1) / first
         elif kind in ("menu", "input"):
             est = 0.0
         if est is not None and noise_s:
@@ -89,6 +100,17 @@ def audio_timeline(wav: Path, cache: Path, engine) -> dict:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(tl))
     return tl
+
+
+def _diff_items(d: dict) -> set:
+    """Changes as comparable tuples (timing by field and path only: values differ)."""
+    out = set()
+    for cat in ("added", "removed", "relabelled"):
+        out |= {(cat, tuple(x["path"]), x["key"]) for x in d[cat]}
+    out |= {("moved", tuple(x["from"]), tuple(x["to"])) for x in d["moved"]}
+    out |= {("entry", tuple(x["path"]), x["new"]) for x in d["entry"]}
+    out |= {("timing", tuple(x["path"]), x["field"]) for x in d["timing"]}
+    return out
 
 
 def score(G, T) -> dict:
@@ -134,7 +156,9 @@ def main(argv=None) -> int:
     ap.add_argument("--margin", type=float, default=None)
     a = ap.parse_args(argv)
     rng = np.random.default_rng(a.seed)
-    dirs = sorted(p.parent for p in a.corpus.glob("*/tree.json")) + [ROOT / "recordings" / "northwind"]
+    dirs = sorted(p.parent for p in a.corpus.glob("*/tree.json"))
+    dirs += [ROOT / "recordings" / "northwind", ROOT / "recordings" / "northwind-v2"]
+    mapped, truths_by = {}, {}
     engine = None
     if a.source == "audio":
         from ivrkit.discovery.asr import make_engine
@@ -162,6 +186,7 @@ def main(argv=None) -> int:
 
             recommend_waits(G, margin_s=a.margin)
         t_merge += time.perf_counter() - t0
+        mapped[d.name], truths_by[d.name] = G, T
         s = score(G, T)
         for k in ("true_opts", "found", "false_opts", "label_ok", "kind_ok", "kind_n", "waits"):
             tot[k] += s[k]
@@ -186,6 +211,19 @@ def main(argv=None) -> int:
         print(f"root listen start    mean error {np.mean(root_errs):.2f} s, max {np.max(root_errs):.2f} s "
               f"over {len(root_errs)} companies")
     print(f"merge time           {t_merge * 1000:.0f} ms for {len(dirs)} companies")
+    print()
+    for name in sorted(mapped):
+        if name + "-v2" not in mapped:
+            continue
+        want = _diff_items(diff_trees(truths_by[name], truths_by[name + "-v2"]))
+        got = _diff_items(diff_trees(mapped[name], mapped[name + "-v2"]))
+        unconf = len(diff_trees(mapped[name], mapped[name + "-v2"]).get("unconfirmed", []))
+        print(f"diff {name} -> {name}-v2: {len(want & got)}/{len(want)} true changes reported, "
+              f"{len(got - want)} false, {unconf} unconfirmed")
+        for x in sorted(want - got):
+            print(f"    missed {x}")
+        for x in sorted(got - want):
+            print(f"    false  {x}")
     return 0
 
 

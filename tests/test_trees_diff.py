@@ -55,7 +55,8 @@ BASE = {
 def _tree(spec, noise=0.0, files="c"):
     plans = [[("1", spec["listen_after"] + 0.4), ("1", 1.0), (spec["options"]["1"]["options"]["1"].get("entry"), 0.8)],
              [("1", spec["listen_after"] + 0.8), ("2", 0.9)],
-             [("5", 2.0), ("2", spec["listen_after"] + 1.0)]]
+             [("5", 2.0), ("2", spec["listen_after"] + 1.0)],
+             [("3", 16.0)]]  # a caller who heard the whole menu first: nothing else is on it
     calls = [simulate_call(spec, p, file=f"{files}{i}.wav", estimate_noise_s=noise, seed=i)
              for i, p in enumerate(plans)]
     return merge_timelines(calls, company="Falcon Mobile", number="*2020")
@@ -91,13 +92,33 @@ def test_moved_submenu_keeps_its_children_and_entry_change_follows_it():
     spec["options"]["1"] = spec["options"].pop("0")  # "all other questions" 0 -> 1
     calls = [simulate_call(spec, [("4", 6.4), ("1", 1.0), ("ID#", 0.8)], file="n0.wav"),
              simulate_call(spec, [("4", 6.8), ("2", 0.9)], file="n1.wav"),
-             simulate_call(spec, [("2", 7.0)], file="n2.wav")]
+             simulate_call(spec, [("2", 7.0)], file="n2.wav"),
+             simulate_call(spec, [("3", 16.0)], file="n3.wav")]
     new = merge_timelines(calls)
     d = diff_trees(_tree(BASE), new)
     assert sorted((m["label"], m["from"], m["to"]) for m in d["moved"]) == [
         ("all other questions", ["0"], ["1"]), ("billing and payments", ["1"], ["4"])]
     assert d["entry"] == [{"path": ["4", "1"], "old": "Tel#", "new": "ID#"}]
     assert d["added"] == d["removed"] == d["relabelled"] == d["timing"] == []
+
+
+def test_options_missing_from_a_menu_nobody_heard_to_the_end_are_unconfirmed():
+    spec = copy.deepcopy(BASE)
+    del spec["options"]["3"]
+    old = _tree(BASE)
+    early = [simulate_call(spec, [("1", 6.5), ("2", 0.9)], file="e0.wav"),
+             simulate_call(spec, [("2", 7.0)], file="e1.wav")]
+    for c in early:  # callers who pressed before the menu got to its end
+        for m in c["menus"]:
+            m["options"] = [o for o in m["options"] if o["start"] < m["end"]]
+    d = diff_trees(old, merge_timelines(early))
+    assert d["removed"] == [] and d["added"] == []
+    assert {(x["change"], x["key"]) for x in d["unconfirmed"]} >= {("removed", "3")}
+    assert "unconfirmed" in format_diff(d)
+    # the whole menu heard once: key 3 is really gone
+    full = early + [simulate_call(spec, [("2", 16.0)], file="e2.wav")]
+    d = diff_trees(old, merge_timelines(full))
+    assert d["removed"] == [{"path": [], "key": "3", "label": "roaming"}]
 
 
 def test_timing_changes_of_a_second_or_more_only():

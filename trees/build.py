@@ -39,6 +39,10 @@ SHARED_OPTIONS_SHARE = 0.67
 #: of the press (discovery bridges gaps under 0.35 s); a key that is taken stops the
 #: prompt (100-400 ms) and the next node starts after a transition (0.3-2 s).
 CONTINUED_PROMPT_MAX_GAP_S = 0.3
+#: A caller who pressed this long after the last option heard let the menu finish
+#: (a barge-in comes during an option or the short gap after it; the menu then waits
+#: seconds for a key): every option of the menu was heard.
+OPTIONS_DONE_GAP_S = 1.0
 
 
 def node_id(path) -> str:
@@ -55,6 +59,7 @@ class _NodeAcc:
     entry_votes: Counter = field(default_factory=Counter)
     evidence: list[str] = field(default_factory=list)
     returns_to: list[str] | None = None
+    options_complete: bool = False
 
 
 @dataclass
@@ -233,6 +238,11 @@ def _add_call(tl: dict, tree: _Tree) -> dict:
             la = v.get("listen_after")
             if la is not None and s.first:
                 acc.evidence.append(f"{file}@{fmt_s(start + float(la) - s.origin)} prompt")
+        opts_v = [o for o in v.get("options") or [] if o.get("end") is not None]
+        left = v.get("end")
+        if opts_v and left is not None and \
+                float(left) - max(float(o["end"]) for o in opts_v) >= OPTIONS_DONE_GAP_S:
+            acc.options_complete = True
         heard = heard_at_origin.setdefault((s.path, s.origin), set())
         for o in v.get("options") or []:
             k = o.get("key")
@@ -307,6 +317,7 @@ def _seed(G: nx.DiGraph, tree: _Tree) -> None:
         acc.evidence.extend(d.get("listen_evidence") or [])
         if d.get("returns_to") is not None:
             acc.returns_to = list(d["returns_to"])
+        acc.options_complete = bool(d.get("options_complete"))
         if acc.visits == 0 and d.get("kind") in ("back", "unknown") and acc.returns_to is None:
             del tree.nodes[path]  # structural leaf: rebuilt from the edge below
     for u, v, d in G.edges(data=True):
@@ -368,6 +379,8 @@ def _finish(tree: _Tree) -> nx.DiGraph:
                      visits=acc.visits, listen_evidence=_unique(acc.evidence))
         if kind == "input":
             attrs["entry"] = textsim.top_vote(acc.entry_votes)
+        if acc.visits:
+            attrs["options_complete"] = acc.options_complete
         if acc.kind_votes:
             attrs["kind_votes"] = dict(acc.kind_votes)
         if acc.entry_votes:

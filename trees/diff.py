@@ -5,6 +5,10 @@ similar label is the same option; then options left over anywhere are paired by
 label (``moved``: same words, new key or place); then left-overs at the same key and
 place with a related label are ``relabelled``. Only what is still unpaired is
 ``added`` / ``removed`` (reported at the top of the subtree that appeared or went).
+
+Mapped trees only know the options their calls heard: when no call heard a menu to
+its end (``options_complete`` false), an option missing on one side is listed under
+the extra key ``unconfirmed`` instead of ``added`` / ``removed``.
 """
 from __future__ import annotations
 
@@ -30,6 +34,19 @@ def _path(G, n):
     return list(G.nodes[n].get("path") or [])
 
 
+def _nav(G, parent, n) -> bool:
+    return G.edges[parent, n].get("role") in ("back", "repeat")
+
+
+def _complete(G, n) -> bool:
+    """Whether every option of menu ``n`` was heard (true trees say nothing: complete).
+    An option missing from a menu nobody heard to the end may simply not have been
+    reached, so its absence is not reported as a change."""
+    if n is None:
+        return True
+    return G.nodes[n].get("options_complete", True) is not False
+
+
 def _subtree_similarity(old, o, new, n) -> float:
     """Share of child labels two nodes have in common (0 when either has none)."""
     lo = [_label(old, c) for c in old.successors(o)]
@@ -42,6 +59,7 @@ def _subtree_similarity(old, o, new, n) -> float:
 
 def diff_trees(old: nx.DiGraph, new: nx.DiGraph) -> dict:
     out = {"added": [], "removed": [], "moved": [], "relabelled": [], "entry": [], "timing": []}
+    unconfirmed = []
     pairs: list[tuple[str, str]] = [("root", "root")]
     queue = [("root", "root")]
     pool_old: list[tuple[str, str]] = []  # (old node, matched old parent)
@@ -78,9 +96,11 @@ def diff_trees(old: nx.DiGraph, new: nx.DiGraph) -> dict:
         # moved: the same words elsewhere (best-scoring pairs first)
         cands = []
         for a, pa in pool_old:
+            if _nav(old, pa, a):
+                continue  # "return to the main menu" is in every submenu: no identity
             for b, pb in pool_new:
                 la, lb = _label(old, a), _label(new, b)
-                if la and lb and textsim.same_label(la, lb):
+                if la and lb and textsim.same_label(la, lb) and not _nav(new, pb, b):
                     cands.append((textsim.label_similarity(la, lb), a, b))
         for _, a, b in sorted(cands, reverse=True):
             if a in matched_old or b in matched_new:
@@ -113,9 +133,18 @@ def diff_trees(old: nx.DiGraph, new: nx.DiGraph) -> dict:
         if not progressed:
             break
     for a, pa in pool_old:
-        out["removed"].append({"path": _path(old, pa), "key": old.edges[pa, a]["key"], "label": _label(old, a)})
+        item = {"path": _path(old, pa), "key": old.edges[pa, a]["key"], "label": _label(old, a)}
+        if _complete(new, partner.get(pa)):
+            out["removed"].append(item)
+        else:
+            unconfirmed.append(dict(item, change="removed"))
     for b, pb in pool_new:
-        out["added"].append({"path": _path(new, pb), "key": new.edges[pb, b]["key"], "label": _label(new, b)})
+        item = {"path": _path(new, pb), "key": new.edges[pb, b]["key"], "label": _label(new, b)}
+        back = {v: k for k, v in partner.items()}
+        if _complete(old, back.get(pb)):
+            out["added"].append(item)
+        else:
+            unconfirmed.append(dict(item, change="added"))
     for a, b in pairs:
         da, db = old.nodes[a], new.nodes[b]
         if (da.get("kind") == "input" or db.get("kind") == "input") and da.get("entry") != db.get("entry") \
@@ -126,6 +155,8 @@ def diff_trees(old: nx.DiGraph, new: nx.DiGraph) -> dict:
             if x is not None and y is not None and abs(float(y) - float(x)) >= TIMING_CHANGE_S:
                 out["timing"].append({"path": _path(new, b), "field": f, "old": x, "new": y})
                 break  # the wait follows listen_after: one change, reported once
+    if unconfirmed:
+        out["unconfirmed"] = unconfirmed
     return out
 
 
@@ -147,4 +178,7 @@ def format_diff(d: dict) -> str:
         lines.append(f"~ entry      {_p(x['path'])}: {x['old']} -> {x['new']}")
     for x in d.get("timing", []):
         lines.append(f"~ timing     {_p(x['path'])}: {x['field']} {x['old']} s -> {x['new']} s")
+    for x in d.get("unconfirmed", []):
+        lines.append(f"? {x['change']} (unconfirmed: the menu was not heard to its end) "
+                     f"{_p(x['path'])}: {x['key']}  {x['label']}")
     return "\n".join(lines) if lines else "no changes"
