@@ -359,3 +359,23 @@ def test_submenu_worded_like_its_parent_is_not_folded_into_it():
     assert G.nodes["3"]["kind"] == "menu" and G.edges["3", "3/1"]["label"] == "payments"
     assert G.nodes["2"]["kind"] == "unknown"  # t.wav's "2" never left the root
     assert "t.wav@2 ignored" in G.nodes["root"]["listen_evidence"]  # 3.0 s, root started at 1.0 s
+
+
+def test_keys_after_a_data_entry_follow_the_token():
+    """Discovery keeps the prompt after an entry in the input visit, so the next key
+    hangs off the input node; the directory still needs the token before it."""
+    calls = [_call("i.wav", [
+        _visit([], "menu", "For payments, press 1.", [("1", "payments")],
+               presses=[{"key": "1", "time": 3.0, "accepted": True}]),
+        _visit(["1"], "input", "Please enter your ID followed by pound. For a refund, press 2.",
+               [("2", "a refund")], start=4.0, entry="ID#", listen_after=0.0,
+               via={"key": "1", "time": 3.0, "latency": 0.9},
+               presses=[{"key": "1", "time": 5.0, "accepted": True}, {"key": "#", "time": 6.0, "accepted": True},
+                        {"key": "2", "time": 9.0, "accepted": True}]),
+        _visit(["1", "2"], "agent", "Please hold.", start=10.0, via={"key": "2", "time": 9.0, "latency": 0.8}),
+    ])]
+    G = merge_timelines(calls, number="03-555-0100")
+    (svc,) = [s for s in services(G) if s["kind"] == "agent"]
+    assert svc["keys"] == ["1", "ID#", "2"] and len(svc["waits"]) == 3 and not svc["verified"]
+    (e,) = [e for e in export_entries(G) if e["kind"] == "agent"]
+    assert e["directory"] == "03-555-0100 → 1,ID#,2" and e["dial"].endswith(",1")

@@ -36,6 +36,14 @@ def route(G: nx.DiGraph, node: str) -> dict:
         w, ok = _step(G, u)
         verified &= ok
         lead = a2o if i == 0 else (G.edges[chain[i - 1], u].get("latency") or 0.0)
+        du = G.nodes[u]
+        if du.get("kind") == "input" and du.get("entry") and G.edges[u, v].get("role") != "entry":
+            # a key pressed after the data entry (the walk saw no node in between):
+            # the entry comes first; how long the next prompt takes is not known
+            keys.append(du["entry"])
+            waits.append(round(lead + w, 1))
+            elapsed += lead + w
+            lead, w, verified = 0.0, UNKNOWN_WAIT_S, False
         waits.append(round(lead + w, 1))
         elapsed += lead + w
         keys.append(G.edges[u, v]["key"])
