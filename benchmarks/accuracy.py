@@ -140,8 +140,21 @@ def score_company(comp: dict, results: list[dict], dtmf_only: bool) -> dict:
     dur = el = 0.0
     rss = 0.0
     timelines = []
+    cond = defaultdict(lambda: [0, 0, 0])  # (condition, bucket) -> [presses, ivrkit hits, multimon hits]
     for r in results:
         truth = r["truth"]
+        for who, found, win in (("ivr", r["presses"], None), ("mm", r["multimon"], _multimon_window)):
+            if found is None:
+                continue
+            hit = {i for i, _ in scoring.match_presses(truth["presses"], found, window=win)}
+            for i, p in enumerate(truth["presses"]):
+                for c, b in scoring.condition_of(p, truth).items():
+                    row = cond[f"{c}::{b}"]
+                    if who == "ivr":
+                        row[0] += 1
+                        row[1] += i in hit
+                    else:
+                        row[2] += i in hit
         errors.update(r["errors"])
         if r.get("engine_error"):
             errors["engine"] = r["engine_error"]
@@ -187,7 +200,7 @@ def score_company(comp: dict, results: list[dict], dtmf_only: bool) -> dict:
            "greeting_listen_error": scoring.summarise_errors(acc["greet"]),
            "greeting_listen_time_error": scoring.summarise_errors(acc["greet_abs"]),
            "rtf": el / dur if dur else None, "_time": [el, dur], "peak_rss_mb": rss,
-           "options": None, "waits": None, "errors": errors}
+           "options": None, "waits": None, "errors": errors, "_conditions": dict(cond)}
     if timelines and comp["tree"]:
         try:
             from ivrkit.trees.build import merge_timelines
@@ -195,6 +208,7 @@ def score_company(comp: dict, results: list[dict], dtmf_only: bool) -> dict:
 
             G = merge_timelines(timelines, comp["company"], comp["number"])
             found = tree_to_json(G)
+            rep["found_tree"] = found
             rep["waits"] = scoring.score_waits(comp["tree"], found)
             if not dtmf_only:
                 heard = scoring.heard_options([r["truth"] for r in results])
@@ -297,6 +311,69 @@ def print_report(reps: list[dict], total: dict) -> None:
             print(f"{r['dir']}: options missed: {'; '.join(o['misses'][:8])}{' ...' if len(o['misses']) > 8 else ''}")
 
 
+def score_diffs(reps: list[dict], comps: list[dict]) -> list[dict]:
+    """For each company folder X with a folder X-v2: the menu changes ivrkit reports
+    between the trees it built (and between the true trees, to isolate the diff step)
+    against the changes computed from the true trees."""
+    by = {c["name"]: (c, r) for c, r in zip(comps, reps)}
+    out = []
+    for name, (c1, r1) in by.items():
+        if f"{name}-v2" not in by:
+            continue
+        c2, r2 = by[f"{name}-v2"]
+        if not (c1["tree"] and c2["tree"]):
+            continue
+        exp = scoring.expected_diff(c1["tree"], c2["tree"])
+        row = {"pair": f"{name} -> {name}-v2", "expected": exp, "from_calls": None, "from_true_trees": None,
+               "error": None}
+        try:
+            from ivrkit.trees.diff import diff_trees
+            from ivrkit.trees.io import tree_from_json
+
+            row["from_true_trees"] = scoring.score_diff(
+                exp, diff_trees(tree_from_json(c1["tree"]), tree_from_json(c2["tree"])))
+            if r1.get("found_tree") and r2.get("found_tree"):
+                found = diff_trees(tree_from_json(r1["found_tree"]), tree_from_json(r2["found_tree"]))
+                row["found"] = found
+                row["from_calls"] = scoring.score_diff(exp, found)
+        except Exception as e:  # noqa: BLE001
+            row["error"] = _err(e)
+        out.append(row)
+    return out
+
+
+def print_diffs(rows: list[dict]) -> None:
+    for row in rows:
+        print(f"\nmenu change {row['pair']} (right/expected, +spurious):")
+        if row["error"]:
+            print(f"  not measured: {row['error']}")
+        for label, sc in (("from the calls", row["from_calls"]), ("true trees", row["from_true_trees"])):
+            if sc is None:
+                print(f"  {label:15} -")
+                continue
+            print(f"  {label:15} " + "  ".join(f"{k} {v['right']}/{v['expected']}" + (f" +{v['spurious']}" if v["spurious"] else "")
+                                          for k, v in sc.items()))
+
+
+def print_conditions(reps: list[dict]) -> None:
+    cond = defaultdict(lambda: [0, 0, 0])
+    for r in reps:
+        for k, v in r.get("_conditions", {}).items():
+            for i in range(3):
+                cond[k][i] += v[i]
+    if not cond:
+        return
+    has_mm = any(v[2] for v in cond.values())
+    print("\nDTMF recall by condition (all calls):" + ("  ivrkit | multimon-ng" if has_mm else ""))
+    last = None
+    for k in sorted(cond):
+        c, b = k.split("::")
+        n, hi, hm = cond[k]
+        mm = f" | {100 * hm / n:3.0f}%" if has_mm else ""
+        print(f"  {c if c != last else '':12} {b:24} {n:4} presses  {100 * hi / n:3.0f}%{mm}")
+        last = c
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--corpus", type=Path, default=Path("corpus"))
@@ -335,8 +412,11 @@ def main(argv=None) -> int:
     print(f"ivrkit accuracy on {a.corpus}: {len(comps)} companies, {len(tasks)} calls, {mode}, "
           f"{a.jobs} job(s), {wall:.0f} s wall" + ("" if use_mm else ", multimon-ng not run"))
     print_report(reps, total)
+    print_conditions(reps)
+    diffs = score_diffs(reps, comps)
+    print_diffs(diffs)
     if a.json:
-        out = {"corpus": str(a.corpus), "mode": mode, "companies": reps, "total": total,
+        out = {"corpus": str(a.corpus), "mode": mode, "companies": reps, "total": total, "diffs": diffs,
                "calls": [{"dir": r["dir"], "file": r["truth"]["file"], "elapsed": r["elapsed"],
                           "presses": r["presses"], "multimon": r["multimon"], "errors": r["errors"],
                           "timeline": r["timeline"]} for r in results]}

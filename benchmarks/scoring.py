@@ -147,3 +147,88 @@ def summarise_errors(errs: list[float]) -> dict:
     a = [abs(e) for e in errs]
     return {"n": len(a), "mean_abs": mean(a) if a else None, "max_abs": max(a) if a else None,
             "mean": mean(errs) if errs else None}
+
+
+# ------------------------------------------------------------------ menu changes
+
+
+def _children(tree: dict) -> dict[tuple, dict[str, tuple[str, tuple]]]:
+    """{parent path: {key: (label, child path)}} of a contract tree dict."""
+    paths = {n["id"]: tuple(n.get("path") or []) for n in tree["nodes"]}
+    out: dict = {}
+    for e in tree["edges"]:
+        out.setdefault(paths.get(e["source"], ()), {})[str(e["key"])] = (
+            (e.get("label") or "").lower(), paths.get(e["target"], ()))
+    return out
+
+
+def expected_diff(old: dict, new: dict, timing_min_s: float = 1.0) -> dict:
+    """The contract diff between two true trees, computed independently of ivrkit:
+    options are paired under paired menus by label (moved when the key changed), then
+    by key (relabelled); what is left is added / removed."""
+    oc, nc = _children(old), _children(new)
+    onode = {tuple(n.get("path") or []): n for n in old["nodes"]}
+    nnode = {tuple(n.get("path") or []): n for n in new["nodes"]}
+    out = {"added": [], "removed": [], "moved": [], "relabelled": [], "entry": [], "timing": []}
+
+    def compare(po, pn):
+        a, b = onode.get(po, {}), nnode.get(pn, {})
+        if (a.get("entry") or b.get("entry")) and a.get("entry") != b.get("entry"):
+            out["entry"].append({"path": list(pn), "old": a.get("entry"), "new": b.get("entry")})
+        x, y = a.get("listen_after"), b.get("listen_after")
+        if x is not None and y is not None and abs(x - y) >= timing_min_s:
+            out["timing"].append({"path": list(pn), "field": "listen_after", "old": x, "new": y})
+        o, n = dict(oc.get(po, {})), dict(nc.get(pn, {}))
+        for k, (lab, child) in list(o.items()):
+            k2 = next((k2 for k2, (l2, _) in n.items() if l2 == lab), None)
+            if k2 is not None:
+                if k2 != k:
+                    out["moved"].append({"label": lab, "from": list(po) + [k], "to": list(pn) + [k2]})
+                compare(child, n[k2][1])
+                del o[k], n[k2]
+        for k in [k for k in o if k in n]:
+            out["relabelled"].append({"path": list(pn), "key": k, "old": o[k][0], "new": n[k][0]})
+            compare(o[k][1], n[k][1])
+            del o[k], n[k]
+        out["removed"] += [{"path": list(po), "key": k, "label": lab} for k, (lab, _) in o.items()]
+        out["added"] += [{"path": list(pn), "key": k, "label": lab} for k, (lab, _) in n.items()]
+
+    compare((), ())
+    return out
+
+
+def _diff_item_key(kind: str, item: dict) -> tuple:
+    if kind in ("added", "removed", "relabelled"):
+        return (tuple(item.get("path") or []), str(item.get("key")))
+    if kind == "moved":
+        return (tuple(item.get("from") or []), tuple(item.get("to") or []))
+    return (tuple(item.get("path") or []), item.get("field", ""))
+
+
+def score_diff(expected: dict, found: dict | None) -> dict:
+    """Per change kind: expected items found (same place / key), and spurious ones;
+    entry changes must also name the right tokens."""
+    rows = {}
+    for kind, items in expected.items():
+        exp = {_diff_item_key(kind, i): i for i in items}
+        got = {_diff_item_key(kind, i): i for i in (found or {}).get(kind, [])}
+        ok = [k for k in exp if k in got and (kind != "entry" or
+                                             (got[k].get("old"), got[k].get("new")) == (exp[k]["old"], exp[k]["new"]))]
+        rows[kind] = {"expected": len(exp), "right": len(ok), "spurious": len([k for k in got if k not in exp])}
+    return rows
+
+
+# ------------------------------------------------------------------ conditions
+
+
+def condition_of(press: dict, truth: dict) -> dict[str, str]:
+    """Buckets a true press falls into, for recall by condition."""
+    d = press["end"] - press["start"]
+    return {
+        "duration": "<50 ms" if d < 0.05 else "50-100 ms" if d < 0.1 else ">=100 ms",
+        "level": "< -20 dBFS" if press["level_db"] < -20 else "-20..-10 dBFS" if press["level_db"] < -10 else ">= -10 dBFS",
+        "twist": "|twist| > 4 dB" if abs(press.get("twist_db", 0)) > 4 else "|twist| <= 4 dB",
+        "codec": truth.get("codec", "?") + ("+" + truth["far_codec"] if truth.get("far_codec") else ""),
+        "snr": "< 20 dB" if truth.get("snr_db", 99) < 20 else "20-28 dB" if truth.get("snr_db", 99) < 28 else ">= 28 dB",
+        "over speech": "barge-in / over prompt" if press.get("phase") in ("barge", "ignored") else "in a pause",
+    }
