@@ -152,8 +152,8 @@ def recommend_waits(G, margin_s: float = DEFAULT_MARGIN_S, late_s: float = LATE_
     for n, d in G.nodes(data=True):
         la = d.get("listen_after")
         lower, upper = d.get("listen_bounds") or (None, None)
-        if la is None:
-            d["wait"] = None
+        if la is None or (d.get("kind") in ("agent", "info", "back", "unknown") and not G.out_degree(n)):
+            d["wait"] = None  # nothing to press there
             continue
         late = late_s if upper is None else max(0.0, min(late_s, upper - la))
         w = la + margin_s + late
