@@ -49,8 +49,30 @@ def _option_text(o: dict) -> str:
     return f"For {o['label']}, press {o['key']}."
 
 
-def truth_timeline(truth: dict, true_tree, noise_s: float, rng) -> dict:
-    """What a perfect front end would report for this call (estimate noise aside)."""
+_CONFUSIONS = ["a", "the", "for", "to", "and", "press", "of", "in", "your", "or"]
+
+
+def garble(text: str, wer: float, rng) -> str:
+    """Recognizer-like errors: each word dropped, replaced or doubled with probability wer."""
+    if not wer or not text:
+        return text
+    out = []
+    for w in text.split():
+        r = rng.random()
+        if r < wer / 3:
+            continue
+        if r < 2 * wer / 3:
+            out.append(str(rng.choice(_CONFUSIONS)))
+        elif r < wer:
+            out += [w, str(rng.choice(_CONFUSIONS))]
+        else:
+            out.append(w)
+    return " ".join(out)
+
+
+def truth_timeline(truth: dict, true_tree, noise_s: float, rng, wer: float = 0.0) -> dict:
+    """What a perfect front end would report for this call (estimate noise and, with
+    ``wer``, recognizer errors in prompts and labels aside)."""
     visits = truth["visits"]
     menus = []
     prev_end = -1.0
@@ -80,6 +102,10 @@ def truth_timeline(truth: dict, true_tree, noise_s: float, rng) -> dict:
         presses = [{"key": p["key"], "time": p["start"], "end": p["end"], "accepted": p["accepted"]}
                    for p in truth["presses"] if prev_end < p["start"] <= v["end"] + 1e-6]
         prev_end = v["end"]
+        if wer:
+            prompt = garble(prompt, wer, rng)
+            for o in opts:
+                o["label"] = garble(o["label"], wer, rng) or o["label"]
         menus.append({"path": v["path"], "kind": kind, "start": v["start"], "end": v["end"], "prompt": prompt,
                       "listen_after": None if est is None else round(est, 3), "listen_bounds": [None, None],
                       "options": opts, "entry": node.get("entry") if kind == "input" else None,
@@ -152,6 +178,7 @@ def main(argv=None) -> int:
     ap.add_argument("--source", choices=("truth", "audio"), default="truth")
     ap.add_argument("--noise", type=float, default=0.3, help="s.d. of the prompt-based estimate (truth source)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--wer", type=float, default=0.0, help="word error rate put into prompts and labels (truth source)")
     ap.add_argument("--cache", type=Path, default=ROOT / "out" / "bench_timelines")
     ap.add_argument("--margin", type=float, default=None)
     a = ap.parse_args(argv)
@@ -168,14 +195,15 @@ def main(argv=None) -> int:
            "low": 0, "high": 0}
     root_errs, slacks = [], []
     t_merge = 0.0
-    print(f"source={a.source} noise={a.noise if a.source == 'truth' else '-'} s")
+    print(f"source={a.source} noise={a.noise if a.source == 'truth' else '-'} s"
+          f"{f' wer={a.wer}' if a.source == 'truth' else ''}")
     print(f"{'company':<22}{'calls':>6}{'opts':>6}{'found':>6}{'false':>6}{'label':>6}{'kind':>7}"
           f"{'waits ok':>10}{'root err':>10}")
     for d in dirs:
         T = read_tree(d / "tree.json")
         truths = sorted(d.glob("*.truth.json"))
         if a.source == "truth":
-            tls = [truth_timeline(json.loads(p.read_text()), T, a.noise, rng) for p in truths]
+            tls = [truth_timeline(json.loads(p.read_text()), T, a.noise, rng, a.wer) for p in truths]
         else:
             tls = [audio_timeline(p.with_name(p.name.replace(".truth.json", ".wav")), a.cache, engine)
                    for p in truths]
