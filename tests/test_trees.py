@@ -304,7 +304,8 @@ def test_export_entry_strings_follow_the_contract():
     assert pay["directory"] == "1-800-555-0142 → 2,1,ID#"
     assert pay["dial"] == "18005550142,,,,2,1"
     assert set(pay) >= {"company", "number", "service", "path", "keys", "waits", "kind", "directory", "dial"}
-    assert format_directory([pay]).startswith("1-800-555-0142 → 2,1,ID#")
+    assert format_directory([pay]) == "1-800-555-0142 → 2,1,ID#\n"
+    assert format_directory([pay], with_service=True) == "1-800-555-0142 → 2,1,ID#  payments / pay a bill (input)\n"
     assert format_dial([pay]) == "18005550142,,,,2,1\n"
     rows = list(csv.DictReader(io.StringIO(format_csv(list(entries.values())))))
     assert {r["directory"] for r in rows} == {e["directory"] for e in entries.values()}

@@ -52,8 +52,12 @@ def export_entries(G: nx.DiGraph) -> list[dict]:
     return out
 
 
-def format_directory(entries) -> str:
-    return "".join(f"{e['directory']}  {e['service']} ({e['kind']})\n" for e in entries)
+def format_directory(entries, with_service: bool = False) -> str:
+    """One ``directory`` line per entry (the contract's ``--format directory``);
+    ``with_service`` appends the service name and kind for a person reading it."""
+    if with_service:
+        return "".join(f"{e['directory']}  {e['service']} ({e['kind']})\n" for e in entries)
+    return "".join(f"{e['directory']}\n" for e in entries)
 
 
 def format_dial(entries) -> str:
