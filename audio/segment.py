@@ -89,7 +89,7 @@ BIAS = -10.35
 SMOOTH_WINDOWS = 9
 MIN_RUN_S = 2.0
 #: Frames per FFT batch (keeps memory flat on long files).
-CHUNK_FRAMES = 16384
+CHUNK_FRAMES = 2048
 
 
 def frame_features(y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -189,6 +189,20 @@ def speech_scores(features: np.ndarray) -> np.ndarray:
     return features @ np.array([SPREAD_W, FLUX_W, PERSIST_W]) + BIAS
 
 
+def _all_window_scores(e_db, flux, persist, usable) -> np.ndarray:
+    """speech_scores(window_features(...)) computed a few thousand windows at a time."""
+    w = int(round(WINDOW_S * SR / HOP))
+    h = int(round(WINDOW_HOP_S * SR / HOP))
+    n_win = 1 if len(e_db) < w else (len(e_db) - w) // h + 1
+    step = 2048
+    parts = []
+    for k0 in range(0, n_win, step):
+        k1 = min(n_win, k0 + step)
+        sl = slice(k0 * h, (k1 - 1) * h + w)
+        parts.append(speech_scores(window_features(e_db[sl], flux[sl], persist[sl], usable[sl])))
+    return np.concatenate(parts)
+
+
 def _label_stretch(z: np.ndarray) -> np.ndarray:
     """Smoothed speech(True)/music(False) label per window of one sound stretch."""
     z = np.asarray(z, float)
@@ -247,7 +261,7 @@ def segment(y: np.ndarray, sr: int, exclude: Iterable[tuple[float, float]] = ())
     min_len = int(round(MIN_SOUND_S * SR / HOP))
     spans = [sp for sp in spans if sp[1] - sp[0] >= min_len]
 
-    z = speech_scores(window_features(e_db, flux, persist, usable))
+    z = _all_window_scores(e_db, flux, persist, usable)
     w = int(round(WINDOW_S * SR / HOP))
     h = int(round(WINDOW_HOP_S * SR / HOP))
     centres = np.arange(len(z)) * h + w // 2

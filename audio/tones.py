@@ -104,7 +104,7 @@ MIN_RUN_FRAMES = 7
 MAX_HOLE_FRAMES = 1
 #: Burst edges: where 10 ms energy falls this far below the burst's median.
 EDGE_DROP_DB = 6.0
-CHUNK_FRAMES = 8192
+CHUNK_FRAMES = 1024
 
 
 def _match(f: float, options: tuple[float, ...]) -> bool:
