@@ -227,8 +227,10 @@ def condition_of(press: dict, truth: dict) -> dict[str, str]:
     return {
         "duration": "<50 ms" if d < 0.05 else "50-100 ms" if d < 0.1 else ">=100 ms",
         "level": "< -20 dBFS" if press["level_db"] < -20 else "-20..-10 dBFS" if press["level_db"] < -10 else ">= -10 dBFS",
-        "twist": "|twist| > 4 dB" if abs(press.get("twist_db", 0)) > 4 else "|twist| <= 4 dB",
+        # twist_db = high group minus low group level
+        "twist": "high group 4-6 dB louder" if press.get("twist_db", 0) > 4
+        else "low group 4-6 dB louder" if press.get("twist_db", 0) < -4 else "within +-4 dB",
         "codec": truth.get("codec", "?") + ("+" + truth["far_codec"] if truth.get("far_codec") else ""),
         "snr": "< 20 dB" if truth.get("snr_db", 99) < 20 else "20-28 dB" if truth.get("snr_db", 99) < 28 else ">= 28 dB",
-        "over speech": "barge-in / over prompt" if press.get("phase") in ("barge", "ignored") else "in a pause",
+        "over audio": "over a prompt / music" if press.get("phase") in ("barge", "ignored") else "in a pause",
     }
