@@ -118,7 +118,8 @@ def find_companies(corpus: Path, only: str | None = None) -> list[dict]:
     for d in sorted({p.parent for p in corpus.rglob("*.truth.json")}):
         calls = sorted(d.glob("*.truth.json"))
         first = json.loads(calls[0].read_text())
-        if only and only.lower() not in (d.name.lower(), first["company"].lower()):
+        wanted = [w.strip().lower() for w in only.split(",")] if only else []
+        if wanted and not {d.name.lower(), first["company"].lower()} & set(wanted):
             continue
         tree = json.loads((d / "tree.json").read_text()) if (d / "tree.json").exists() else None
         out.append({"dir": str(d), "name": d.name, "company": first["company"],
@@ -377,7 +378,7 @@ def print_conditions(reps: list[dict]) -> None:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--corpus", type=Path, default=Path("corpus"))
-    ap.add_argument("--only", help="one company (folder name or company name)")
+    ap.add_argument("--only", help="companies (folder or company names, comma-separated)")
     ap.add_argument("--jobs", type=int, default=1)
     ap.add_argument("--json", type=Path, help="write all figures (and per-call results) here")
     ap.add_argument("--dtmf-only", action="store_true", help="no speech recognition")
