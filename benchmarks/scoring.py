@@ -79,7 +79,9 @@ def heard_options(truths: list[dict]) -> set[tuple[tuple, str]]:
 def tree_edges(tree: dict) -> dict[tuple[tuple, str], str]:
     """{(parent path, key): label} from a contract tree dict."""
     paths = {n["id"]: tuple(n.get("path") or []) for n in tree["nodes"]}
-    return {(paths.get(e["source"], ()), str(e["key"])): e.get("label") or "" for e in tree["edges"]}
+    # an entry edge (data keyed at an input node, trees' extension) is not a menu option
+    return {(paths.get(e["source"], ()), str(e["key"])): e.get("label") or "" for e in tree["edges"]
+            if e.get("role") != "entry"}
 
 
 def score_options(true_tree: dict, found_tree: dict | None, heard: set | None = None) -> dict:
