@@ -51,11 +51,50 @@ def parse_evidence(items) -> list[tuple[str, float, str]]:
     return out
 
 
-def listen_bracket(evidence) -> tuple[float | None, float | None]:
-    """(latest ignored press, earliest accepted press), seconds from the prompt start."""
+#: Weight of an accepted press against an ignored one when calls contradict each
+#: other. A detector's false key (talk-off on a prompt) always looks ignored, since the
+#: prompt plays on; an accepted one moved the call to another menu, which is hard to fake.
+ACCEPTED_WEIGHT = 2.0
+
+
+def _split_evidence(evidence):
     ev = parse_evidence(evidence)
-    lower = max((t for _, t, w in ev if w == "ignored"), default=None)
-    upper = min((t for _, t, w in ev if w == "accepted"), default=None)
+    ign = [(t, f) for f, t, w in ev if w == "ignored"]
+    acc = [(t, f) for f, t, w in ev if w == "accepted"]
+    return ign, acc
+
+
+def contradicted(evidence) -> list[tuple[float, str]]:
+    """Ignored presses disregarded because accepted presses say the node listened
+    earlier (see ``listen_bracket``): ``[(seconds, file), ...]``."""
+    ign, acc = _split_evidence(evidence)
+    if not ign or not acc or max(ign)[0] < min(acc)[0]:
+        return []
+    # candidate listen starts: just after each press; cost = evidence it contradicts
+    cands = sorted({t for t, _ in ign} | {t for t, _ in acc})
+    best = None
+    for c in cands:
+        for start in (c, c + 1e-6):
+            cost = sum(1.0 for t, _ in ign if t >= start) + sum(ACCEPTED_WEIGHT for t, _ in acc if t < start)
+            # ties go to the later start: waiting longer is the safe side
+            if best is None or cost < best[0] or (cost == best[0] and start > best[1]):
+                best = (cost, start)
+    start = best[1]
+    return sorted((t, f) for t, f in ign if t >= start)
+
+
+def listen_bracket(evidence) -> tuple[float | None, float | None]:
+    """(latest ignored press, earliest accepted press), seconds from the prompt start.
+
+    When calls contradict each other (an ignored press later than an accepted one),
+    the listen start that contradicts the least evidence is kept: ignored presses past
+    it are set aside (``contradicted``), and accepted presses before it no longer cap.
+    """
+    ign, acc = _split_evidence(evidence)
+    bad = set(contradicted(evidence))
+    ign = [x for x in ign if x not in bad]
+    lower = max((t for t, _ in ign), default=None)
+    upper = min((t for t, _ in acc if lower is None or t > lower), default=None)
     return lower, upper
 
 
@@ -67,6 +106,8 @@ def listen_offset(G, prior_s: float = LISTEN_OFFSET_PRIOR_S) -> float:
     lo, hi = -math.inf, math.inf
     for _, d in G.nodes(data=True):
         ev = parse_evidence(d.get("listen_evidence"))
+        bad = set(contradicted(d.get("listen_evidence")))
+        ev = [(f, t, w) for f, t, w in ev if not (w == "ignored" and (t, f) in bad)]
         est: dict[str, list[float]] = {}
         for f, t, w in ev:
             if w == "prompt":
@@ -88,10 +129,6 @@ def estimate_listen_after(evidence, offset_s: float = LISTEN_OFFSET_PRIOR_S) -> 
     press bracket."""
     ev = parse_evidence(evidence)
     lower, upper = listen_bracket(evidence)
-    if lower is not None and upper is not None and upper < lower:
-        # calls disagree (the node listens later in some calls than in others):
-        # the ignored press is the one a caller can be hurt by
-        upper = lower
     prompt = [t + offset_s for _, t, w in ev if w == "prompt"]
     if prompt:
         est = median(min(max(t, lower if lower is not None else -math.inf),
@@ -181,8 +218,9 @@ def explain_listen(G, node) -> str:
     if la is None:
         return f"{name}: no evidence of when it starts listening (no presses, no prompt timing)"
     parts = []
-    ign = [(t, f) for f, t, w in ev if w == "ignored"]
-    acc = [(t, f) for f, t, w in ev if w == "accepted"]
+    bad = contradicted(d.get("listen_evidence"))
+    ign = [(t, f) for f, t, w in ev if w == "ignored" and (t, f) not in bad]
+    acc = [(t, f) for f, t, w in ev if w == "accepted" and (not ign or t > max(ign)[0])]
     pro = [t for f, t, w in ev if w == "prompt"]
     if ign:
         t, f = max(ign)
@@ -195,8 +233,8 @@ def explain_listen(G, node) -> str:
         off = G.graph.get("listen_offset") or 0.0
         shift = f" {'+' if off >= 0 else '-'} {abs(off):.1f} s platform offset" if abs(off) >= 0.05 else ""
         parts.append(f"first call to action at {median(pro):.1f} s ({calls}){shift}")
-    if ign and acc and max(ign)[0] > min(acc)[0]:
-        parts.append("calls disagree; the later ignored press wins")
+    for t, f in bad:
+        parts.append(f"set aside: ignored press at {t:.1f} s in {f}, contradicted by accepted presses")
     text = f"{name} listens from {la:.1f} s ({', '.join(parts)})"
     if d.get("wait") is not None:
         text += f"; wait {d['wait']:.1f} s"
