@@ -375,6 +375,15 @@ def print_conditions(reps: list[dict]) -> None:
         last = c
 
 
+def _progress(r: dict, i: int, n: int) -> dict:
+    """One stderr line per call: long runs show they are alive."""
+    if sys.stderr.isatty() or os.environ.get("IVRKIT_PROGRESS"):
+        el = "-" if r["elapsed"] is None else f"{r['elapsed']:.1f} s"
+        print(f"[{i}/{n}] {Path(r['dir']).name}/{r['truth']['file']}: {r['truth']['duration']:.0f} s audio, "
+              f"analysis {el}", file=sys.stderr)
+    return r
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--corpus", type=Path, default=Path("corpus"))
@@ -399,10 +408,10 @@ def main(argv=None) -> int:
         from multiprocessing import Pool
 
         with Pool(a.jobs, initializer=_init, initargs=init) as pool:
-            results = list(pool.imap_unordered(run_call, tasks))
+            results = [_progress(r, i, len(tasks)) for i, r in enumerate(pool.imap_unordered(run_call, tasks), 1)]
     else:
         _init(*init)
-        results = [run_call(t) for t in tasks]
+        results = [_progress(run_call(t), i, len(tasks)) for i, t in enumerate(tasks, 1)]
     wall = time.perf_counter() - t0
     by_dir = defaultdict(list)
     for r in results:

@@ -36,6 +36,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -879,8 +880,9 @@ def main(argv=None) -> int:
                 print(f"recordings/{d}/{t['file']}: {t['duration']:.1f} s, {len(t['presses'])} presses")
     elif a.cmd == "corpus":
         specs = sorted(a.specs.glob("*.json")) + sorted(a.specs.glob("*.toml"))
-        jobs = [(str(p), str(a.out / p.stem), a.calls_per_company, a.seed * 100 + i, str(a.cache))
-                for i, p in enumerate(specs)]
+        # each company's seed comes from its file name: adding a company changes no other
+        jobs = [(str(p), str(a.out / p.stem), a.calls_per_company,
+                 a.seed * 100_000 + zlib.crc32(p.stem.encode()) % 100_000, str(a.cache)) for p in specs]
         if a.jobs > 1:
             from multiprocessing import Pool
 
