@@ -394,6 +394,8 @@ def main(argv=None) -> int:
     ap.add_argument("--engine", default="auto")
     ap.add_argument("--model", default=None)
     ap.add_argument("--no-multimon", action="store_true")
+    ap.add_argument("--from-json", type=Path, help="score the per-call results of an earlier --json run "
+                    "against the current truth files, without analysing again")
     a = ap.parse_args(argv)
     comps = find_companies(a.corpus, a.only)
     if not comps:
@@ -402,6 +404,8 @@ def main(argv=None) -> int:
         return 2
     use_mm = not a.no_multimon and multimon.available()
     tasks = [(c["dir"], t) for c in comps for t in c["calls"]]
+    if a.from_json:
+        return rescore(a, comps, tasks)
     init = (a.engine, a.model, a.dtmf_only, use_mm)
     t0 = time.perf_counter()
     if a.jobs > 1:
@@ -413,14 +417,37 @@ def main(argv=None) -> int:
         _init(*init)
         results = [_progress(run_call(t), i, len(tasks)) for i, t in enumerate(tasks, 1)]
     wall = time.perf_counter() - t0
+    mode = "DTMF only (no speech recognition)" if a.dtmf_only else f"engine {a.engine}"
+    head = (f"ivrkit accuracy on {a.corpus}: {len(comps)} companies, {len(tasks)} calls, {mode}, "
+            f"{a.jobs} job(s), {wall:.0f} s wall" + ("" if use_mm else ", multimon-ng not run"))
+    return report(a, comps, results, head, mode)
+
+
+def rescore(a, comps: list[dict], tasks) -> int:
+    saved = json.loads(a.from_json.read_text())
+    by_file = {(Path(c["dir"]).name, c["file"]): c for c in saved["calls"]}
+    results = []
+    for d, t in tasks:
+        truth = json.loads(Path(t).read_text())
+        c = by_file.get((Path(d).name, truth["file"]))
+        if c is None:
+            continue
+        results.append({"dir": d, "truth": truth, "timeline": c["timeline"], "presses": c["presses"],
+                        "multimon": c["multimon"], "elapsed": c["elapsed"], "errors": c["errors"],
+                        "engine_error": c.get("engine_error"), "maxrss_mb": c.get("maxrss_mb")})
+    comps = [c for c in comps if any(r["dir"] == c["dir"] for r in results)]
+    head = f"ivrkit accuracy on {a.corpus}: {len(comps)} companies, {len(results)} calls, {saved['mode']} " \
+           f"(re-scored from {a.from_json})"
+    return report(a, comps, results, head, saved["mode"])
+
+
+def report(a, comps, results, head, mode) -> int:
     by_dir = defaultdict(list)
     for r in results:
         by_dir[r["dir"]].append(r)
-    reps = [score_company(c, by_dir[c["dir"]], a.dtmf_only) for c in comps]
+    reps = [score_company(c, by_dir[c["dir"]], mode.startswith("DTMF only")) for c in comps]
     total = total_report(reps)
-    mode = "DTMF only (no speech recognition)" if a.dtmf_only else f"engine {a.engine}"
-    print(f"ivrkit accuracy on {a.corpus}: {len(comps)} companies, {len(tasks)} calls, {mode}, "
-          f"{a.jobs} job(s), {wall:.0f} s wall" + ("" if use_mm else ", multimon-ng not run"))
+    print(head)
     print_report(reps, total)
     print_conditions(reps)
     diffs = score_diffs(reps, comps)
@@ -428,6 +455,7 @@ def main(argv=None) -> int:
     if a.json:
         out = {"corpus": str(a.corpus), "mode": mode, "companies": reps, "total": total, "diffs": diffs,
                "calls": [{"dir": r["dir"], "file": r["truth"]["file"], "elapsed": r["elapsed"],
+                          "maxrss_mb": r.get("maxrss_mb"), "engine_error": r.get("engine_error"),
                           "presses": r["presses"], "multimon": r["multimon"], "errors": r["errors"],
                           "timeline": r["timeline"]} for r in results]}
         a.json.write_text(json.dumps(out, indent=1, default=str))

@@ -446,7 +446,9 @@ class Simulation:
             t += len(a) / SR + gap
         end = items[-1][0] + len(items[-1][1]) / SR if items else t0
         first = next((s for s, _, p in items if p["barge"]), None)
-        listen = None if first is None else first + self.plat["listen_offset_s"]
+        # a platform may open its key buffer a little before the menu (negative offset),
+        # but never before the node's own audio starts: presses in transitions are lost
+        listen = None if first is None else max(t0, first + self.plat["listen_offset_s"])
         return _Layout(t0, items, end, listen)
 
     def _press(self, key, t, node, accepted, phase, dur=None):
