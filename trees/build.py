@@ -39,6 +39,9 @@ SHARED_OPTIONS_SHARE = 0.67
 #: of the press (discovery bridges gaps under 0.35 s); a key that is taken stops the
 #: prompt (100-400 ms) and the next node starts after a transition (0.3-2 s).
 CONTINUED_PROMPT_MAX_GAP_S = 0.3
+#: A gap this long after a press is a transition (stop + next prompt), longer than the
+#: pauses inside one prompt (sentence gaps 0.3-0.7 s).
+RESTART_MIN_GAP_S = 0.9
 #: A caller who pressed this long after the last option heard let the menu finish
 #: (a barge-in comes during an option or the short gap after it; the menu then waits
 #: seconds for a key): every option of the menu was heard.
@@ -124,14 +127,18 @@ def _prompt_went_on(rel: str | None, via: dict, prev: dict, v: dict) -> bool:
     repeat, or an invalid key answered with the menu again)."""
     lat = via.get("latency")
     if lat is not None:
-        # a taken key stops the prompt and the next audio comes after a transition;
-        # a prompt that never stopped goes on at once
-        return float(lat) < CONTINUED_PROMPT_MAX_GAP_S
-    if rel != "rest":
-        return False
-    # no timing: the menu starting over replays words the caller already heard
-    head = " ".join(textsim.normalize(v.get("prompt")).split()[:6])
-    return textsim.prompt_relation(head, prev.get("prompt")) is None
+        # a prompt that never stopped goes on at once; a taken key stops the prompt
+        # and the menu starts again after a transition
+        if float(lat) < CONTINUED_PROMPT_MAX_GAP_S:
+            return True
+        if float(lat) >= RESTART_MIN_GAP_S:
+            return False
+    if rel in ("rest", "same"):
+        # in between (a press just before a pause in the greeting): the rest of the
+        # prompt, unless it starts with words this visit already played
+        head = " ".join(textsim.normalize(v.get("prompt")).split()[:6])
+        return textsim.prompt_relation(head, prev.get("prompt")) is None
+    return False  # "replay": the whole prompt again after something new ("invalid option")
 
 
 @dataclass

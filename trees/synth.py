@@ -103,6 +103,8 @@ def simulate_call(spec: dict, presses, file: str = "call.wav", answer_s: float =
                 cur["end"] = t
                 rest = prompt_text(node).split()
                 spoken = int(at / SPEECH_RATE_S_PER_WORD)
+                # what discovery transcribes for a visit ends at the press
+                cur["prompt"] = " ".join(rest[:spoken])
                 v = new_visit(path + [key], t + 0.1 + 0.05, {"key": key, "time": t, "latency": 0.05}, node=node)
                 v["prompt"] = " ".join(rest[spoken:])
                 v["options"] = [o for o in v["options"] if o["start"] >= v["start"]]

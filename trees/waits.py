@@ -24,15 +24,14 @@ from statistics import median
 DEFAULT_MARGIN_S = 0.5
 
 #: Where a platform starts listening relative to the first call to action ("For
-#: billing, press 1"), before any press evidence: at it. Press evidence from the
-#: company's own calls moves it (``listen_offset``).
+#: billing, press 1"): at it. (Learning it per company from presses was tried: the
+#: presses that would show it are rare, and one wrong verdict moved every wait.)
 LISTEN_OFFSET_PRIOR_S = 0.0
 #: Platforms do not all start listening right at the first call to action: some a
 #: little before, some up to ~0.8 s into it (the simulator's platforms span -0.4..+0.8 s).
 #: A wait resting on a prompt estimate alone gets this much more on top of the margin;
 #: an accepted press soon after the estimate shrinks it (the platform listened by then).
 LATE_LISTEN_S = 0.4
-
 _EVIDENCE = re.compile(r"^(?P<file>.+)@(?P<t>-?[0-9.]+)\s+(?P<what>ignored|accepted|prompt)$")
 
 
@@ -98,32 +97,6 @@ def listen_bracket(evidence) -> tuple[float | None, float | None]:
     return lower, upper
 
 
-def listen_offset(G, prior_s: float = LISTEN_OFFSET_PRIOR_S) -> float:
-    """The platform's listen start relative to the prompt-based estimate, from presses
-    made in the same calls: a press ignored ``x`` s after the estimate says the offset
-    is above ``x``, one accepted ``x`` s after says it is at most ``x``. One platform
-    answers a company's number, so every node's evidence counts."""
-    lo, hi = -math.inf, math.inf
-    for _, d in G.nodes(data=True):
-        ev = parse_evidence(d.get("listen_evidence"))
-        bad = set(contradicted(d.get("listen_evidence")))
-        ev = [(f, t, w) for f, t, w in ev if not (w == "ignored" and (t, f) in bad)]
-        est: dict[str, list[float]] = {}
-        for f, t, w in ev:
-            if w == "prompt":
-                est.setdefault(f, []).append(t)
-        for f, t, w in ev:
-            if w == "prompt" or f not in est or len(est[f]) != 1:
-                continue  # a node heard twice in one call: which visit the press belongs to is unclear
-            x = t - est[f][0]
-            if w == "ignored":
-                lo = max(lo, x)
-            else:
-                hi = min(hi, x)
-    off = min(prior_s, hi)
-    return float(max(off, lo))
-
-
 def estimate_listen_after(evidence, offset_s: float = LISTEN_OFFSET_PRIOR_S) -> float | None:
     """Point estimate: median prompt estimate (plus the platform offset) clipped into the
     press bracket."""
@@ -157,8 +130,7 @@ def _ceil_tenth(x: float) -> float:
 def update_listen(G) -> None:
     """Set ``listen_after`` and ``listen_bounds`` on nodes, ``latency`` on edges and
     their target nodes, and the graph's ``answer_to_onset``, from the stored evidence."""
-    offset = listen_offset(G)
-    G.graph["listen_offset"] = round(offset, 3)
+    offset = LISTEN_OFFSET_PRIOR_S
     for n, d in G.nodes(data=True):
         ev = d.get("listen_evidence") or []
         lower, upper = listen_bracket(ev)
@@ -230,9 +202,7 @@ def explain_listen(G, node) -> str:
         parts.append(f"accepted at {t:.1f} s in {f}")
     if pro:
         calls = "call" if len(pro) == 1 else f"median of {len(pro)} calls"
-        off = G.graph.get("listen_offset") or 0.0
-        shift = f" {'+' if off >= 0 else '-'} {abs(off):.1f} s platform offset" if abs(off) >= 0.05 else ""
-        parts.append(f"first call to action at {median(pro):.1f} s ({calls}){shift}")
+        parts.append(f"first call to action at {median(pro):.1f} s ({calls})")
     for t, f in bad:
         parts.append(f"set aside: ignored press at {t:.1f} s in {f}, contradicted by accepted presses")
     text = f"{name} listens from {la:.1f} s ({', '.join(parts)})"
