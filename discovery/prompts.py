@@ -59,7 +59,8 @@ DIGIT_WORDS = {
 }
 #: Words a recognizer writes for a key only when the key position forces it:
 #: "press to" (2), "press for" (4), "press oh" (0), "press ate" (8).
-HOMOPHONE_KEYS = {"to": "2", "too": "2", "for": "4", "fore": "4", "oh": "0", "o": "0", "ate": "8"}
+HOMOPHONE_KEYS = {"to": "2", "too": "2", "for": "4", "fore": "4", "oh": "0", "o": "0", "ate": "8",
+                  "start": "*", "forward": "4"}
 STAR_WORDS = frozenset({"star", "asterisk", "*", "estrella", "asterisco"})
 POUND_WORDS = frozenset({"pound", "hash", "#", "numeral", "gato"})
 KEY_NOUNS = frozenset({"key", "button", "sign", "tecla"})
@@ -238,6 +239,11 @@ def _skip_anytime(sent: Sequence[_Tok], j: int) -> int:
     return j
 
 
+#: A bare key ("2 to lock") continues a list of options only this close (tokens)
+#: after the previous option's keys.
+CONTINUATION_GAP = 12
+
+
 def _anchors(sent: Sequence[_Tok]) -> list[_Anchor]:
     out: list[_Anchor] = []
     i, n = 0, len(sent)
@@ -251,8 +257,9 @@ def _anchors(sent: Sequence[_Tok]) -> list[_Anchor]:
                 out.append(_Anchor(keys, i, j))
                 i = j
                 continue
-        elif out and (sent[i - 1].brk == "," or t in ("or", "and")):
-            # continuation: "press 1 to mute, 2 to lock, or 8 to exit"
+        elif out and i - out[-1].end <= CONTINUATION_GAP and (sent[i - 1].brk or t in ("or", "and")):
+            # continuation: "press 1 to mute, 2 to lock, or 8 to exit" (recognizers
+            # may put periods there: "press 1 to mute. 2 to lock.")
             k = i + 1 if t in ("or", "and") else i
             got = _key_at(sent, k, after_verb=False) if k < n and sent[k].text != "the" else None
             if got is not None:
@@ -328,8 +335,10 @@ def _prefix_range(toks: Sequence[_Tok], lo: int, hi: int) -> tuple[int, int] | N
 
 def _suffix_range(toks: Sequence[_Tok], lo: int, hi: int) -> tuple[int, int] | None:
     """Token range after the keys that is their option's words: a lead word up to the
-    clause's end. Nothing when the keys end a sentence ("press 1. For ...")."""
-    if lo == 0 or toks[lo - 1].brk == ".":
+    clause's end. A sentence end right after the keys may be a recognizer's misplaced
+    period ("Dial 1. If you wish to ..."), so it does not stop the search; the joint
+    choice in ``_label_ranges`` weighs it against the other reading."""
+    if lo == 0:
         return None
     lo = _skip_say(toks, lo, hi)
     while lo < hi and toks[lo].text in FILLER and not toks[lo].brk:

