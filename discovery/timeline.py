@@ -33,9 +33,20 @@ SCHEMA = "ivrkit.timeline/1"
 #: buffer); 0.75 s leaves room for recordings with a slow far end, and is far below
 #: the seconds an ignored press is played over.
 STOP_LATENCY_MAX_S = 0.75
+#: With clear barge-ins in the call, the stop latency is measured and a press counts
+#: as accepted when the prompt stopped within this many times the median latency
+#: (never less than STOP_LATENCY_MIN_S: word ends blur the stop by ~0.1-0.2 s).
+STOP_LATENCY_FACTOR = 2.0
+STOP_LATENCY_MIN_S = 0.35
+#: Barge-ins clear enough to measure the latency from.
+CLEAR_BARGE_IN_S = 0.45
+#: Shortest far-end sound that can be the first audio of the next node (shorter bits
+#: are the tail of the interrupted prompt or noise).
+NEXT_AUDIO_MIN_S = 0.25
 #: Gaps in the far-end audio shorter than this are still one stretch of prompt
-#: (pauses between words and short sentence gaps are typically < 0.35 s).
-CONTINUITY_GAP_S = 0.35
+#: (the segmenter already bridges pauses between words; a next prompt comes
+#: after a transition of 0.3 s or more).
+CONTINUITY_GAP_S = 0.2
 #: Audio just before a press must be this close for the press to be "over" the prompt.
 OVER_PROMPT_S = 0.15
 #: Keys that end a data entry.
@@ -85,13 +96,23 @@ def _prompt_tail_s(press_start: float, press_end: float, spans) -> float | None:
     return None
 
 
-def classify_presses(presses, spans, stop_latency_max_s: float = STOP_LATENCY_MAX_S):
-    """For each press: ``(accepted, tail_s)``; tail_s is how long the prompt went on."""
-    out = []
-    for p in presses:
-        tail = _prompt_tail_s(p.start_s, p.end_s, spans)
-        out.append((tail is None or tail <= stop_latency_max_s, tail))
-    return out
+def classify_presses(presses, spans, stop_latency_max_s: float | None = None):
+    """For each press: ``(accepted, tail_s)``; tail_s is how long the prompt went on
+    after the press (None: the press fell in a pause, so nothing was playing over it).
+
+    The platform's stop latency is measured from the clear barge-ins in the call
+    (prompt stopped within CLEAR_BARGE_IN_S); a press is accepted when the prompt
+    stopped within STOP_LATENCY_FACTOR times that, so an ignored press near the end
+    of a sentence is not mistaken for a barge-in. ``stop_latency_max_s`` overrides.
+    """
+    tails = [_prompt_tail_s(p.start_s, p.end_s, spans) for p in presses]
+    if stop_latency_max_s is None:
+        clear = [t for t in tails if t is not None and t <= CLEAR_BARGE_IN_S]
+        if clear:
+            stop_latency_max_s = max(STOP_LATENCY_MIN_S, STOP_LATENCY_FACTOR * float(np.median(clear)))
+        else:
+            stop_latency_max_s = STOP_LATENCY_MAX_S
+    return [(t is None or t <= stop_latency_max_s, t) for t in tails]
 
 
 def measured_stop_latency(classified) -> float | None:
@@ -108,10 +129,17 @@ def _r(x: float | None, nd: int = 3) -> float | None:
     return None if x is None else round(float(x), nd)
 
 
-def _next_audio_after(t: float, spans) -> float | None:
+def _next_audio_after(press_start: float, press_end: float, spans) -> float | None:
+    """First audio of the node a press leads to: the first far-end span that starts
+    after the press and after the prompt it interrupted (whose tail may run on for
+    the stop latency), and is long enough to be a prompt rather than that tail."""
+    t = press_end
     for s, e in spans:
-        if e > t + 0.05:
-            return max(s, t)
+        if s <= press_end and e >= press_start:  # the prompt the press was made over
+            t = max(t, e)
+    for s, e in spans:
+        if s >= t - 0.02 and e - s >= NEXT_AUDIO_MIN_S:
+            return s
     return None
 
 
@@ -142,7 +170,11 @@ def build_timeline(
         text = " ".join(w.word for w in cur_words)
         entry = prompts.parse_entry(text) if text else None
         collecting = entry is not None and not (cur.keyed and cur.keyed[-1:] in TERMINATORS)
-        if p.start_s < cur.start - 0.05:
+        if collecting:
+            # an input node takes digits typed over its prompt (Read() / VoiceXML
+            # <field> buffer them), so the prompt playing on does not mean ignored
+            accepted = True
+        elif p.start_s < cur.start - 0.05:
             # pressed before this node's first audio: typed ahead, the IVR had no
             # prompt to stop; platforms drop such keys during transitions
             accepted = False
@@ -163,7 +195,7 @@ def build_timeline(
             new_path = [] if ("main" in opt.label or len(cur.path) <= 1) else list(cur.path[:-1])
         else:
             new_path = cur.path + [p.key]
-        nxt = _next_audio_after(p.end_s, spans)
+        nxt = _next_audio_after(p.start_s, p.end_s, spans)
         start = nxt if nxt is not None else p.end_s
         cur.end = p.start_s
         visits.append(_Visit(path=new_path, start=start,
@@ -178,6 +210,10 @@ def build_timeline(
         text = " ".join(w.word for w in vw).strip()
         opts = prompts.parse_options(vw)
         entry = prompts.parse_entry(text) if text else None
+        if entry and entry[-1] not in TERMINATORS and v.keyed and v.keyed[-1] in TERMINATORS:
+            # the caller cut the prompt short before it named its terminator, and the
+            # IVR took the entry ended by this key: that is the terminator it wants
+            entry += v.keyed[-1]
         has_music = any(r.start_s < v.end and r.end_s > v.start and (min(r.end_s, v.end) - max(r.start_s, v.start)) > 2.0
                         for r in music_regions)
         kind = prompts.classify_prompt(text, opts) if text else ("agent" if has_music else "unknown")
