@@ -128,3 +128,17 @@ def test_timing_changes_of_a_second_or_more_only():
     assert [(t["path"], t["field"]) for t in d["timing"]] == [([], "listen_after")]
     assert d["timing"][0]["old"] == pytest.approx(6.0) and d["timing"][0]["new"] == pytest.approx(9.0)
     assert {k: v for k, v in d.items() if k != "timing"} == {k: [] for k in EMPTY if k != "timing"}
+
+
+def test_what_a_mapping_did_not_hear_is_not_a_change():
+    """A label nobody heard, an entry token not recognised, a listen start known only
+    as "by the accepted press": none of them is a change."""
+    old = _tree(BASE)
+    new = copy.deepcopy(old)
+    new.edges["1", "1/1"]["label"] = None                   # option taken, label not heard
+    new.nodes["1/1"]["entry"] = None                         # token not recognised
+    assert old.nodes["1"]["listen_after"] == pytest.approx(0.5)
+    new.nodes["1"]["listen_after"] = new.nodes["1"]["listen_bounds"][1] = 1.6  # pinned on a press
+    assert diff_trees(old, new) == EMPTY
+    new.nodes["1"]["listen_bounds"] = [None, None]           # now an estimate: 1.1 s later is a change
+    assert [(t["path"], t["field"]) for t in diff_trees(old, new)["timing"]] == [(["1"], "listen_after")]

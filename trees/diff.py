@@ -34,6 +34,23 @@ def _path(G, n):
     return list(G.nodes[n].get("path") or [])
 
 
+def _plausible(d: dict, field: str) -> tuple[float, float]:
+    """Where a node's listen start may be. A mapped node whose estimate sits on its
+    earliest accepted press knows only "listening by then": anywhere from its latest
+    ignored press (or 0) up to it."""
+    x = float(d[field])
+    lo, hi = (d.get("listen_bounds") or [None, None])[:2]
+    if field == "listen_after" and hi is not None and x >= hi - 1e-6:
+        return (lo if lo is not None else 0.0), x
+    return x, x
+
+
+def _apart(da: dict, db: dict, field: str) -> float:
+    """Distance between two nodes' plausible listen starts (0 when they overlap)."""
+    (a0, a1), (b0, b1) = _plausible(da, field), _plausible(db, field)
+    return max(0.0, b0 - a1, a0 - b1)
+
+
 def _nav(G, parent, n) -> bool:
     return G.edges[parent, n].get("role") in ("back", "repeat")
 
@@ -75,7 +92,8 @@ def diff_trees(old: nx.DiGraph, new: nx.DiGraph) -> dict:
                 a, b = co.get(k), cn.get(k)
                 if a is not None and b is not None and (
                         textsim.same_label(_label(old, a), _label(new, b))
-                        or (_label(old, a) is None and _label(new, b) is None)):
+                        # a label nobody heard is no evidence of a change
+                        or _label(old, a) is None or _label(new, b) is None):
                     pair(a, b)
                     continue
                 if a is not None:
@@ -147,14 +165,15 @@ def diff_trees(old: nx.DiGraph, new: nx.DiGraph) -> dict:
             unconfirmed.append(dict(item, change="added"))
     for a, b in pairs:
         da, db = old.nodes[a], new.nodes[b]
-        if (da.get("kind") == "input" or db.get("kind") == "input") and da.get("entry") != db.get("entry") \
-                and (da.get("entry") or db.get("entry")):
+        if da.get("entry") and db.get("entry") and da.get("entry") != db.get("entry"):
             out["entry"].append({"path": _path(new, b), "old": da.get("entry"), "new": db.get("entry")})
         for f in TIMING_FIELDS:
             x, y = da.get(f), db.get(f)
-            if x is not None and y is not None and abs(float(y) - float(x)) >= TIMING_CHANGE_S:
+            if x is None or y is None:
+                continue  # no evidence on one side (the wait is compared instead)
+            if _apart(da, db, f) >= TIMING_CHANGE_S:
                 out["timing"].append({"path": _path(new, b), "field": f, "old": x, "new": y})
-                break  # the wait follows listen_after: one change, reported once
+            break  # the wait follows listen_after: one change, reported once
     if unconfirmed:
         out["unconfirmed"] = unconfirmed
     return out
