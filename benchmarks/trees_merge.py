@@ -116,13 +116,19 @@ def truth_timeline(truth: dict, true_tree, noise_s: float, rng, wer: float = 0.0
             "events": [], "menus": menus}
 
 
-def audio_timeline(wav: Path, cache: Path, engine) -> dict:
+_ENGINE = []
+
+
+def audio_timeline(wav: Path, cache: Path) -> dict:
     out = cache / wav.parent.name / (wav.stem + ".timeline.json")
     if out.exists():
         return json.loads(out.read_text())
+    from ivrkit.discovery.asr import make_engine
     from ivrkit.discovery.timeline import analyse_call
 
-    tl = analyse_call(wav, engine)
+    if not _ENGINE:
+        _ENGINE.append(make_engine("auto"))
+    tl = analyse_call(wav, _ENGINE[0])
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(tl))
     return tl
@@ -186,11 +192,6 @@ def main(argv=None) -> int:
     dirs = sorted(p.parent for p in a.corpus.glob("*/tree.json"))
     dirs += [ROOT / "recordings" / "northwind", ROOT / "recordings" / "northwind-v2"]
     mapped, truths_by = {}, {}
-    engine = None
-    if a.source == "audio":
-        from ivrkit.discovery.asr import make_engine
-
-        engine = make_engine("auto")
     tot = {"true_opts": 0, "found": 0, "false_opts": 0, "label_ok": 0, "kind_ok": 0, "kind_n": 0, "waits": 0,
            "low": 0, "high": 0}
     root_errs, slacks = [], []
@@ -205,8 +206,7 @@ def main(argv=None) -> int:
         if a.source == "truth":
             tls = [truth_timeline(json.loads(p.read_text()), T, a.noise, rng, a.wer) for p in truths]
         else:
-            tls = [audio_timeline(p.with_name(p.name.replace(".truth.json", ".wav")), a.cache, engine)
-                   for p in truths]
+            tls = [audio_timeline(p.with_name(p.name.replace(".truth.json", ".wav")), a.cache) for p in truths]
         t0 = time.perf_counter()
         G = merge_timelines(tls, company=T.graph.get("company"), number=T.graph.get("number"))
         if a.margin is not None:

@@ -383,7 +383,7 @@ def test_keys_after_a_data_entry_follow_the_token():
 
 def test_a_false_key_that_looks_ignored_does_not_stretch_the_wait():
     """Talk-off (a detector's false key on speech) always looks like an ignored press.
-    One such press after a call's accepted press is set aside; two calls agreeing
+    One such press after a call's accepted press is set aside; three calls agreeing
     that the node ignored keys that late are believed."""
     calls = [simulate_call(SPEC, [("2", 9.2)], file="a.wav"),
              simulate_call(SPEC, [("2", 7.8)], file="b.wav"),
@@ -395,10 +395,11 @@ def test_a_false_key_that_looks_ignored_does_not_stretch_the_wait():
     assert root["listen_bounds"] == [3.1, 7.8]
     assert root["listen_after"] == pytest.approx(7.4)
     assert "set aside: ignored press at 8.9 s in c.wav" in explain_listen(G, "root")
-    # a second call ignoring a key at 8.5 s outweighs b.wav's accepted press at 7.8 s
-    more = simulate_call(SPEC, [("2", 9.0)], file="d.wav")
-    t0 = more["menus"][0]["start"]
-    more["menus"][0]["presses"].insert(0, {"key": "7", "time": t0 + 8.4, "end": t0 + 8.5, "accepted": False})
-    G = merge_timelines(calls + [more])
+    # two more calls ignoring a key at 8.5 s outweigh b.wav's accepted press at 7.8 s
+    more = [simulate_call(SPEC, [("2", 9.0)], file=f"d{i}.wav") for i in range(2)]
+    for m in more:
+        t0 = m["menus"][0]["start"]
+        m["menus"][0]["presses"].insert(0, {"key": "7", "time": t0 + 8.4, "end": t0 + 8.5, "accepted": False})
+    G = merge_timelines(calls + more)
     assert G.nodes["root"]["listen_bounds"][0] == pytest.approx(8.95)
     assert G.nodes["root"]["wait"] >= 8.95 + 0.5
