@@ -138,7 +138,8 @@ def test_what_a_mapping_did_not_hear_is_not_a_change():
     new.edges["1", "1/1"]["label"] = None                   # option taken, label not heard
     new.nodes["1/1"]["entry"] = None                         # token not recognised
     assert old.nodes["1"]["listen_after"] == pytest.approx(0.5)
-    new.nodes["1"]["listen_after"] = new.nodes["1"]["listen_bounds"][1] = 1.6  # pinned on a press
+    # "listening by the press at 1.6 s": somewhere in 0-1.6 s, not 1.1 s later
+    new.nodes["1"]["listen_after"] = new.nodes["1"]["listen_bounds"][1] = 1.6
     assert diff_trees(old, new) == EMPTY
     new.nodes["1"]["listen_bounds"] = [None, None]           # now an estimate: 1.1 s later is a change
     assert [(t["path"], t["field"]) for t in diff_trees(old, new)["timing"]] == [(["1"], "listen_after")]

@@ -34,21 +34,19 @@ def _path(G, n):
     return list(G.nodes[n].get("path") or [])
 
 
-def _plausible(d: dict, field: str) -> tuple[float, float]:
-    """Where a node's listen start may be. A mapped node whose estimate sits on its
-    earliest accepted press knows only "listening by then": anywhere from its latest
-    ignored press (or 0) up to it."""
+def _effective(d: dict, field: str) -> float:
+    """The listen start to compare. A mapped node whose estimate sits on its earliest
+    accepted press knows only "listening by then", somewhere after its latest ignored
+    press (or 0): the middle of that span stands for it."""
     x = float(d[field])
     lo, hi = (d.get("listen_bounds") or [None, None])[:2]
     if field == "listen_after" and hi is not None and x >= hi - 1e-6:
-        return (lo if lo is not None else 0.0), x
-    return x, x
+        return ((lo if lo is not None else 0.0) + x) / 2
+    return x
 
 
 def _apart(da: dict, db: dict, field: str) -> float:
-    """Distance between two nodes' plausible listen starts (0 when they overlap)."""
-    (a0, a1), (b0, b1) = _plausible(da, field), _plausible(db, field)
-    return max(0.0, b0 - a1, a0 - b1)
+    return abs(_effective(db, field) - _effective(da, field))
 
 
 def _nav(G, parent, n) -> bool:
