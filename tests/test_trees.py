@@ -403,3 +403,17 @@ def test_a_false_key_that_looks_ignored_does_not_stretch_the_wait():
     G = merge_timelines(calls + more)
     assert G.nodes["root"]["listen_bounds"][0] == pytest.approx(8.95)
     assert G.nodes["root"]["wait"] >= 8.95 + 0.5
+
+
+def test_a_misheard_key_joins_the_menu_it_led_to():
+    """A press heard as "5" where no prompt offers 5, landing in the menu other calls
+    reach by 2: the same menu, not a new branch."""
+    calls = _calls()
+    bad = simulate_call(SPEC, [("2", 8.0), ("2", 1.5)], file="m.wav")
+    bad["menus"][1]["via"]["key"] = "5"
+    bad["menus"][1]["path"] = ["5"]
+    bad["menus"][0]["presses"][-1]["key"] = "5"
+    G = merge_timelines(calls + [bad])
+    assert "5" not in G and "5/2" not in G
+    assert any(e.startswith("m.wav@") for e in G.edges["root", "2"]["evidence"])
+    assert any(e.startswith("m.wav@") for e in G.edges["2", "2/2"]["evidence"])

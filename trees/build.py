@@ -216,6 +216,14 @@ def _walk(tl: dict, tree: _Tree) -> list[_Step]:
                 steps.append(_Step(cur, steps[-1].origin, "rest", steps[-1].first))
                 continue
         child = cur + (key,)
+        if key not in options.get(cur, {}) and key in DTMF_KEYS:
+            # a key no prompt offered here, landing in a menu already known under
+            # another key of this menu: the press was misheard, not a new branch
+            for sib in prompts:
+                if len(sib) == len(child) and sib[:-1] == cur and sib != child and \
+                        _same_menu(v, prompts.get(sib, []), options.get(sib, {})) == "same":
+                    child = sib
+                    break
         stack.append(child)
         steps.append(_Step(child, start, "enter", True))
         hear(child, v)
