@@ -8,7 +8,8 @@ greeting onset), and the word says what it is:
 - ``accepted``: a press the IVR acted on: it was listening by then (an upper bound);
 - ``prompt``: the prompt-based estimate of that visit (its first call to action).
 
-Across calls the bracket is [latest ignored, earliest accepted]; the estimate is the
+Across calls the bracket is [latest ignored, earliest accepted] (contradictions are
+settled by the listen start that contradicts the least evidence); the estimate is the
 median prompt estimate clipped into it. Keeping raw evidence (not just the result) is
 what lets ``map --into`` add calls to a tree without losing what it knew.
 """
@@ -23,15 +24,12 @@ from statistics import median
 #: be a sentence early) while keeping waits within the corpus target (need + 1.5 s).
 DEFAULT_MARGIN_S = 0.5
 
-#: Where a platform starts listening relative to the first call to action ("For
-#: billing, press 1"): at it. (Learning it per company from presses was tried: the
-#: presses that would show it are rare, and one wrong verdict moved every wait.)
-LISTEN_OFFSET_PRIOR_S = 0.0
 #: Platforms do not all start listening right at the first call to action: some a
 #: little before, some up to ~0.8 s into it (the simulator's platforms span -0.4..+0.8 s).
 #: A wait resting on a prompt estimate alone gets this much more on top of the margin;
 #: an accepted press soon after the estimate shrinks it (the platform listened by then).
 LATE_LISTEN_S = 0.4
+
 _EVIDENCE = re.compile(r"^(?P<file>.+)@(?P<t>-?[0-9.]+)\s+(?P<what>ignored|accepted|prompt)$")
 
 
@@ -99,12 +97,14 @@ def listen_bracket(evidence) -> tuple[float | None, float | None]:
     return lower, upper
 
 
-def estimate_listen_after(evidence, offset_s: float = LISTEN_OFFSET_PRIOR_S) -> float | None:
-    """Point estimate: median prompt estimate (plus the platform offset) clipped into the
-    press bracket."""
+def estimate_listen_after(evidence) -> float | None:
+    """Point estimate: median prompt estimate clipped into the press bracket. (Learning
+    a per-company offset between the call to action and the listen start from presses
+    was tried: the presses that would show it are rare, and one wrong verdict moved
+    every wait of the company.)"""
     ev = parse_evidence(evidence)
     lower, upper = listen_bracket(evidence)
-    prompt = [t + offset_s for _, t, w in ev if w == "prompt"]
+    prompt = [t for _, t, w in ev if w == "prompt"]
     if prompt:
         est = median(min(max(t, lower if lower is not None else -math.inf),
                          upper if upper is not None else math.inf) for t in prompt)
@@ -132,11 +132,10 @@ def _ceil_tenth(x: float) -> float:
 def update_listen(G) -> None:
     """Set ``listen_after`` and ``listen_bounds`` on nodes, ``latency`` on edges and
     their target nodes, and the graph's ``answer_to_onset``, from the stored evidence."""
-    offset = LISTEN_OFFSET_PRIOR_S
     for n, d in G.nodes(data=True):
         ev = d.get("listen_evidence") or []
         lower, upper = listen_bracket(ev)
-        est = estimate_listen_after(ev, offset)
+        est = estimate_listen_after(ev)
         d["listen_after"] = None if est is None else round(est, 2)
         d["listen_bounds"] = [lower, upper]
     for u, v, d in G.edges(data=True):
