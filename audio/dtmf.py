@@ -43,11 +43,15 @@ HOP = 51
 #: between, leaving room for the weaker tone of a -25 dBFS press with 8 dB twist.
 MIN_TONE_DBFS = -42.0
 
-#: Twist test (Q.24; Asterisk ``DTMF_NORMAL_TWIST`` 8 dB / ``DTMF_REVERSE_TWIST``
-#: 4 dB, same sense as there): "normal" = row (low group) louder than column,
-#: "reverse" = column louder. The press pass checks these on the fine-frequency levels.
-NORMAL_TWIST_DB = 8.0
-REVERSE_TWIST_DB = 4.0
+#: Twist test. Q.24 receivers accept 8 dB of twist one way and 4 dB the other, but
+#: sources disagree on which way is "normal" (Asterisk ``DTMF_NORMAL_TWIST`` 8 dB
+#: lets the row be louder, ``DTMF_REVERSE_TWIST`` 4 dB the column; phone handsets
+#: pre-emphasise the column by 2-3 dB and lines tilt either way). Both ways are
+#: accepted up to 8 dB; a talk-off guard this weak is not worth rejecting real
+#: presses (simulated calls with a 4-6 dB louder column were lost). The press pass
+#: checks these on the fine-frequency levels.
+NORMAL_TWIST_DB = 8.0    # row (low group) louder
+REVERSE_TWIST_DB = 8.0   # column (high group) louder
 #: Blocks measure at the nominal frequency: a tone 1.5 % off loses up to 1.4 dB in a
 #: 102-sample Goertzel bin, so the block test is looser by this much.
 BLOCK_TWIST_MARGIN_DB = 2.0
@@ -89,6 +93,17 @@ MIN_VOTE_SHARE = 0.5
 #: Frequency test (Q.24): accept +-1.5 %, reject +-3.5 %; decided between them on the
 #: frequency measured over the whole press.
 MAX_FREQ_ERROR = 0.025
+
+#: Voice test (press pass). Two harmonics of one voice can pose as a pair: 697 and
+#: 1633 Hz are the 6th and 14th harmonics of a 116 Hz voice, 852 and 1477 Hz the
+#: 4th and 7th of 213 Hz (espeak-ng voices talked off "A" and "9" that way). When
+#: the pair fits a harmonic comb with fundamental >= COMB_MIN_F0_HZ, the comb's
+#: other teeth (250-3000 Hz) are measured: a voice has several within a few dB of
+#: the weaker tone, a DTMF generator none (simulated presses, also over prompts:
+#: second-strongest tooth <= -14 dB; talk-off: >= -4.5 dB).
+COMB_MAX_HARMONIC = 6
+COMB_TOLERANCE = 0.015
+COMB_TOOTH_DB = -9.0
 
 #: Press pass: centred box window for the envelopes (8 ms; first null 125 Hz away,
 #: the partner tone is >= 268 Hz away).
@@ -171,7 +186,10 @@ def block_votes(tone: np.ndarray, total: np.ndarray) -> np.ndarray:
     energy_ok = (pr + pc) >= MIN_TONE_ENERGY_RATIO * total
     h_r = tone[idx, 8 + r]
     h_c = tone[idx, 12 + c]
-    harm_ok = (h_r <= pr * 10 ** (-ROW_HARMONIC_DB / 10)) & (
+    # twice 697/770/852 Hz lies 58-71 Hz from the 1336/1477/1633 Hz column: within a
+    # bin, so for keys 2, 6, C the row's harmonic filter hears the column tone
+    row_clash = np.abs(2 * np.asarray(ROW_HZ)[r] - np.asarray(COL_HZ)[c]) < SR / BLOCK
+    harm_ok = (row_clash | (h_r <= pr * 10 ** (-ROW_HARMONIC_DB / 10))) & (
         h_c <= pc * 10 ** (-COL_HARMONIC_DB / 10)
     )
     ok = level_ok & twist_ok & peak_ok & energy_ok & harm_ok
@@ -256,6 +274,31 @@ def peak_tone(y: np.ndarray, nominal_hz: float, sr: int = SR, span: float = 0.06
     return float(f), float(2 * mag[k] / w.sum())
 
 
+def _amp_near(y: np.ndarray, freqs_hz: np.ndarray, sr: int = SR, rel: float = COMB_TOLERANCE) -> np.ndarray:
+    """Peak amplitude within +-``rel`` of each frequency (Hann-windowed DTFT, 7 points)."""
+    w = np.hanning(len(y) + 2)[1:-1]
+    grid = np.outer(freqs_hz, 1 + np.linspace(-rel, rel, 7))
+    n = np.arange(len(y))
+    mags = np.abs((y * w) @ np.exp(-2j * np.pi * n[:, None] * grid.ravel()[None, :] / sr))
+    return 2 * mags.reshape(grid.shape).max(axis=1) / w.sum()
+
+
+def is_voice_comb(y: np.ndarray, row_hz: float, col_hz: float, weaker_amp: float, sr: int = SR) -> bool:
+    """True when the pair sits on a voice's harmonic comb whose other teeth are loud."""
+    for m in range(2, COMB_MAX_HARMONIC + 1):
+        f0 = row_hz / m
+        k = round(col_hz / f0)
+        if k <= m or abs(col_hz - k * f0) > COMB_TOLERANCE * col_hz:
+            continue
+        teeth = np.array([j * f0 for j in range(1, 40) if 250 <= j * f0 <= 3000 and j not in (m, k)])
+        if len(teeth) < 2:
+            continue
+        second = np.sort(_amp_near(y, teeth, sr))[-2]
+        if 20 * np.log10(second / max(weaker_amp, 1e-12) + 1e-12) >= COMB_TOOTH_DB:
+            return True
+    return False
+
+
 def _refine(y: np.ndarray, key: int, b_first: int, b_last: int, votes: np.ndarray) -> list[DtmfPress]:
     row_hz, col_hz = ROW_HZ[key // 4], COL_HZ[key % 4]
     pad = int(0.04 * SR)
@@ -304,6 +347,8 @@ def _refine(y: np.ndarray, key: int, b_first: int, b_last: int, votes: np.ndarra
         fr, ar = peak_tone(body, row_hz)
         fc, ac = peak_tone(body, col_hz)
         if abs(fr / row_hz - 1) > MAX_FREQ_ERROR or abs(fc / col_hz - 1) > MAX_FREQ_ERROR:
+            continue
+        if is_voice_comb(body, fr, fc, min(ar, ac)):
             continue
         twist = float(_db(ar**2) - _db(ac**2))
         if twist > NORMAL_TWIST_DB + PRESS_TWIST_MARGIN_DB or -twist > REVERSE_TWIST_DB + PRESS_TWIST_MARGIN_DB:

@@ -79,13 +79,15 @@ def test_duration_rules_accept_40ms_reject_23ms():
             assert detect_dtmf(y, SR) == []
 
 
-@pytest.mark.parametrize("twist", [8.0, -4.0, 0.0])
+@pytest.mark.parametrize("twist", [8.0, -4.0, 0.0, -8.0])
 def test_accepts_q24_twist(twist):
+    # Q.24 asks for 8 dB one way and 4 dB the other; sources differ on which way, so
+    # 8 dB is accepted either way (see dtmf.NORMAL_TWIST_DB)
     y, _ = sequence(sum(([press(k, twist_db=twist), 0.1] for k in ALL_KEYS), [0.1]))
     assert keys_of(detect_dtmf(y, SR)) == ALL_KEYS
 
 
-@pytest.mark.parametrize("twist", [12.0, -12.0, -8.0])
+@pytest.mark.parametrize("twist", [12.0, -12.0, 10.5, -10.5])
 def test_rejects_excessive_twist(twist):
     y, _ = sequence(sum(([press(k, twist_db=twist), 0.1] for k in ALL_KEYS), [0.1]))
     assert detect_dtmf(y, SR) == []
@@ -178,11 +180,33 @@ def test_press_over_recorded_prompt_speech():
     assert len(got) == len(starts)
 
 
-@pytest.mark.parametrize("name", ["prompts_mulaw.wav", "moh_mulaw.wav"])
+@pytest.mark.parametrize("name", ["prompts_mulaw.wav", "moh_mulaw.wav", "tts_espeak.wav",
+                                  "tts_flite.wav", "tts_festival.wav"])
 def test_no_talk_off_on_prompts_and_hold_music(name):
     y, sr = load(FIX / name)
-    assert len(y) / sr > 60
+    assert len(y) / sr > (60 if "mulaw" in name else 8)
     assert detect_dtmf(y, sr) == []
+
+
+def voice_buzz(dur_s=0.2):
+    """A 116.2 Hz buzz whose 6th and 14th harmonics are 697 and 1627 Hz ("A", 0.4 %
+    off), boosted, with two more loud harmonics away from the DTMF bins."""
+    t = np.arange(int(dur_s * SR)) / SR
+    f0 = 697.0 / 6
+    amps = {6: 0.3, 14: 0.3, 3: 0.2, 20: 0.2}
+    return sum(amps.get(k, 0.02) * np.sin(2 * np.pi * k * f0 * t + k)
+               for k in range(1, 30) if k * f0 < 3800).astype(np.float32)
+
+
+def test_voice_harmonics_posing_as_a_pair_are_not_a_press(monkeypatch):
+    y, _ = sequence([0.1, voice_buzz(), 0.1, press("A", 0.1), 0.1])
+    got = detect_dtmf(y, SR)
+    assert keys_of(got) == "A" and abs(got[0].start_s - 0.4) < 0.005
+    # control: the classic block tests alone are fooled by this buzz
+    import ivrkit.audio.dtmf as dtmf
+
+    monkeypatch.setattr(dtmf, "is_voice_comb", lambda *a, **k: False)
+    assert keys_of(detect_dtmf(y, SR)) == "AA"
 
 
 def test_bad_inputs_never_crash():
