@@ -67,6 +67,8 @@ DIFF = {
     "relabelled": [{"path": [], "key": "3", "old": "upgrade your plan", "new": "change your plan"}],
     "entry": [{"path": ["2"], "old": "Tel#", "new": "ID#"}],
     "timing": [{"path": [], "field": "listen_after", "old": 7.4, "new": 14.9}],
+    # a menu heard only in part: the diff cannot tell whether this option went away
+    "unconfirmed": [{"path": ["2"], "key": "5", "label": "mobile", "change": "removed"}],
 }
 
 
@@ -167,6 +169,7 @@ def test_diff_mermaid_colours_each_change():
     assert nodes["n_1"].endswith(":::moved") and "moved from 2" in nodes["n_1"]
     assert nodes["n_3"].endswith(":::relabelled") and "was: upgrade your plan" in nodes["n_3"]
     assert nodes["root"].endswith(":::changed") and "7.4 → 14.9 s" in nodes["root"]
+    assert nodes["old_n_2_5"].endswith(":::unconfirmed") and "unconfirmed" in nodes["old_n_2_5"]
     assert "Tel#35; → ID#35;" in nodes["n_2"]
     assert re.search(r'root -\.->\|"0"\| old_n_0', text)  # removed edge dashed
     for cls in ("added", "removed", "moved", "relabelled", "changed"):
@@ -251,6 +254,8 @@ def test_diff_svg_colours_changed_items(tmp_path):
     assert DIFF_COLOURS["relabelled"] in stroke("node-n_3")
     assert DIFF_COLOURS["changed"] in stroke("node-root")
     assert not any(c in stroke("node-n_1_2") for c in DIFF_COLOURS.values())  # unchanged stays plain
+    assert DIFF_COLOURS["unconfirmed"] in stroke("node-old_n_2_5") and "stroke-dasharray" in stroke("node-old_n_2_5")
+    assert "? removed, unconfirmed" in texts
 
 
 def test_diff_png_shows_each_colour_and_tree_png_none(tmp_path):
@@ -276,3 +281,13 @@ def test_svg_into_missing_folder_raises_and_writes_nothing(tmp_path):
     with pytest.raises(OSError):
         tree_to_svg(_tree("old"), tmp_path / "nope" / "tree.svg")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_removed_option_hangs_under_its_menus_new_place():
+    old, new = _tree("old"), _tree("new")
+    # "mobile" (2/5 in the old tree) is gone, and its menu, technical support, moved 2 -> 1
+    new.remove_node("1/5")
+    d = dict(DIFF, removed=[*DIFF["removed"], {"path": ["2"], "key": "5", "label": "mobile"}], unconfirmed=[])
+    U = diff_graph(old, new, d)
+    assert list(U.predecessors("old:2/5")) == ["1"]
+    assert U.nodes["old:2/5"]["status"] == {"removed"}

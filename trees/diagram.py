@@ -30,6 +30,7 @@ DIFF_COLOURS = {
     "moved": "#ef6c00",
     "relabelled": "#1565c0",
     "changed": "#6a1b9a",  # timing / entry changes
+    "unconfirmed": "#8d6e63",  # added / removed, but one menu was not heard to its end
 }
 DIFF_FILLS = {
     "added": "#e8f5e9",
@@ -37,9 +38,15 @@ DIFF_FILLS = {
     "moved": "#fff3e0",
     "relabelled": "#e3f2fd",
     "changed": "#f3e5f5",
+    "unconfirmed": "#efebe9",
 }
 #: When a node has several changes its outline shows the most structural one.
-STATUS_PRIORITY = ("added", "removed", "moved", "relabelled", "changed")
+STATUS_PRIORITY = ("added", "removed", "moved", "relabelled", "unconfirmed", "changed")
+
+#: Changes drawn dashed: what is gone, and what is not sure.
+_DASHED = ("removed", "unconfirmed")
+#: Changes to the tree's shape: their edges are coloured too.
+_STRUCTURAL = ("added", "removed", "moved", "unconfirmed")
 
 KIND_FILLS = {
     "menu": "#dbe9f6",
@@ -222,7 +229,7 @@ def diff_graph(old: nx.DiGraph, new: nx.DiGraph, diff: dict) -> nx.DiGraph:
     """The new tree plus the removed parts of the old one, annotated for drawing.
 
     Every node gets ``status`` (a set of "added" / "removed" / "moved" /
-    "relabelled" / "changed") and ``notes`` (short lines saying what changed).
+    "relabelled" / "unconfirmed" / "changed") and ``notes`` (short lines saying what changed).
     Removed nodes get ids ``"old:<id>"`` so they never clash with a new option
     that took their key.
     """
@@ -247,11 +254,14 @@ def diff_graph(old: nx.DiGraph, new: nx.DiGraph, diff: dict) -> nx.DiGraph:
         for d in [n, *nx.descendants(new, n)]:
             mark(d, "added")
 
-    for item in sorted(diff.get("removed", []), key=lambda i: len(i["path"])):
+    gone = [(i, "removed", None) for i in diff.get("removed", [])]
+    gone += [(i, "unconfirmed", "? removed, unconfirmed") for i in diff.get("unconfirmed", [])
+             if i.get("change") == "removed"]
+    for item, status, note in sorted(gone, key=lambda g: len(g[0]["path"])):
         on = old_at.get(tuple(map(str, item["path"])) + (str(item["key"]),))
-        if on is None:
+        if on is None or "old:" + str(on) in U:
             continue
-        parent_path = tuple(map(str, item["path"]))
+        parent_path = _old_to_new(tuple(map(str, item["path"])), diff.get("moved", []))
         parent = new_at.get(parent_path)
         if parent is None:
             parent = "old:" + _path_id(parent_path)
@@ -265,8 +275,16 @@ def diff_graph(old: nx.DiGraph, new: nx.DiGraph, diff: dict) -> nx.DiGraph:
                 p = next(iter(old.predecessors(d)))
                 src, edge = "old:" + str(p), old.edges[p, d]
             uid = "old:" + str(d)
-            U.add_node(uid, **{**old.nodes[d], "status": {"removed"}, "notes": []})
+            U.add_node(uid, **{**old.nodes[d], "status": {status}, "notes": [note] if note and d == on else []})
             U.add_edge(src, uid, **edge)
+
+    # changes the diff could not confirm (the menu was not heard to its end in one of
+    # the trees): shown, but in their own muted style
+    for item in diff.get("unconfirmed", []):
+        if item.get("change") == "added":
+            n = new_at.get(tuple(map(str, item["path"])) + (str(item["key"]),))
+            if n is not None:
+                mark(n, "unconfirmed", "? added, unconfirmed")
 
     for item in diff.get("moved", []):
         n = new_at.get(tuple(map(str, item["to"])))
@@ -291,6 +309,17 @@ def diff_graph(old: nx.DiGraph, new: nx.DiGraph, diff: dict) -> nx.DiGraph:
             field = str(item.get("field", "timing")).replace("_", " ")
             mark(n, "changed", f"Δ {field} {fmt(old_v)} → {fmt(new_v)} s")
     return U
+
+
+def _old_to_new(path: tuple, moved) -> tuple:
+    """Where an old tree's menu is now: a removed option's ``path`` names its parent
+    in the old tree, and that parent may itself have moved (billing 1 -> 2)."""
+    best = None
+    for m in moved:
+        frm = tuple(map(str, m["from"]))
+        if path[:len(frm)] == frm and (best is None or len(frm) > len(best[0])):
+            best = (frm, tuple(map(str, m["to"])))
+    return best[1] + path[len(best[0]):] if best else path
 
 
 def _primary_status(status: set) -> str | None:
@@ -322,15 +351,15 @@ def diff_to_mermaid(old: nx.DiGraph, new: nx.DiGraph, diff: dict) -> str:
         for c in ordered_children(U, n):
             key = U.edges[n, c].get("key", "")
             status = _primary_status(U.nodes[c]["status"])
-            arrow = "-.->" if status == "removed" else "-->"
+            arrow = "-.->" if status in _DASHED else "-->"
             lines.append(f'    {ids[n]} {arrow}|"{_mermaid_escape_text(key)}"| {ids[c]}')
-            if status in ("added", "removed", "moved"):
-                dash = ",stroke-dasharray:5 4" if status == "removed" else ""
+            if status in _STRUCTURAL:
+                dash = ",stroke-dasharray:5 4" if status in _DASHED else ""
                 link_styles.append(f"    linkStyle {i} stroke:{DIFF_COLOURS[status]},stroke-width:2px{dash}")
             i += 1
     lines.extend(link_styles)
     for s in STATUS_PRIORITY:
-        dash = ",stroke-dasharray:5 4" if s == "removed" else ""
+        dash = ",stroke-dasharray:5 4" if s in _DASHED else ""
         lines.append(f"    classDef {s} fill:{DIFF_FILLS[s]},stroke:{DIFF_COLOURS[s]},stroke-width:2px{dash}")
     lines.append("    classDef unknown stroke-dasharray:5 4,color:#666,fill:#fff")
     return "\n".join(lines) + "\n"
@@ -385,7 +414,7 @@ def _styled_lines(U: nx.DiGraph, n, diff_mode: bool) -> list[tuple[str, tuple[st
     change notes italic in their change's colour."""
     a = U.nodes[n]
     status = _primary_status(a.get("status", set())) if diff_mode else None
-    faded = status == "removed" or (a.get("kind") or "unknown") == "unknown"
+    faded = status in _DASHED or (a.get("kind") or "unknown") == "unknown"
     words, detail = _node_text(U, n)
     out = [(w, ("#777777" if faded else "#1a1a1a", "bold", "normal")) for w in words]
     out += [(d, ("#777777" if faded else "#555555", "normal", "normal")) for d in detail]
@@ -433,15 +462,15 @@ def _draw(U: nx.DiGraph, out_path, *, diff_mode: bool, title: str | None) -> Non
     if title:
         ax.text(width / 2, height - 0.2, title, ha="center", va="center", fontsize=10, fontweight="bold")
 
-    edge_z = {"removed": 1.0, None: 1.1, "relabelled": 1.1, "changed": 1.1, "moved": 1.2, "added": 1.3}
+    edge_z = {"removed": 1.0, "unconfirmed": 1.0, None: 1.1, "relabelled": 1.1, "changed": 1.1, "moved": 1.2, "added": 1.3}
     for u, v, a in U.edges(data=True):
         (x1, y1), (x2, y2) = centre(u), centre(v)
         y1 -= box_h(u) / 2
         y2 += box_h(v) / 2
         status = _primary_status(U.nodes[v].get("status", set())) if diff_mode else None
-        structural = status in ("added", "removed", "moved")
+        structural = status in _STRUCTURAL
         colour = DIFF_COLOURS[status] if structural else "#555555"
-        ls = (0, (4, 3)) if status == "removed" else "-"
+        ls = (0, (4, 3)) if status in _DASHED else "-"
         # elbow connector with one bus per parent just below it: siblings share the
         # bus, so edges never cross and the keys line up in a row
         ym = y1 - 0.22
@@ -450,7 +479,7 @@ def _draw(U: nx.DiGraph, out_path, *, diff_mode: bool, title: str | None) -> Non
         ax.plot([x1, x2, x2], [ym, ym, y2], color=colour, lw=1.6 if structural else 1.0, ls=ls,
                 solid_joinstyle="miter", zorder=edge_z.get(status, 1.1))
         key = str(a.get("key", ""))
-        key_colour = DIFF_COLOURS.get(status or "") if status in ("added", "removed", "moved", "relabelled") else None
+        key_colour = DIFF_COLOURS.get(status or "") if status in (*_STRUCTURAL, "relabelled") else None
         ax.text(x2, y2 + 0.2, key, ha="center", va="center", fontsize=FONT_PT + 1, fontweight="bold",
                 color="white" if key_colour else "#222222", gid=f"key-{_svg_id(v)}",
                 bbox=dict(boxstyle="circle,pad=0.22", fc=key_colour or "#ffffff", ec=key_colour or "#555555", lw=1.0),
@@ -469,7 +498,7 @@ def _draw(U: nx.DiGraph, out_path, *, diff_mode: bool, title: str | None) -> Non
         else:
             fc, ec, lw = KIND_FILLS.get(kind, "#ffffff"), "#4a4a4a", 1.0
         style = dict(facecolor=fc, edgecolor=ec, linewidth=lw, zorder=2)
-        if status == "removed":
+        if status in _DASHED:
             style["linestyle"] = (0, (4, 3))
         patch, _ = _shape_patch(kind, cx, cy, BOX_W, h, **style)
         patch.set_gid(f"node-{_svg_id(n)}")
@@ -486,8 +515,9 @@ def _draw(U: nx.DiGraph, out_path, *, diff_mode: bool, title: str | None) -> Non
 
     if diff_mode:
         handles = [Patch(facecolor=DIFF_FILLS[s], edgecolor=DIFF_COLOURS[s], lw=1.5,
-                         ls="--" if s == "removed" else "-",
-                         label={"changed": "timing / entry changed"}.get(s, s)) for s in STATUS_PRIORITY]
+                         ls="--" if s in _DASHED else "-",
+                         label={"changed": "timing / entry changed"}.get(s, s)) for s in STATUS_PRIORITY
+                   if s != "unconfirmed" or any(s in U.nodes[n].get("status", ()) for n in U)]
         handles.append(Patch(facecolor="#ffffff", edgecolor="#777777", label="unchanged"))
     else:
         handles = [Patch(facecolor=KIND_FILLS[k], edgecolor="#4a4a4a", ls="--" if k == "unknown" else "-", label=k)
