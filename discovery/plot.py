@@ -198,12 +198,14 @@ def timeline_figure(y: np.ndarray, sr: int, timeline: dict, seconds_per_row: flo
             kind = ev.get("type")
             if kind in ("speech", "music", "silence", "tone"):
                 colour = SOUND_COLOURS[kind]
+                # silence under sounds, tones on top: the segmenter reports a tone's span as silence
                 ax_ev.broken_barh([(ev["start"], ev["end"] - ev["start"])], (_SOUND_Y[0], _SOUND_Y[1] - _SOUND_Y[0]),
-                                  facecolors=colour, edgecolor="none", gid=f"sound-{kind}")
+                                  facecolors=colour, edgecolor="none", gid=f"sound-{kind}",
+                                  zorder={"silence": 1.0, "tone": 1.2}.get(kind, 1.1))
                 name = ev.get("name") if kind == "tone" else ("music" if kind == "music" else None)
                 if name:
                     ax_ev.text(max(ev["start"], t0) + 0.05, np.mean(_SOUND_Y), name, fontsize=7, va="center",
-                               ha="left", color="#212121", clip_on=True, gid=f"{kind}-label")
+                               ha="left", color="#212121", clip_on=True, gid=f"{kind}-label", zorder=1.5)
             if kind == "speech":
                 ax_ev.broken_barh([(ev["start"], ev["end"] - ev["start"])], (_WORDS_Y[0], _WORDS_Y[1] - _WORDS_Y[0]),
                                   facecolors="#e3f2fd", edgecolor="none", zorder=0)

@@ -260,3 +260,16 @@ def test_listen_bounds_shaded_between_the_presses(call):
     xs = shaded[0].get_paths()[0].vertices[:, 0]
     start = tl["menus"][0]["start"]
     assert min(xs) == pytest.approx(start + 1.6) and max(xs) == pytest.approx(start + 6.5)
+
+
+def test_tone_drawn_over_the_silence_reported_for_it(call):
+    y, tl = call
+    ring = next(e for e in tl["events"] if e.get("name") == "ringback")
+    # the segmenter reports excluded tone spans as silence; the tone must stay visible
+    events = sorted([*tl["events"], {"type": "silence", "start": ring["start"], "end": ring["end"] + 3.0}],
+                    key=lambda e: e["start"])
+    fig = timeline_figure(y, SR, dict(tl, events=events))
+    ax = fig.axes[0]
+    z = {c.get_gid(): c.get_zorder() for c in ax.collections if str(c.get_gid()).startswith("sound-")}
+    assert z["sound-tone"] > z["sound-silence"]
+    assert all(t.get_zorder() > z["sound-tone"] for t in ax.texts if t.get_gid() == "tone-label")
