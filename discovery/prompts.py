@@ -506,14 +506,16 @@ def parse_options_text(text: str) -> list[Option]:
 _ENTRY_VERB = r"(?:enter|re-?enter|key in|key|type|input|punch in|dial|tap in|provide|say)"
 #: Checked in order: "personal identification number" is a PIN, not an ID.
 _ENTRY_NOUNS = (
-    ("Pass", r"\b(?:password|passcode|pass code|pin|pin number|pin code|secret code|secret number|"
-             r"personal identification number|access code|security code)\b"),
+    ("Pass", r"\b(?:password|passcode|pass code|pin|pin number|pin code|secret number|"
+             r"personal identification number|(?:secret|access|security|confirmation|verification) code)\b"),
     ("4D", r"\blast (?:four|4) digits\b"),
     ("Tel", r"\b(?:(?:tele)?phone number|mobile number|cell(?:ular)?(?: phone)? number|"
             r"home number|number on (?:your|the) account|account(?:'s)? phone number|"
-            r"number(?:,)? starting with the area code|area code)\b"),
+            r"number(?:,)? starting with the area code|area code|"
+            r"number (?:you (?:wish|want|would like|'d like) to|to) call)\b"),
     ("ID", r"\b(?:national id(?:entity)?(?: number)?|identity (?:number|card number)|id number|i d number|"
-           r"id card number|teudat zehut|identification number|your id|personal id)\b"),
+           r"id card number|teudat zehut|identification number|personal id|"
+           r"(?:your|the)(?: \w+){0,4} id)\b(?! like)"),
 )
 _TERMINATOR = re.compile(
     r"\b(?:followed by|then press|and then press|then|and press|ending with|end with|"
@@ -523,6 +525,8 @@ _TERMINATOR = re.compile(
 
 def _norm_text(text: str) -> str:
     t = text.lower().replace("’", "'")
+    # recognizers and TTS scripts spell the letters: "I D", "I.D."
+    t = re.sub(r"\bi\.? ?d\b\.?", "id", t)
     t = re.sub(r"[^\w#*'\s.,?!;:-]", " ", t)
     return re.sub(r"\s+", " ", t)
 
@@ -536,6 +540,8 @@ def parse_entry(text: str) -> str | None:
     ``Pass``) with ``#``/``*`` when it names a terminator; None otherwise."""
     sents = _split_sentences(text)
     for i, s in enumerate(sents):
+        if parse_options_text(s):
+            continue  # "press 1 to enter your ID" offers a key, it does not ask for data
         flat = re.sub(r"[.,?!;:]", " ", s)
         flat = re.sub(r"\s+", " ", flat)
         for token, noun in _ENTRY_NOUNS:
@@ -550,7 +556,7 @@ def parse_entry(text: str) -> str | None:
             if i + 1 < len(sents):
                 tail += " " + re.sub(r"[.,?!;:]", " ", sents[i + 1])
             tail = re.sub(r"\s+", " ", tail)
-            t = _TERMINATOR.search(tail) or re.search(r"\bthen (?:the )?(pound|hash|star) key\b", tail)
+            t = _TERMINATOR.search(tail) or re.search(r"\b(?:then|and) (?:the )?(pound|hash|star) key\b", tail)
             if t is None:
                 return token
             term = t.group(1)
