@@ -54,6 +54,14 @@ _NODE_Y = (_KEYS_Y[1] + 0.15, _KEYS_Y[1] + 1.15)
 _EVENTS_TOP = _NODE_Y[1] + 0.1
 
 
+
+def _require_matplotlib() -> None:
+    """matplotlib is an optional extra: say how to get it instead of a bare ImportError."""
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        raise ImportError("plotting a call needs matplotlib: pip install 'ivrkit[plot]'") from None
+
 def node_label(menu: dict) -> str:
     """"root" or the key path "2/1", with the node's kind when known."""
     path = "/".join(str(k) for k in menu.get("path", [])) or "root"
@@ -111,6 +119,7 @@ def _place_words(words: list[dict], t0: float, t1: float, s_per_char: float, row
 
 def timeline_figure(y: np.ndarray, sr: int, timeline: dict, seconds_per_row: float = 30.0):
     """The call's picture as a matplotlib ``Figure`` (see the module docstring)."""
+    _require_matplotlib()
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 

@@ -61,6 +61,14 @@ KINDS = tuple(KIND_FILLS)
 
 # -- shared helpers ---------------------------------------------------------------
 
+
+def _require_matplotlib() -> None:
+    """matplotlib is an optional extra: say how to get it instead of a bare ImportError."""
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        raise ImportError("drawing a tree as SVG needs matplotlib: pip install 'ivrkit[plot]'") from None
+
 def _key_rank(key: str) -> tuple[int, str]:
     k = str(key)
     return (KEY_ORDER.index(k), k) if k in KEY_ORDER else (len(KEY_ORDER), k)
@@ -425,6 +433,7 @@ def _styled_lines(U: nx.DiGraph, n, diff_mode: bool) -> list[tuple[str, tuple[st
 
 
 def _draw(U: nx.DiGraph, out_path, *, diff_mode: bool, title: str | None) -> None:
+    _require_matplotlib()
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
     from matplotlib.lines import Line2D
