@@ -54,13 +54,13 @@ _NODE_Y = (_KEYS_Y[1] + 0.15, _KEYS_Y[1] + 1.15)
 _EVENTS_TOP = _NODE_Y[1] + 0.1
 
 
-
 def _require_matplotlib() -> None:
     """matplotlib is an optional extra: say how to get it instead of a bare ImportError."""
     try:
         import matplotlib  # noqa: F401
     except ImportError:
         raise ImportError("plotting a call needs matplotlib: pip install 'ivrkit[plot]'") from None
+
 
 def node_label(menu: dict) -> str:
     """"root" or the key path "2/1", with the node's kind when known."""

@@ -69,6 +69,7 @@ def _require_matplotlib() -> None:
     except ImportError:
         raise ImportError("drawing a tree as SVG needs matplotlib: pip install 'ivrkit[plot]'") from None
 
+
 def _key_rank(key: str) -> tuple[int, str]:
     k = str(key)
     return (KEY_ORDER.index(k), k) if k in KEY_ORDER else (len(KEY_ORDER), k)
