@@ -392,11 +392,11 @@ def _shape_patch(kind: str, x: float, y: float, w: float, h: float, **style):
     x0, y0 = x - w / 2, y - h / 2
     if kind == "agent":  # stadium: fully rounded ends
         r = h / 2
-        return FancyBboxPatch((x0, y0), w, h, boxstyle=f"round,pad=0,rounding_size={r}", **style), []
+        return FancyBboxPatch((x0, y0), w, h, boxstyle=f"round,pad=0,rounding_size={r}", **style)
     if kind == "input":  # parallelogram: data the caller keys in
         s = 0.12
-        return Polygon([(x0 + s, y0 + h), (x0 + w + s * 0, y0 + h), (x0 + w - s, y0), (x0, y0)], closed=True,
-                       **style), []
+        return Polygon([(x0 + s, y0 + h), (x0 + w, y0 + h), (x0 + w - s, y0), (x0, y0)], closed=True,
+                       **style)
     if kind == "info":  # document: wavy bottom edge
         a = 0.06
         verts = [(x0, y0 + h), (x0 + w, y0 + h), (x0 + w, y0 + a),
@@ -404,12 +404,12 @@ def _shape_patch(kind: str, x: float, y: float, w: float, h: float, **style):
                  (x0, y0 + h)]
         codes = [MPath.MOVETO, MPath.LINETO, MPath.LINETO,
                  MPath.CURVE4, MPath.CURVE4, MPath.CURVE4, MPath.CLOSEPOLY]
-        return PathPatch(MPath(verts, codes), **style), []
+        return PathPatch(MPath(verts, codes), **style)
     if kind == "back":
-        return Ellipse((x, y), w, h * 1.15, **style), []
+        return Ellipse((x, y), w, h * 1.15, **style)
     if kind == "unknown":
         style = dict(style, linestyle=(0, (4, 3)))
-    return FancyBboxPatch((x0, y0), w, h, boxstyle="square,pad=0", **style), []
+    return FancyBboxPatch((x0, y0), w, h, boxstyle="square,pad=0", **style)
 
 
 def _svg_id(node) -> str:
@@ -510,12 +510,12 @@ def _draw(U: nx.DiGraph, out_path, *, diff_mode: bool, title: str | None) -> Non
         style = dict(facecolor=fc, edgecolor=ec, linewidth=lw, zorder=2)
         if status in _DASHED:
             style["linestyle"] = (0, (4, 3))
-        patch, _ = _shape_patch(kind, cx, cy, BOX_W, h, **style)
+        patch = _shape_patch(kind, cx, cy, BOX_W, h, **style)
         patch.set_gid(f"node-{_svg_id(n)}")
         ax.add_patch(patch)
         if diff_mode and "changed" in a.get("status", set()) and status != "changed":
             # a second, inner purple outline: "also its timing / entry changed"
-            inner, _ = _shape_patch(kind, cx, cy, BOX_W - 0.08, h - 0.08, facecolor="none",
+            inner = _shape_patch(kind, cx, cy, BOX_W - 0.08, h - 0.08, facecolor="none",
                                     edgecolor=DIFF_COLOURS["changed"], linewidth=1.0, zorder=2)
             ax.add_patch(inner)
         top = cy + (len(styled[n]) - 1) * LINE_H / 2
