@@ -94,12 +94,14 @@ class _Tree:
         return self.edges[k]
 
 
-def _same_menu(visit: dict, prompts: list[str], options: dict[str, str]) -> str | None:
-    """Relation of a visit's prompt to a node already known (see textsim.prompt_relation)."""
-    opts = [o for o in visit.get("options") or [] if (o.get("role") or "option") == "option"]
-    if any(o.get("key") in options and o.get("label")
-           and not textsim.same_label(o.get("label"), options[o["key"]]) for o in opts):
-        return None  # a key offering something else: another menu in the same style
+def _same_menu(visit: dict, prompts: list[str], options: dict[str, set]) -> str | None:
+    """Relation of a visit to a node already known: its words (textsim.prompt_relation),
+    else its options (same keys offering compatible labels)."""
+    opts = [o for o in visit.get("options") or [] if (o.get("role") or "option") == "option"
+            and o.get("label") and o.get("key") in options]
+    agree = sum(1 for o in opts if any(textsim.compatible_labels(o["label"], lab) for lab in options[o["key"]]))
+    if len(opts) - agree > agree:
+        return None  # its keys offer other things: another menu in the same style
     best = None
     for old in prompts[-8:]:
         rel = textsim.prompt_relation(visit.get("prompt"), old)
@@ -108,17 +110,35 @@ def _same_menu(visit: dict, prompts: list[str], options: dict[str, str]) -> str 
         best = best or rel
     if best:
         return best
-    shared = sum(1 for o in opts if textsim.same_label(o.get("label"), options.get(o.get("key"))))
-    if shared >= MIN_SHARED_OPTIONS and shared >= SHARED_OPTIONS_SHARE * len(opts):
-        return "same"
+    if agree >= MIN_SHARED_OPTIONS and agree >= SHARED_OPTIONS_SHARE * len(opts):
+        return "replay"
     return None
 
 
-def _heard_role(visit: dict | None, key: str | None) -> str | None:
+def _heard_role(visit: dict | None, key: str | None, tree: "_Tree", path) -> str | None:
+    """The key's role at a node: as this call heard it, or as any call did (a repeat
+    option misheard once is still a repeat option)."""
+    e = tree.edges.get((tuple(path), key))
+    for r in ("repeat", "back"):
+        if e is not None and e.role_votes.get(r):
+            return r
     for o in (visit or {}).get("options") or []:
         if o.get("key") == key:
             return o.get("role") or "option"
     return None
+
+
+def _looks_like_invalid_key(v: dict, key: str | None, options: dict[str, set]) -> bool:
+    """A key no call heard offered here, answered by a menu offering this node's keys
+    ("that option is invalid, please try again. For billing, press 1 ..."): the IVR
+    refused the key and started the menu over."""
+    if key is None or key in options or not options:
+        return False
+    opts = [o for o in v.get("options") or [] if (o.get("role") or "option") == "option" and o.get("key")]
+    known = [o for o in opts if o["key"] in options]
+    agree = sum(1 for o in known if any(textsim.compatible_labels(o.get("label"), lab) for lab in options[o["key"]]))
+    # half will do: recognizers invent keys ("four billing, press 1" gives a 4)
+    return bool(opts) and len(known) * 2 >= len(opts) and agree >= 1 and agree * 2 >= len(known)
 
 
 def _prompt_went_on(rel: str | None, via: dict, prev: dict, v: dict) -> bool:
@@ -158,14 +178,17 @@ def _walk(tl: dict, tree: _Tree) -> list[_Step]:
     menus = tl.get("menus") or []
     # what this call has heard so far, on top of what earlier calls heard
     prompts: dict[tuple, list[str]] = {p: list(a.prompts) for p, a in tree.nodes.items()}
-    options: dict[tuple, dict] = {p: dict(a.options) for p, a in tree.nodes.items()}
+    options: dict[tuple, dict[str, set]] = {}
+    for (parent, k), e in tree.edges.items():
+        if e.label_votes:
+            options.setdefault(parent, {}).setdefault(k, set()).update(e.label_votes)
 
     def hear(path, v):
         if v.get("prompt"):
             prompts.setdefault(path, []).append(v["prompt"])
         for o in v.get("options") or []:
             if o.get("key") and o.get("label"):
-                options.setdefault(path, {})[o["key"]] = o["label"]
+                options.setdefault(path, {}).setdefault(o["key"], set()).add(o["label"])
 
     for i, v in enumerate(menus):
         start = float(v.get("start") or 0.0)
@@ -190,8 +213,10 @@ def _walk(tl: dict, tree: _Tree) -> list[_Step]:
         if target is None and tuple(v.get("path") or ()) in stack[:-1] + [cur] and \
                 tuple(v.get("path") or ()) != cur + (key,):
             target, rel = tuple(v.get("path") or ()), "same"  # discovery folded it itself
+        if target is None and _looks_like_invalid_key(v, key, options.get(cur, {})):
+            target, rel = cur, "replay"
         if target is not None:
-            role = _heard_role(prev, key)
+            role = _heard_role(prev, key, tree, cur)
             announced = role in ("repeat", "back")
             if target == cur and not announced and _prompt_went_on(rel, via, prev, v):
                 # the prompt went on after the press: it was never taken

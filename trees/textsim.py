@@ -29,6 +29,9 @@ MIN_SUBSTRING_CHARS = 20
 #: not a different option ("upgrade your plan" -> "moving or a new address" scores 35).
 RELABEL_RATIO = 55.0
 
+#: Shorter labels than this (normalised characters) are not matched inside longer ones.
+MIN_LABEL_CHARS = 5
+
 _NON_WORD = re.compile(r"[^0-9a-z]+")
 
 
@@ -48,6 +51,19 @@ def label_similarity(a: str | None, b: str | None) -> float:
 
 def same_label(a: str | None, b: str | None) -> bool:
     return label_similarity(a, b) >= SAME_LABEL_RATIO
+
+
+def compatible_labels(a: str | None, b: str | None) -> bool:
+    """Could be the same option as heard by a recognizer: the same words, or one inside
+    the other ("four billing" / "billing"; "technical support press to upgrade your
+    plan", two options run together, / "upgrade your plan")."""
+    a, b = normalize(a), normalize(b)
+    if not a or not b:
+        return False
+    if fuzz.ratio(a, b) >= SAME_LABEL_RATIO:
+        return True
+    short = min(a, b, key=len)
+    return len(short) >= MIN_LABEL_CHARS and fuzz.partial_ratio(a, b) >= SAME_LABEL_RATIO
 
 
 def prompt_relation(new: str | None, old: str | None) -> str | None:
