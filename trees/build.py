@@ -39,9 +39,10 @@ SHARED_OPTIONS_SHARE = 0.67
 #: of the press (discovery bridges gaps under 0.35 s); a key that is taken stops the
 #: prompt (100-400 ms) and the next node starts after a transition (0.3-2 s).
 CONTINUED_PROMPT_MAX_GAP_S = 0.3
-#: A gap this long after a press is a transition (stop + next prompt), longer than the
-#: pauses inside one prompt (sentence gaps 0.3-0.7 s).
-RESTART_MIN_GAP_S = 0.9
+#: Words in a row shared by a visit and the one before it that show the menu started
+#: over (a replay repeats whole option sentences; a prompt going on shares at most
+#: stock phrases such as "press 2 for").
+REPLAY_NGRAM = 4
 #: A caller who pressed this long after the last option heard let the menu finish
 #: (a barge-in comes during an option or the short gap after it; the menu then waits
 #: seconds for a key): every option of the menu was heard.
@@ -141,24 +142,27 @@ def _looks_like_invalid_key(v: dict, key: str | None, options: dict[str, set]) -
     return bool(opts) and len(known) * 2 >= len(opts) and agree >= 1 and agree * 2 >= len(known)
 
 
-def _prompt_went_on(rel: str | None, via: dict, prev: dict, v: dict) -> bool:
+def _ngrams(text: str | None, n: int = REPLAY_NGRAM) -> set:
+    w = textsim.normalize(text).split()
+    return {tuple(w[i:i + n]) for i in range(len(w) - n + 1)}
+
+
+def _prompt_went_on(via: dict, prev: dict, v: dict) -> bool:
     """Whether a visit that sounds like the node the caller was at is that node's prompt
     simply going on (the press was ignored) rather than the menu starting over (a
-    repeat, or an invalid key answered with the menu again)."""
+    repeat, or an invalid key answered with the menu again).
+
+    Starting over replays words the caller already heard in this visit; going on
+    does not. Without words on both sides, the gap after the press decides: a prompt
+    that never stopped goes on at once."""
+    old_text, new_text = textsim.normalize(prev.get("prompt")), textsim.normalize(v.get("prompt"))
+    if old_text and new_text:
+        old = _ngrams(old_text)
+        if not old:  # a few words only: replayed means heard again whole
+            return old_text not in new_text
+        return not (old & _ngrams(new_text))
     lat = via.get("latency")
-    if lat is not None:
-        # a prompt that never stopped goes on at once; a taken key stops the prompt
-        # and the menu starts again after a transition
-        if float(lat) < CONTINUED_PROMPT_MAX_GAP_S:
-            return True
-        if float(lat) >= RESTART_MIN_GAP_S:
-            return False
-    if rel in ("rest", "same"):
-        # in between (a press just before a pause in the greeting): the rest of the
-        # prompt, unless it starts with words this visit already played
-        head = " ".join(textsim.normalize(v.get("prompt")).split()[:6])
-        return textsim.prompt_relation(head, prev.get("prompt")) is None
-    return False  # "replay": the whole prompt again after something new ("invalid option")
+    return lat is not None and float(lat) < CONTINUED_PROMPT_MAX_GAP_S
 
 
 @dataclass
@@ -218,7 +222,7 @@ def _walk(tl: dict, tree: _Tree) -> list[_Step]:
         if target is not None:
             role = _heard_role(prev, key, tree, cur)
             announced = role in ("repeat", "back")
-            if target == cur and not announced and _prompt_went_on(rel, via, prev, v):
+            if target == cur and not announced and _prompt_went_on(via, prev, v):
                 # the prompt went on after the press: it was never taken
                 steps.append(_Step(cur, steps[-1].origin, "rest", steps[-1].first))
                 hear(cur, {"options": v.get("options")})
