@@ -417,3 +417,28 @@ def test_a_misheard_key_joins_the_menu_it_led_to():
     assert "5" not in G and "5/2" not in G
     assert any(e.startswith("m.wav@") for e in G.edges["root", "2"]["evidence"])
     assert any(e.startswith("m.wav@") for e in G.edges["2", "2/2"]["evidence"])
+
+
+def test_estimate_cut_at_a_misread_press_comes_from_the_rest_of_the_prompt():
+    """The front end clips a visit's estimate to the press it took for accepted; when
+    the prompt went on, the call to action is in the rest of it."""
+    call = _call("g.wav", [
+        _visit([], "info", "Thank you for calling,", start=10.0, listen_after=1.2,
+               presses=[{"key": "1", "time": 11.2, "end": 11.3, "accepted": True},
+                        {"key": "2", "time": 22.0, "end": 22.1, "accepted": True}]),
+        _visit(["1"], "menu", "Please note that our menu has changed. For technical support, press 1. "
+               "For billing, press 2.", [("1", "technical support"), ("2", "billing")], start=12.4,
+               listen_after=4.3, via={"key": "1", "time": 11.2, "latency": 1.1}),
+        _visit(["2"], "agent", "Please hold.", start=23.0, via={"key": "2", "time": 22.0, "latency": 0.9}),
+    ])
+    whole = _call("f.wav", [  # a call that heard the whole root prompt
+        _visit([], "menu", "Thank you for calling, please note that our menu has changed. "
+               "For technical support, press 1. For billing, press 2.", [("1", "technical support"), ("2", "billing")],
+               start=10.0, listen_after=6.5, presses=[{"key": "2", "time": 20.0, "end": 20.1, "accepted": True}]),
+        _visit(["2"], "agent", "Please hold.", start=21.0, via={"key": "2", "time": 20.0, "latency": 0.9}),
+    ])
+    G = merge_timelines([whole, call])
+    assert set(G) == {"root", "1", "2"} and G.nodes["1"]["kind"] == "unknown"
+    assert "g.wav@6.7 prompt" in G.nodes["root"]["listen_evidence"]  # 12.4 + 4.3 - 10.0
+    assert "g.wav@1.3 ignored" in G.nodes["root"]["listen_evidence"]
+    assert G.nodes["root"]["listen_after"] == pytest.approx(6.6)  # median of 6.5 and 6.7

@@ -11,13 +11,14 @@ a later merge (``map --into``) adds to it instead of overwriting it.
 from __future__ import annotations
 
 import datetime as _dt
+import math
 from collections import Counter
 from dataclasses import dataclass, field
 
 import networkx as nx
 
 from . import textsim
-from .waits import fmt_s, recommend_waits
+from .waits import fmt_s, parse_evidence, recommend_waits
 
 SCHEMA = "ivrkit.tree/1"
 KINDS = ("menu", "agent", "input", "info", "back", "unknown")
@@ -268,6 +269,7 @@ def _add_call(tl: dict, tree: _Tree) -> dict:
     ignored_via = {round(float((menus[i].get("via") or {}).get("time", -1)), 3)
                    for i, s in enumerate(steps) if s.mode == "rest" and menus[i].get("via")}
     heard_at_origin: dict[tuple, set] = {}
+    estimate_at: dict[tuple, int] = {}  # (node, origin) -> index of its prompt estimate
     for i, (v, s) in enumerate(zip(menus, steps)):
         acc = tree.node(s.path)
         start = float(v.get("start") or 0.0)
@@ -282,6 +284,14 @@ def _add_call(tl: dict, tree: _Tree) -> dict:
             la = v.get("listen_after")
             if la is not None and s.first:
                 acc.evidence.append(f"{file}@{fmt_s(start + float(la) - s.origin)} prompt")
+                estimate_at[(s.path, s.origin)] = len(acc.evidence) - 1
+        elif s.first and v.get("listen_after") is not None and (s.path, s.origin) in estimate_at:
+            # the front end cut this prompt at a press it took for accepted and clipped its
+            # estimate to that press; the rest of the prompt holds the call to action
+            j = estimate_at[(s.path, s.origin)]
+            t_press = float((v.get("via") or {}).get("time", math.inf)) - s.origin
+            if parse_evidence([acc.evidence[j]])[0][1] >= t_press - 0.05:
+                acc.evidence[j] = f"{file}@{fmt_s(start + float(v['listen_after']) - s.origin)} prompt"
         opts_v = [o for o in v.get("options") or [] if o.get("end") is not None]
         left = v.get("end")
         if opts_v and left is not None and \
