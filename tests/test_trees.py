@@ -442,3 +442,17 @@ def test_estimate_cut_at_a_misread_press_comes_from_the_rest_of_the_prompt():
     assert "g.wav@6.7 prompt" in G.nodes["root"]["listen_evidence"]  # 12.4 + 4.3 - 10.0
     assert "g.wav@1.3 ignored" in G.nodes["root"]["listen_evidence"]
     assert G.nodes["root"]["listen_after"] == pytest.approx(6.6)  # median of 6.5 and 6.7
+
+
+def test_a_refused_key_is_no_branch():
+    """ "That option is invalid. Please try again." then the menu: the key was refused."""
+    calls = _calls()
+    bad = simulate_call(SPEC, [("7", 5.0), ("2", 9.0), ("2", 1.5)], file="x.wav")
+    root = bad["menus"][0]
+    root["presses"][0]["accepted"] = True  # the IVR reacted to 7: it refused it
+    again = dict(root, start=root["start"] + 6.0, prompt="That option is invalid. Please try again. Press 1.",
+                 options=[{"key": "1", "label": "", "start": 0, "end": 0, "role": "option"}], presses=[],
+                 via={"key": "7", "time": root["start"] + 5.0, "latency": 0.9})
+    bad["menus"].insert(1, again)
+    G = merge_timelines(calls + [bad])
+    assert "7" not in G and set(G) == set(merge_timelines(calls))

@@ -143,3 +143,16 @@ def test_what_a_mapping_did_not_hear_is_not_a_change():
     assert diff_trees(old, new) == EMPTY
     new.nodes["1"]["listen_bounds"] = [None, None]           # now an estimate: 1.1 s later is a change
     assert [(t["path"], t["field"]) for t in diff_trees(old, new)["timing"]] == [(["1"], "listen_after")]
+
+
+def test_an_option_heard_once_in_many_visits_is_not_reported():
+    """A recognizer's invented option (heard in one visit of many, never entered) that
+    is gone in the next mapping is unconfirmed, not removed."""
+    calls = [simulate_call(BASE, p, file=f"w{i}.wav") for i, p in
+             enumerate([[("3", 16.0)], [("2", 16.5)], [("0", 16.2)], [("3", 16.4)]])]
+    calls[0]["menus"][0]["options"].append({"key": "4", "label": "four billing", "start": 5.0, "end": 6.0,
+                                            "role": "option"})
+    old = merge_timelines(calls)
+    assert old.nodes["4"]["kind"] == "unknown"
+    d = diff_trees(old, _tree(BASE))
+    assert d["removed"] == [] and [x["key"] for x in d["unconfirmed"]] == ["4"]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import math
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -40,6 +41,11 @@ SHARED_OPTIONS_SHARE = 0.67
 #: of the press (discovery bridges gaps under 0.35 s); a key that is taken stops the
 #: prompt (100-400 ms) and the next node starts after a transition (0.3-2 s).
 CONTINUED_PROMPT_MAX_GAP_S = 0.3
+#: How platforms refuse a key, at the start of what they play next (Asterisk's
+#: pm-invalid-option "That option is invalid", option-is-invalid, "I'm sorry, I didn't
+#: understand", common "that is not a valid option / please try again").
+INVALID_KEY_RE = re.compile(r"\b(invalid|not a valid|try again|didn t understand|did not understand|"
+                            r"not recognized|not recognised)\b")
 #: Words in a row shared by a visit and the one before it that show the menu started
 #: over (a replay repeats whole option sentences; a prompt going on shares at most
 #: stock phrases such as "press 2 for").
@@ -132,10 +138,12 @@ def _heard_role(visit: dict | None, key: str | None, tree: "_Tree", path) -> str
 
 def _looks_like_invalid_key(v: dict, key: str | None, options: dict[str, set]) -> bool:
     """A key no call heard offered here, answered by a menu offering this node's keys
-    ("that option is invalid, please try again. For billing, press 1 ..."): the IVR
-    refused the key and started the menu over."""
+    or by the platform's refusal ("that option is invalid, please try again. For
+    billing, press 1 ..."): the IVR refused the key and started the menu over."""
     if key is None or key in options or not options:
         return False
+    if INVALID_KEY_RE.search(" ".join(textsim.normalize(v.get("prompt")).split()[:12])):
+        return True
     opts = [o for o in v.get("options") or [] if (o.get("role") or "option") == "option" and o.get("key")]
     known = [o for o in opts if o["key"] in options]
     agree = sum(1 for o in known if any(textsim.compatible_labels(o.get("label"), lab) for lab in options[o["key"]]))

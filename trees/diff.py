@@ -19,6 +19,9 @@ from . import textsim
 #: Timing differences under this are measurement noise, not a change (contract).
 TIMING_CHANGE_S = 1.0
 TIMING_FIELDS = ("listen_after", "wait")
+#: Share of a menu's visits an option must be heard in to count as added / removed
+#: when nobody entered it.
+WEAK_OPTION_SHARE = 1 / 3
 
 
 def _children(G, n):
@@ -60,6 +63,16 @@ def _complete(G, n) -> bool:
     if n is None:
         return True
     return G.nodes[n].get("options_complete", True) is not False
+
+
+def _weak(G, parent, n) -> bool:
+    """An option nobody entered that was heard in under a third of the visits to its
+    menu: more likely a recognizer's invention than an option (true trees: never)."""
+    d = G.nodes[n]
+    if d.get("kind") != "unknown" or "heard" not in G.edges[parent, n]:
+        return False
+    visits = G.nodes[parent].get("visits") or 1
+    return len(G.edges[parent, n]["heard"]) < WEAK_OPTION_SHARE * visits
 
 
 def _subtree_similarity(old, o, new, n) -> float:
@@ -150,14 +163,14 @@ def diff_trees(old: nx.DiGraph, new: nx.DiGraph) -> dict:
             break
     for a, pa in pool_old:
         item = {"path": _path(old, pa), "key": old.edges[pa, a]["key"], "label": _label(old, a)}
-        if _complete(new, partner.get(pa)):
+        if _complete(new, partner.get(pa)) and not _weak(old, pa, a):
             out["removed"].append(item)
         else:
             unconfirmed.append(dict(item, change="removed"))
     for b, pb in pool_new:
         item = {"path": _path(new, pb), "key": new.edges[pb, b]["key"], "label": _label(new, b)}
         back = {v: k for k, v in partner.items()}
-        if _complete(old, back.get(pb)):
+        if _complete(old, back.get(pb)) and not _weak(new, pb, b):
             out["added"].append(item)
         else:
             unconfirmed.append(dict(item, change="added"))
