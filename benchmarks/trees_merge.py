@@ -19,9 +19,11 @@ Timelines come from one of:
   gets Gaussian noise (``--noise``, default 0.3 s: the spread of word timings and of
   "which sentence is the first call to action"). It measures the merge, not the ears.
 - ``--source audio``: ``ivrkit.discovery.timeline.analyse_call`` on the recordings
-  (slow; timelines cached in ``--cache``). Measures the whole pipeline.
+  (slow; timelines cached in ``--cache`` as ``<company>/<call>.timeline.json``, which
+  also lets it score timelines made another way). Measures the whole pipeline.
 
-Run:  python benchmarks/trees_merge.py [--corpus corpus] [--source truth|audio] [--noise 0.3]
+Run:  python benchmarks/trees_merge.py [--corpus corpus] [--source truth|audio]
+                                       [--noise 0.3] [--wer 0.1] [--seed 0] [--margin 0.5]
 """
 from __future__ import annotations
 
