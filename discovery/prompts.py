@@ -206,7 +206,7 @@ def _multi_keys(sent: Sequence[_Tok], j: int, keys: list[str]) -> int:
     n = len(sent)
     while j < n:
         k = j
-        if sent[k - 1].brk == "," and k < n and sent[k].text in ("or", "and"):
+        if sent[k - 1].brk and k < n and sent[k].text in ("or", "and"):
             k += 1
         elif sent[k].text in ("or", "and") and sent[k - 1].brk == "":
             k += 1
@@ -265,7 +265,7 @@ def _anchors(sent: Sequence[_Tok]) -> list[_Anchor]:
             if got is not None:
                 keys = [got[0]]
                 j = _multi_keys(sent, got[1], keys)
-                if j < n and sent[j].text in ("to", "for") and not sent[j - 1].brk:
+                if j < n and sent[j].text in ("to", "for"):
                     out.append(_Anchor(keys, i, j, bare=True))
                     i = j
                     continue
@@ -284,14 +284,13 @@ def _skip_say(toks: Sequence[_Tok], lo: int, hi: int) -> int:
     return lo
 
 
-def _is_not_lead(gap: Sequence[_Tok], k: int) -> bool:
-    words = [t.text for t in gap]
+def _is_not_lead(toks: Sequence[_Tok], k: int) -> bool:
+    w = toks[k].text
     for phrase in NOT_LEADS:
-        for off in range(len(phrase)):
-            if phrase[off] != words[k]:
-                continue
+        for off, p in enumerate(phrase):
             a = k - off
-            if a >= 0 and tuple(words[a:a + len(phrase)]) == phrase:
+            if p == w and a >= 0 and a + len(phrase) <= len(toks) and \
+                    all(toks[a + j].text == phrase[j] for j in range(len(phrase))):
                 return True
     return False
 
