@@ -456,3 +456,21 @@ def test_a_refused_key_is_no_branch():
     bad["menus"].insert(1, again)
     G = merge_timelines(calls + [bad])
     assert "7" not in G and set(G) == set(merge_timelines(calls))
+
+
+def test_digits_typed_into_an_input_count_as_accepted_when_the_entry_was_taken():
+    """The front end saw the prompt play on over the first digits of an entry; the IVR
+    took the entry (it reacted to the final #), so the input listened from the first."""
+    t0 = 20.0
+    digits = [{"key": k, "time": t0 + 2.0 + 0.4 * i, "end": t0 + 2.1 + 0.4 * i, "accepted": False}
+              for i, k in enumerate("123456789")]
+    digits.append({"key": "#", "time": t0 + 5.6, "end": t0 + 5.7, "accepted": True})
+    call = _call("e.wav", [
+        _visit([], "menu", "For payments, press 1.", [("1", "payments")],
+               presses=[{"key": "1", "time": 5.0, "accepted": True}]),
+        _visit(["1"], "input", "Please enter your ID followed by pound.", start=t0, entry="ID#",
+               listen_after=0.0, via={"key": "1", "time": 5.0, "latency": 0.9}, presses=digits),
+    ])
+    G = merge_timelines([call])
+    assert G.nodes["1"]["listen_bounds"] == [None, 2.0]
+    assert G.nodes["1"]["wait"] <= 2.0

@@ -46,6 +46,11 @@ CONTINUED_PROMPT_MAX_GAP_S = 0.3
 #: understand", common "that is not a valid option / please try again").
 INVALID_KEY_RE = re.compile(r"\b(invalid|not a valid|try again|didn t understand|did not understand|"
                             r"not recognized|not recognised)\b")
+#: Keys typed as data (an ID, a phone number) follow each other within this gap
+#: (0.3-0.5 s apart for a person, less for a dialer)...
+ENTRY_KEY_GAP_S = 0.8
+#: ...and come at least this many in a row (the shortest token, 4D, is four keys).
+MIN_ENTRY_KEYS = 4
 #: Words in a row shared by a visit and the one before it that show the menu started
 #: over (a replay repeats whole option sentences; a prompt going on shares at most
 #: stock phrases such as "press 2 for").
@@ -268,6 +273,22 @@ def _walk(tl: dict, tree: _Tree) -> list[_Step]:
     return steps
 
 
+def _entry_burst(presses: list[dict]) -> set[int]:
+    """Indices of a run of keys typed at data-entry pace that ends in an accepted key:
+    the IVR took the whole entry (it reacted to its end), even where the front end saw
+    the prompt play on over the first digits (platforms buffer typed-ahead digits)."""
+    out: set[int] = set()
+    run: list[int] = []
+    for i, p in enumerate(presses):
+        if run and (p.get("time") is None or presses[run[-1]].get("time") is None
+                    or float(p["time"]) - float(presses[run[-1]]["time"]) > ENTRY_KEY_GAP_S):
+            run = []
+        run.append(i)
+        if len(run) >= MIN_ENTRY_KEYS and p.get("accepted"):
+            out.update(run)
+    return out
+
+
 def _add_call(tl: dict, tree: _Tree) -> dict:
     file = tl.get("file") or "call"
     menus = tl.get("menus") or []
@@ -321,11 +342,12 @@ def _add_call(tl: dict, tree: _Tree) -> dict:
         presses = v.get("presses") or []
         if not s.first:
             presses = []
-        for p in presses:
+        typed = _entry_burst(presses) if v.get("kind") == "input" or v.get("keyed") else set()
+        for i_p, p in enumerate(presses):
             t = p.get("time")
             if t is None:
                 continue
-            accepted = bool(p.get("accepted")) and round(float(t), 3) not in ignored_via
+            accepted = (bool(p.get("accepted")) or i_p in typed) and round(float(t), 3) not in ignored_via
             rel = (float(t) if accepted else float(p.get("end") or t)) - s.origin
             if rel < 0:
                 continue  # typed ahead of the prompt: says nothing about when it listens
