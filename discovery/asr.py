@@ -36,6 +36,7 @@ __all__ = [
     "VoskEngine",
     "make_engine",
     "chunk_regions",
+    "pack_windows",
     "vosk_model_candidates",
     "normalize_words",
     "word_error_rate",
@@ -84,6 +85,8 @@ MAX_CHUNK_S = 25.0
 CHUNK_PAD_S = 0.2
 #: A word whose middle is this close outside the chunk's speech still belongs to it.
 WORD_SLACK_S = 0.15
+#: Silence put between chunks packed into one Whisper window: reads as a pause.
+JOIN_S = 0.3
 
 
 def chunk_regions(
@@ -224,6 +227,7 @@ class WhisperEngine:
         compute_type: str = "int8",
         initial_prompt: str | None = IVR_PROMPT,
         language: str = "en",
+        temperature: float | Sequence[float] = 0.0,
     ):
         embedded = model_dir is None
         self.model_dir = Path(model_dir) if model_dir is not None else embedded_model_dir()
@@ -237,6 +241,10 @@ class WhisperEngine:
         self.compute_type = compute_type
         self.initial_prompt = initial_prompt
         self.language = language
+        # one greedy pass: faster-whisper's default re-decodes a doubtful window at up
+        # to five higher temperatures, which multiplies the cost on exactly the
+        # synthetic and noisy prompts, for sampled text we would not trust anyway
+        self.temperature = temperature
 
     @property
     def model(self):
@@ -247,33 +255,98 @@ class WhisperEngine:
         if not chunks:
             return []
         y16 = _resample(y, sr, WHISPER_SR)
-        dur_s = len(y16) / WHISPER_SR
         out: list[Utterance] = []
-        for chunk in chunks:
-            c0 = max(0.0, chunk[0][0] - CHUNK_PAD_S)
-            c1 = min(dur_s, chunk[-1][1] + CHUNK_PAD_S)
-            seg = y16[int(round(c0 * WHISPER_SR)):int(round(c1 * WHISPER_SR))]
-            if len(seg) < WHISPER_SR // 10:
+        for window in pack_windows(chunks, len(y16) / WHISPER_SR):
+            audio, placed = _window_audio(y16, WHISPER_SR, window)
+            if len(audio) < WHISPER_SR // 10:
                 continue
             segments, _info = self.model.transcribe(
-                seg, language=self.language, beam_size=self.beam_size, word_timestamps=True,
+                audio, language=self.language, beam_size=self.beam_size, word_timestamps=True,
                 condition_on_previous_text=False, initial_prompt=self.initial_prompt,
-                vad_filter=False, without_timestamps=False,
+                vad_filter=False, without_timestamps=False, temperature=self.temperature,
             )
             for s in segments:
                 if s.no_speech_prob > NO_SPEECH_PROB and s.avg_logprob < LOGPROB_FLOOR:
                     continue
-                words = []
+                by_piece: dict[int, list[Word]] = {}
                 for w in s.words or ():
-                    ws, we = c0 + float(w.start), c0 + float(w.end)
-                    ws, we = max(ws, c0), min(max(we, ws), c1)
-                    if not w.word.strip() or not _inside((ws + we) / 2, chunk):
+                    if not w.word.strip():
                         continue
-                    words.append(Word(w.word.strip(), round(ws, 3), round(we, 3), round(float(w.probability), 3)))
-                if words:
+                    hit = _to_file_time(placed, float(w.start), float(w.end))
+                    if hit is None:
+                        continue
+                    k, ws, we = hit
+                    by_piece.setdefault(k, []).append(
+                        Word(w.word.strip(), round(ws, 3), round(we, 3), round(float(w.probability), 3)))
+                for k in sorted(by_piece):
+                    words = by_piece[k]
                     out.append(Utterance(words[0].start_s, words[-1].end_s,
                                          " ".join(w.word for w in words), tuple(words)))
+        out.sort(key=lambda u: u.start_s)
         return out
+
+
+def pack_windows(
+    chunks: list[list[tuple[float, float]]], dur_s: float, max_window_s: float = MAX_CHUNK_S,
+) -> list[list[tuple[float, float, list[tuple[float, float]]]]]:
+    """Pack chunks (each padded by ``CHUNK_PAD_S`` with its own audio) into windows of at
+    most ``max_window_s`` of audio, joined by ``JOIN_S`` of silence.
+
+    Whisper's encoder always reads a 30 s window, so a 2 s prompt costs as much as a
+    25 s one; packing the short prompts of a call together divides that cost. Only
+    speech goes in: the silence and music between chunks are left out, not bridged.
+    Returns windows as lists of ``(file_start_s, file_end_s, regions)``.
+    """
+    pieces = []
+    for ch in chunks:
+        c0 = max(0.0, ch[0][0] - CHUNK_PAD_S)
+        c1 = min(dur_s, ch[-1][1] + CHUNK_PAD_S)
+        if pieces and c0 < pieces[-1][1]:
+            c0 = pieces[-1][1]  # pads must not hand the same audio to two chunks
+        if c1 > c0:
+            pieces.append((c0, c1, ch))
+    windows: list[list] = []
+    used = 0.0
+    for p in pieces:
+        length = p[1] - p[0]
+        if windows and used + JOIN_S + length <= max_window_s:
+            windows[-1].append(p)
+            used += JOIN_S + length
+        else:
+            windows.append([p])
+            used = length
+    return windows
+
+
+def _window_audio(y: np.ndarray, sr: int, window) -> tuple[np.ndarray, list[tuple[float, float, float, float, list]]]:
+    """Audio of a packed window and where each piece sits in it:
+    ``(window_start_s, window_end_s, file_start_s, file_end_s, regions)``."""
+    parts, placed = [], []
+    t = 0.0
+    join = np.zeros(int(round(JOIN_S * sr)), dtype=np.float32)
+    for i, (c0, c1, regions) in enumerate(window):
+        if i:
+            parts.append(join)
+            t += len(join) / sr
+        seg = y[int(round(c0 * sr)):int(round(c1 * sr))]
+        parts.append(seg)
+        placed.append((t, t + len(seg) / sr, c0, c1, regions))
+        t += len(seg) / sr
+    return (np.concatenate(parts) if parts else np.zeros(0, np.float32)), placed
+
+
+def _to_file_time(placed, ws: float, we: float) -> tuple[int, float, float] | None:
+    """Window times of a word -> (piece index, file start, file end); None when the
+    word lies in a join or outside its piece's speech (invented in the gap)."""
+    mid = (ws + we) / 2
+    for k, (w0, w1, c0, c1, regions) in enumerate(placed):
+        if w0 - JOIN_S / 2 <= mid <= w1 + JOIN_S / 2:
+            fs = min(max(c0 + (ws - w0), c0), c1)
+            fe = min(max(c0 + (we - w0), fs), c1)
+            if not _inside(c0 + (mid - w0), regions):
+                return None
+            return k, fs, fe
+    return None
 
 
 # -- Vosk ----------------------------------------------------------------------------

