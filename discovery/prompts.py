@@ -181,6 +181,9 @@ def _key_at(toks: Sequence[_Tok], i: int, after_verb: bool) -> tuple[str, int] |
                 key = HOMOPHONE_KEYS[t]
     if key is None:
         return None
+    if key.isdigit() and j < n and not toks[j - 1].brk and (
+            toks[j].text.isdigit() or (_plain_key(toks[j].text) or "x").isdigit()):
+        return None  # "dial nine one one": a number, not a key
     while j < n and toks[j - 1].brk == "" and toks[j].text in KEY_NOUNS:
         j += 1
     return key, j
