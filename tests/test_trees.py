@@ -474,3 +474,27 @@ def test_digits_typed_into_an_input_count_as_accepted_when_the_entry_was_taken()
     G = merge_timelines([call])
     assert G.nodes["1"]["listen_bounds"] == [None, 2.0]
     assert G.nodes["1"]["wait"] <= 2.0
+
+
+def test_a_press_the_audio_never_paused_for_is_no_branch():
+    """Garbled words match nothing, but the far end went on without a pause: the
+    press changed nothing (the front end took it for accepted)."""
+    whole = _call("f.wav", [
+        _visit([], "menu", "Welcome to Acme Bank. This call may be recorded. Press 1 for your account balance. "
+               "Press 2 for credit.", [("1", "your account balance"), ("2", "credit")], start=6.0,
+               listen_after=4.6, presses=[{"key": "2", "time": 16.0, "end": 16.1, "accepted": True}]),
+        _visit(["2"], "menu", "Credit cards.", start=17.0, via={"key": "2", "time": 16.0, "latency": 0.9}),
+    ])
+    garbled = _call("g.wav", [
+        _visit([], "info", "Welcome to Hackme, so you didn't think.", start=6.2,
+               presses=[{"key": "3", "time": 8.3, "end": 8.4, "accepted": True}]),
+        _visit(["3"], "menu", "This goal may be monitored or go forward. Press 1 for yellow count balance. "
+               "Press 2 for credit.", [("1", "yellow count balance"), ("2", "credit")], start=8.4,
+               via={"key": "3", "time": 8.3, "latency": 0.005},
+               presses=[{"key": "2", "time": 14.8, "end": 14.9, "accepted": True}]),
+        _visit(["3", "2"], "menu", "Credit cards.", start=16.0, via={"key": "2", "time": 14.8, "latency": 1.1}),
+    ])
+    G = merge_timelines([whole, garbled])
+    assert set(G) == {"root", "1", "2"}
+    assert "g.wav@2.2 ignored" in G.nodes["root"]["listen_evidence"]
+    assert any(e.startswith("g.wav@") for e in G.edges["root", "2"]["evidence"])

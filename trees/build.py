@@ -41,6 +41,10 @@ SHARED_OPTIONS_SHARE = 0.67
 #: of the press (discovery bridges gaps under 0.35 s); a key that is taken stops the
 #: prompt (100-400 ms) and the next node starts after a transition (0.3-2 s).
 CONTINUED_PROMPT_MAX_GAP_S = 0.3
+#: The far end's audio did not pause at all after the press (the front end measures
+#: ~0 s): nothing happened, whatever the words say; the fastest platforms still take
+#: 0.3 s to stop a prompt and start the next.
+NO_GAP_S = 0.15
 #: How platforms refuse a key, at the start of what they play next (Asterisk's
 #: pm-invalid-option "That option is invalid", option-is-invalid, "I'm sorry, I didn't
 #: understand", common "that is not a valid option / please try again").
@@ -107,14 +111,25 @@ class _Tree:
         return self.edges[k]
 
 
-def _same_menu(visit: dict, prompts: list[str], options: dict[str, set]) -> str | None:
-    """Relation of a visit to a node already known: its words (textsim.prompt_relation),
-    else its options (same keys offering compatible labels)."""
+def _agreement(visit: dict, options: dict[str, set]) -> tuple[int, int]:
+    """(options of the visit at keys this node offers too, of those with a compatible label)."""
     opts = [o for o in visit.get("options") or [] if (o.get("role") or "option") == "option"
             and o.get("label") and o.get("key") in options]
     agree = sum(1 for o in opts if any(textsim.compatible_labels(o["label"], lab) for lab in options[o["key"]]))
-    if len(opts) - agree > agree:
-        return None  # its keys offer other things: another menu in the same style
+    return len(opts), agree
+
+
+def _offers_other_things(visit: dict, options: dict[str, set]) -> bool:
+    n, agree = _agreement(visit, options)
+    return n - agree > agree  # another menu in the same style
+
+
+def _same_menu(visit: dict, prompts: list[str], options: dict[str, set]) -> str | None:
+    """Relation of a visit to a node already known: its words (textsim.prompt_relation),
+    else its options (same keys offering compatible labels)."""
+    if _offers_other_things(visit, options):
+        return None
+    n, agree = _agreement(visit, options)
     best = None
     for old in prompts[-8:]:
         rel = textsim.prompt_relation(visit.get("prompt"), old)
@@ -123,7 +138,7 @@ def _same_menu(visit: dict, prompts: list[str], options: dict[str, set]) -> str 
         best = best or rel
     if best:
         return best
-    if agree >= MIN_SHARED_OPTIONS and agree >= SHARED_OPTIONS_SHARE * len(opts):
+    if agree >= MIN_SHARED_OPTIONS and agree >= SHARED_OPTIONS_SHARE * n:
         return "replay"
     return None
 
@@ -233,6 +248,9 @@ def _walk(tl: dict, tree: _Tree) -> list[_Step]:
             target, rel = tuple(v.get("path") or ()), "same"  # discovery folded it itself
         if target is None and _looks_like_invalid_key(v, key, options.get(cur, {})):
             target, rel = cur, "replay"
+        if target is None and via.get("latency") is not None and float(via["latency"]) < NO_GAP_S \
+                and not _offers_other_things(v, options.get(cur, {})):
+            target, rel = cur, "rest"  # the audio never paused: the same prompt going on
         if target is not None:
             role = _heard_role(prev, key, tree, cur)
             announced = role in ("repeat", "back")
