@@ -87,6 +87,11 @@ CHUNK_PAD_S = 0.2
 WORD_SLACK_S = 0.15
 #: Silence put between chunks packed into one Whisper window: reads as a pause.
 JOIN_S = 0.3
+#: A packed piece with at least this much speech whose words cover less than
+#: MIN_COVERAGE of it was skipped by the decoder and is transcribed alone. Words
+#: span ~60-90 % of prompt speech; a lost piece has none or one.
+MIN_RETRY_SPEECH_S = 1.0
+MIN_COVERAGE = 0.3
 
 
 def chunk_regions(
@@ -257,33 +262,47 @@ class WhisperEngine:
         y16 = _resample(y, sr, WHISPER_SR)
         out: list[Utterance] = []
         for window in pack_windows(chunks, len(y16) / WHISPER_SR):
-            audio, placed = _window_audio(y16, WHISPER_SR, window)
-            if len(audio) < WHISPER_SR // 10:
-                continue
-            segments, _info = self.model.transcribe(
-                audio, language=self.language, beam_size=self.beam_size, word_timestamps=True,
-                condition_on_previous_text=False, initial_prompt=self.initial_prompt,
-                vad_filter=False, without_timestamps=False, temperature=self.temperature,
-            )
-            for s in segments:
-                if s.no_speech_prob > NO_SPEECH_PROB and s.avg_logprob < LOGPROB_FLOOR:
-                    continue
-                by_piece: dict[int, list[Word]] = {}
-                for w in s.words or ():
-                    if not w.word.strip():
-                        continue
-                    hit = _to_file_time(placed, float(w.start), float(w.end))
-                    if hit is None:
-                        continue
-                    k, ws, we = hit
-                    by_piece.setdefault(k, []).append(
-                        Word(w.word.strip(), round(ws, 3), round(we, 3), round(float(w.probability), 3)))
-                for k in sorted(by_piece):
-                    words = by_piece[k]
-                    out.append(Utterance(words[0].start_s, words[-1].end_s,
-                                         " ".join(w.word for w in words), tuple(words)))
+            found = self._transcribe_window(y16, window)
+            if len(window) > 1 and any(
+                    sum(e - s for s, e in piece[2]) >= MIN_RETRY_SPEECH_S
+                    and sum(w.end_s - w.start_s for u in found.get(k, ()) for w in u.words)
+                    < MIN_COVERAGE * sum(e - s for s, e in piece[2])
+                    for k, piece in enumerate(window)):
+                # the decoder lost a piece (its timestamps jumped past it): packing
+                # misled it, so this window's pieces are read one by one
+                found = {k: self._transcribe_window(y16, [piece]).get(0, []) for k, piece in enumerate(window)}
+            out += [u for k in sorted(found) for u in found[k]]
         out.sort(key=lambda u: u.start_s)
         return out
+
+    def _transcribe_window(self, y16: np.ndarray, window) -> dict[int, list[Utterance]]:
+        """Utterances per piece of one packed window, in file time."""
+        audio, placed = _window_audio(y16, WHISPER_SR, window)
+        found: dict[int, list[Utterance]] = {}
+        if len(audio) < WHISPER_SR // 10:
+            return found
+        segments, _info = self.model.transcribe(
+            audio, language=self.language, beam_size=self.beam_size, word_timestamps=True,
+            condition_on_previous_text=False, initial_prompt=self.initial_prompt,
+            vad_filter=False, without_timestamps=False, temperature=self.temperature,
+        )
+        for s in segments:
+            if s.no_speech_prob > NO_SPEECH_PROB and s.avg_logprob < LOGPROB_FLOOR:
+                continue
+            by_piece: dict[int, list[Word]] = {}
+            for w in s.words or ():
+                if not w.word.strip():
+                    continue
+                hit = _to_file_time(placed, float(w.start), float(w.end))
+                if hit is None:
+                    continue
+                k, ws, we = hit
+                by_piece.setdefault(k, []).append(
+                    Word(w.word.strip(), round(ws, 3), round(we, 3), round(float(w.probability), 3)))
+            for k, words in by_piece.items():
+                found.setdefault(k, []).append(Utterance(words[0].start_s, words[-1].end_s,
+                                                         " ".join(w.word for w in words), tuple(words)))
+        return found
 
 
 def pack_windows(
