@@ -6,8 +6,10 @@ press 1."), Vosk gives bare lower-case words, and both mishear keys in key posit
 ("press to" for "press 2", "for" for "4"). The parser therefore reads a call to
 action as an *anchor* (a key verb followed by one or more keys) and gives each anchor
 the words on one side of it as its label: before it ("for billing, press 1") or after
-it ("press 1 for billing"). Which side is decided per sentence from what follows the
-last key, because prompts keep one phrasing within a sentence.
+it ("press 1 for billing"). The sides are chosen jointly over the whole prompt
+(dynamic programming: no word serves two options, as many options as possible get
+words), because recognizers misplace periods over the short pauses of synthetic
+voices ("for billing and payments. Press 1 for support.") and Vosk writes none.
 
 Nothing here imports a recognizer; it is pure Python.
 """
@@ -122,10 +124,6 @@ def _tokens(words: Iterable) -> list[_Tok]:
                 continue
             toks.append(_Tok(t, s, e))
     return toks
-
-
-def _words_from_text(text: str) -> list[_Tok]:
-    return _tokens([text])
 
 
 def _sentences(toks: Sequence[_Tok]) -> list[list[_Tok]]:
