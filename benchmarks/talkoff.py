@@ -1,6 +1,7 @@
 """Talk-off benchmark: false DTMF presses on real prompts and hold music.
 
-Every Asterisk recorded prompt (en_US_f_Allison and en, wav) and every music-on-hold
+Every Asterisk recorded prompt (en_US_f_Allison with its subfolders; ``en`` links
+to the same files) and every music-on-hold
 file goes through a G.711 mu-law round trip (ffmpeg) and through ivrkit's detector;
 multimon-ng's DTMF decoder gets the same audio (22050 Hz s16 raw) for comparison.
 
@@ -21,10 +22,13 @@ import numpy as np
 
 from ivrkit.audio.dtmf import detect_dtmf
 from ivrkit.audio.io import ffmpeg_exe
+from ivrkit.audio.segment import segment
+from ivrkit.audio.tones import detect_tones
 
+# sounds/en is a symlink to the same en_US_f_Allison set: listed once; subfolders
+# (digits, letters, phonetic, silence, ...) included
 SETS = {
     "prompts en_US_f_Allison": Path("/usr/share/asterisk/sounds/en_US_f_Allison"),
-    "prompts en": Path("/usr/share/asterisk/sounds/en"),
     "music on hold": Path("/usr/share/asterisk/moh"),
 }
 
@@ -59,13 +63,16 @@ def main() -> int:
     total_files = total_s = total_false = total_mm = 0
     detect_s = 0.0
     print(f"{'set':28s} {'files':>6s} {'minutes':>8s} {'ivrkit false':>13s}"
-          + (f" {'multimon-ng false':>18s}" if use_mm else ""))
+          + (f" {'multimon-ng false':>18s}" if use_mm else "")
+          + f" {'tones':>6s} {'speech s':>9s} {'music s':>8s}")
     for name, folder in SETS.items():
-        files = sorted(folder.glob("*.wav"))
-        n_false = n_mm = 0
-        dur = 0.0
+        files = sorted(folder.rglob("*.wav"))
+        n_false = n_mm = n_tones = 0
+        dur = speech_s = music_s = 0.0
         for f in files:
             y = mulaw_roundtrip(f)
+            if len(y) == 0:
+                continue
             dur += len(y) / 8000
             t0 = time.perf_counter()
             presses = detect_dtmf(y, 8000)
@@ -73,17 +80,27 @@ def main() -> int:
             if presses:
                 print(f"  false press in {f.name}: {[(p.key, p.start_s) for p in presses]}")
             n_false += len(presses)
+            tones = detect_tones(y, 8000)
+            if tones:
+                print(f"  tone in {f.name}: {[(t.name, t.start_s) for t in tones]}")
+            n_tones += len(tones)
+            for r in segment(y, 8000):
+                speech_s += r.duration_s if r.kind == "speech" else 0.0
+                music_s += r.duration_s if r.kind == "music" else 0.0
             if use_mm:
                 n_mm += multimon_presses(y)
         print(f"{name:28s} {len(files):6d} {dur / 60:8.1f} {n_false:13d}"
-              + (f" {n_mm:18d}" if use_mm else ""))
+              + (f" {n_mm:18d}" if use_mm else "")
+              + f" {n_tones:6d} {speech_s:9.1f} {music_s:8.1f}")
         total_files += len(files)
         total_s += dur
         total_false += n_false
         total_mm += n_mm
     print(f"{'total':28s} {total_files:6d} {total_s / 60:8.1f} {total_false:13d}"
           + (f" {total_mm:18d}" if use_mm else ""))
-    print(f"detector time {detect_s:.1f} s = {total_s / max(detect_s, 1e-9):.0f}x real time")
+    print("tones: call-progress tones reported (beep.wav is a real beep); speech s / music s:"
+          " seconds segment() labels speech / music (hold music must get no speech)")
+    print(f"DTMF detector time {detect_s:.1f} s = {total_s / max(detect_s, 1e-9):.0f}x real time")
     return 0
 
 
