@@ -328,7 +328,13 @@ def _prefix_range(toks: Sequence[_Tok], lo: int, hi: int) -> tuple[int, int] | N
         if hi - first > 10 and len(leads) > 1:
             first = leads[-1]
         return first, hi
-    if need_lead or hi - lo > 8:
+    if need_lead:
+        return None
+    # "X, press N" with no lead word: the clause right before the verb
+    cuts = [k + 1 for k in range(lo, hi - 1) if toks[k].brk]
+    if cuts and hi - cuts[-1] <= 6:
+        return cuts[-1], hi
+    if hi - lo > 8:
         return None
     return lo, hi
 
