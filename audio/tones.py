@@ -20,7 +20,8 @@ Method (8 kHz):
    400-425 Hz bursts >= 2.5 s are dial tone, 0.65-2.5 s ringback, shorter ones busy /
    reorder when a like burst follows or precedes within a cadence gap; SIT is the
    three rising segments in a row (one event); a lone steady single tone of
-   0.15-1.2 s anywhere else is a beep.
+   0.18-1.2 s anywhere else is a beep (record beeps: 0.2-0.6 s; the
+   chimes of confbridge-join / -leave, 0.17 s, are not).
 
 Each returned :class:`Tone` is one burst (SIT: the whole three-segment sequence).
 """
@@ -46,7 +47,7 @@ PEAK_HALF_BINS = 3
 #: (a clean tone: ~0.99; 15 dB SNR: ~0.9; voiced speech: rarely above 0.6).
 MIN_TONE_SHARE = 0.8
 #: Single tone: second peak at least this far below the first.
-MIN_PURITY_DB = 15.0
+MIN_PURITY_DB = 10.0
 #: Tone pair: the weaker of the two within this of the stronger (the plans allow a
 #: few dB between the components; codecs add little).
 MAX_PAIR_TWIST_DB = 10.0
@@ -89,7 +90,7 @@ EU_RINGBACK_MIN_S = 0.65       # ringback 1 s (0.8-1.5) on
 EU_CADENCE_GAP_S = (0.15, 0.9)  # busy/reorder off-times between like bursts
 SIT_SEGMENT_S = (0.2, 0.45)    # SIT segments: 274-380 ms
 SIT_MAX_GAP_S = 0.1
-BEEP_S = (0.15, 1.2)
+BEEP_S = (0.18, 1.2)
 #: A beep is a lone tone: nothing tonal of the same frequency this close either side
 #: (a periodic tone is a cadence, not a beep).
 BEEP_ISOLATION_S = 1.0
@@ -101,7 +102,7 @@ STEADY_TOLERANCE_HZ = 2.0
 #: harmonic rarely stays put that long, every call-progress tone does.
 MIN_RUN_FRAMES = 7
 #: Runs of one frame type may have single-frame holes (codec glitches, 20 ms).
-MAX_HOLE_FRAMES = 1
+MAX_HOLE_FRAMES = 2
 #: Burst edges: where 10 ms energy falls this far below the burst's median.
 EDGE_DROP_DB = 6.0
 CHUNK_FRAMES = 1024
@@ -265,7 +266,8 @@ def detect_tones(y: np.ndarray, sr: int) -> list[Tone]:
         if i1 - i0 + 1 < MIN_RUN_FRAMES:
             continue
         s, e = _edges(y8, i0, i1)
-        purity = float(np.median(peaks[i0 : i1 + 1, 5]))
+        # edge frames straddle silence and are less pure: judge on the core
+        purity = float(np.percentile(peaks[i0 : i1 + 1, 5], 75))
         bursts.append([lab, s, e, f, purity])
     return _name([tuple(b) for b in bursts if b[2] - b[1] >= MIN_BURST_S])
 
