@@ -134,7 +134,7 @@ def _multimon_window(p):
 
 def score_company(comp: dict, results: list[dict], dtmf_only: bool) -> dict:
     acc = defaultdict(list)
-    dt = {"tp": 0, "fp": 0, "fn": 0, "class_n": 0, "class_ok": 0, "seq_ok": 0, "seq_n": 0}
+    dt = {"tp": 0, "fp": 0, "fn": 0, "class_n": 0, "class_ok": 0, "nav_n": 0, "nav_ok": 0, "seq_ok": 0, "seq_n": 0}
     mm = {"tp": 0, "fp": 0, "fn": 0, "seq_ok": 0, "seq_n": 0}
     errors: dict[str, str] = {}
     entries = [0, 0]
@@ -162,7 +162,7 @@ def score_company(comp: dict, results: list[dict], dtmf_only: bool) -> dict:
         rss = max(rss, r.get("maxrss_mb") or 0.0)
         if r["presses"] is not None:
             s = scoring.score_dtmf(truth["presses"], r["presses"])
-            for k in ("tp", "fp", "fn", "class_n", "class_ok"):
+            for k in ("tp", "fp", "fn", "class_n", "class_ok", "nav_n", "nav_ok"):
                 dt[k] += s[k]
             dt["seq_ok"] += s["sequence_ok"]
             dt["seq_n"] += 1
@@ -192,6 +192,7 @@ def score_company(comp: dict, results: list[dict], dtmf_only: bool) -> dict:
            "dtmf": {**scoring.prf(dt["tp"], dt["fp"], dt["fn"]), "onset": scoring.summarise_errors(acc["onset"]),
                     "sequence_exact": dt["seq_ok"] / dt["seq_n"] if dt["seq_n"] else None,
                     "accepted_accuracy": dt["class_ok"] / dt["class_n"] if dt["class_n"] else None,
+                    "accepted_accuracy_navigation": dt["nav_ok"] / dt["nav_n"] if dt["nav_n"] else None,
                     "_counts": dt},
            "multimon": {**scoring.prf(mm["tp"], mm["fp"], mm["fn"]),
                         "report_latency": scoring.summarise_errors(acc["mm_latency"]),
@@ -246,7 +247,8 @@ def total_report(reps: list[dict]) -> dict:
     return {"company": "TOTAL", "dir": "", "calls": sum(r["calls"] for r in reps),
             "dtmf": {**scoring.prf(dt["tp"], dt["fp"], dt["fn"]), "onset": pooled(onset),
                      "sequence_exact": dt["seq_ok"] / dt["seq_n"] if dt["seq_n"] else None,
-                     "accepted_accuracy": dt["class_ok"] / dt["class_n"] if dt["class_n"] else None},
+                     "accepted_accuracy": dt["class_ok"] / dt["class_n"] if dt["class_n"] else None,
+                     "accepted_accuracy_navigation": dt["nav_ok"] / dt["nav_n"] if dt["nav_n"] else None},
             "multimon": {**scoring.prf(mm["tp"], mm["fp"], mm["fn"]), "report_latency": pooled(lat),
                          "sequence_exact": mm["seq_ok"] / mm["seq_n"] if mm["seq_n"] else None} if mm["seq_n"] else None,
             "options": scoring.prf(ot["tp"], ot["fp"], ot["fn"]) if opts else None,
@@ -300,6 +302,9 @@ def print_report(reps: list[dict], total: dict) -> None:
           "sequence is exact; acc: accepted/ignored right; greet s: |root listen_after error|; "
           "wait: nodes with truth <= wait <= truth + 1.5 s; RTF: analysis time / audio time; "
           "MB: peak RSS of a worker; mm: multimon-ng (lat: report time - onset).")
+    nav = total["dtmf"].get("accepted_accuracy_navigation")
+    if nav is not None:
+        print(f"accepted/ignored accuracy on navigation presses only (entry digits left out): {_pct(nav).strip()}")
     errs = {}
     for r in reps:
         for k, v in r.get("errors", {}).items():

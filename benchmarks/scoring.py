@@ -48,9 +48,13 @@ def score_dtmf(truth: list[dict], found: list[dict], time_key: str = "start", wi
     errs = [found[j][time_key] - truth[i]["start"] for i, j in pairs]
     cls = [(truth[i]["accepted"], found[j]["accepted"]) for i, j in pairs
            if found[j].get("accepted") is not None]
+    # navigation presses only: digits keyed into an input node are data, not menu choices
+    nav = [(truth[i]["accepted"], found[j]["accepted"]) for i, j in pairs
+           if found[j].get("accepted") is not None and truth[i].get("phase") != "entry"]
     return {"tp": len(pairs), "fp": len(found) - len(pairs), "fn": len(truth) - len(pairs),
             "onset_errors": errs,
             "class_n": len(cls), "class_ok": sum(a == b for a, b in cls),
+            "nav_n": len(nav), "nav_ok": sum(a == b for a, b in nav),
             "sequence_ok": "".join(t["key"] for t in truth) == "".join(f["key"] for f in found)}
 
 
