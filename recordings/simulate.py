@@ -168,12 +168,14 @@ CODECS = {  # name -> (ffmpeg encoder args, file extension)
 }
 
 
-def encode(y: np.ndarray, path: Path, codec: str) -> None:
-    """Write ``y`` (8 kHz float) in ``codec``; decoding the file is the round trip."""
+def encode(y: np.ndarray, path: Path, codec: str, file_sr: int = SR) -> None:
+    """Write ``y`` (8 kHz float; shape ``(n,)`` or ``(2, n)`` for one side per channel)
+    in ``codec`` at ``file_sr``; decoding the file is the round trip."""
     args, _ = CODECS[codec]
-    raw = np.clip(y, -1.0, 1.0).astype("<f4").tobytes()
-    cmd = [_ffmpeg(), "-nostdin", "-v", "error", "-y", "-f", "f32le", "-ar", str(SR), "-ac", "1",
-           "-i", "-", *args, "-ar", str(SR),
+    channels = 1 if y.ndim == 1 else y.shape[0]
+    raw = np.clip(y.T if channels > 1 else y, -1.0, 1.0).astype("<f4").tobytes()
+    cmd = [_ffmpeg(), "-nostdin", "-v", "error", "-y", "-f", "f32le", "-ar", str(SR), "-ac", str(channels),
+           "-i", "-", *args, "-ar", str(file_sr),
            # no encoder-version tag: the same call gives the same bytes with any ffmpeg
            "-fflags", "+bitexact", "-flags:a", "+bitexact", str(path)]
     subprocess.run(cmd, input=raw, check=True)
@@ -685,6 +687,13 @@ class Simulation:
         noise = sosfilt(sos, noise).astype(np.float32)
         noise *= noise_rms / (np.sqrt(np.mean(noise**2)) + 1e-12)
         y = y + noise
+        if plan.get("stereo"):
+            # one side per channel, as call recorders write it: the IVR on the left, the
+            # caller's phone (its key tones and room noise) on the right
+            keys = y - ivr - noise
+            mic = sosfilt(sos, rng.standard_normal(n)).astype(np.float32)
+            mic *= noise_rms / (np.sqrt(np.mean(mic**2)) + 1e-12)
+            y = np.stack([ivr + noise, keys + mic])
         peak = np.max(np.abs(y))
         if peak > 0.98:  # keep the recording unclipped; truth levels shift by the same gain
             g = float(0.98 / peak)
@@ -696,6 +705,7 @@ class Simulation:
             "file": None, "duration": round(n / SR, 3), "answer": round(answer, 3),
             "greeting_onset": round(onset, 3), "voice": self.voice, "codec": plan.get("codec", "mulaw"),
             "far_codec": plan.get("far_codec"), "snr_db": snr, "seed": plan.get("seed", 0),
+            "channels": 2 if plan.get("stereo") else 1, "sample_rate": int(plan.get("file_sr", SR)),
             "presses": sorted(self.presses, key=lambda p: p["start"]),
             "visits": self.visits, "tones": self.tones, "music": self.music,
         }
@@ -754,7 +764,7 @@ def render_call(spec: dict, plan: dict, renderer: Renderer, out_dir: Path) -> di
     codec = plan.get("codec", "mulaw")
     name = plan["name"] + CODECS[codec][1]
     out_dir.mkdir(parents=True, exist_ok=True)
-    encode(y, out_dir / name, codec)
+    encode(y, out_dir / name, codec, int(plan.get("file_sr", SR)))
     truth["file"] = name
     truth["plan"] = {k: v for k, v in plan.items() if k != "name"}
     (out_dir / f"{plan['name']}.truth.json").write_text(json.dumps(truth, indent=1, ensure_ascii=False) + "\n")
@@ -823,6 +833,11 @@ def random_plan(spec: dict, leaf: list[str], name: str, seed: int, harsh: bool =
             "dtmf": {"dur_s": [0.04, 0.2], "level_db": [-25, -3], "twist_db": [-6, 6],
                      "freq_error": [-0.015, 0.015]},
         })
+        # drawn last, so the draws above (and the calls made before these existed) stay
+        if rng.random() < 0.12 and plan["codec"] != "gsm":  # GSM files are mono only
+            plan["stereo"] = True
+        if rng.random() < 0.25 and plan["codec"] == "pcm16":
+            plan["file_sr"] = 16000
     return plan
 
 

@@ -208,3 +208,18 @@ def test_fixture_calls_match_their_truth(truth_path):
     ids = {n["id"] for n in tree["nodes"]}
     for v in truth["visits"]:
         assert ("/".join(v["path"]) or "root") in ids
+
+
+def test_stereo_call_has_the_ivr_left_and_the_caller_right():
+    y, truth = run({**BASE_PLAN, "stereo": True})
+    assert y.shape[0] == 2 and truth["channels"] == 2
+    ivr, caller = y
+    ignored = truth["presses"][0]
+    seg = slice(int((truth["greeting_onset"] + 0.1) * SR), int((ignored["start"] - 0.05) * SR))
+    # the prompt is on the left only (the caller's side carries only its room noise)
+    assert rms_db(ivr[seg]) > rms_db(caller[seg]) + 25
+    # the key tones are on the right only (the left has the greeting, not the tone)
+    assert_tones_at_presses(caller, truth["presses"])
+    k = slice(int(ignored["start"] * SR), int(ignored["end"] * SR))
+    lo, hi = key_freqs(ignored["key"])
+    assert band_db(caller[k], hi) > band_db(ivr[k], hi) + 10  # the left has speech there
