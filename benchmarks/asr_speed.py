@@ -186,6 +186,7 @@ def main(argv=None) -> int:
     ap.add_argument("--prompt-ablation", action="store_true", help="Whisper with and without IVR_PROMPT")
     ap.add_argument("--beam", type=int, default=1)
     ap.add_argument("--no-vosk", action="store_true")
+    ap.add_argument("--no-whisper", action="store_true")
     ap.add_argument("--corpus", type=Path, help="simulated corpus folder (recordings/simulate.py)")
     ap.add_argument("--calls", type=int, default=1, help="calls per company with --corpus")
     args = ap.parse_args(argv)
@@ -209,8 +210,9 @@ def main(argv=None) -> int:
     eng = asr.WhisperEngine(beam_size=args.beam)
     _ = eng.model
     print(f"whisper tiny.en load (incl. sha256 check) {time.perf_counter() - t0:.2f} s")
-    run(eng, items, f"whisper tiny.en beam={args.beam} prompt=IVR_PROMPT codec={args.codec}", args.codec)
-    if args.prompt_ablation:
+    if not args.no_whisper:
+        run(eng, items, f"whisper tiny.en beam={args.beam} prompt=IVR_PROMPT codec={args.codec}", args.codec)
+    if args.prompt_ablation and not args.no_whisper:
         eng_p = asr.WhisperEngine(beam_size=args.beam, initial_prompt=None)
         run(eng_p, items, f"whisper tiny.en beam={args.beam} prompt=None codec={args.codec}", args.codec)
     if not args.no_vosk:

@@ -92,6 +92,10 @@ JOIN_S = 0.3
 #: span ~60-90 % of prompt speech; a lost piece has none or one.
 MIN_RETRY_SPEECH_S = 1.0
 MIN_COVERAGE = 0.3
+#: Whisper's word alignment gives invented words no duration; a segment in which
+#: this share of words lasts under INSTANT_WORD_S is dropped.
+INSTANT_WORD_S = 0.02
+HALLUCINATED_SHARE = 0.5
 
 
 def chunk_regions(
@@ -288,6 +292,12 @@ class WhisperEngine:
         )
         for s in segments:
             if s.no_speech_prob > NO_SPEECH_PROB and s.avg_logprob < LOGPROB_FLOOR:
+                continue
+            ws_ = [w for w in (s.words or ()) if w.word.strip()]
+            if ws_ and sum(w.end - w.start < INSTANT_WORD_S for w in ws_) >= HALLUCINATED_SHARE * len(ws_):
+                # words the alignment cannot place in the audio were not in it: the
+                # decoder's invented tails ("... see you in the next video") come
+                # out as a run of zero-length words after the last real one
                 continue
             by_piece: dict[int, list[Word]] = {}
             for w in s.words or ():
