@@ -522,7 +522,7 @@ def make_engine(name: str = "auto", model_path: str | os.PathLike | None = None)
         raise EngineError(f"unknown engine {name!r} (auto, whisper or vosk)")
     is_whisper_dir = model_path is not None and (Path(model_path) / "model.bin").is_file()
     if name == "whisper" or (name == "auto" and is_whisper_dir):
-        return WhisperEngine(model_path if is_whisper_dir else None)
+        return WhisperEngine(model_path)
     if name == "vosk":
         return VoskEngine(model_path)
     if _configured_vosk_model(model_path) is not None:

