@@ -213,6 +213,12 @@ def _label_stretch(z: np.ndarray) -> np.ndarray:
         z = median_filter(z, size=min(SMOOTH_WINDOWS, len(z) | 1), mode="nearest")
     lab = z > 0
     min_run = int(round(MIN_RUN_S / WINDOW_HOP_S))
+    runs = _spans(lab) + _spans(~lab)
+    if len(runs) > 1 and max(e - s for s, e in runs) < min_run:
+        # no run long enough to anchor the others: absorbing shortest-first could
+        # let a minority label spread over the whole stretch (a slow TTS voice
+        # dipping below zero mid-sentence); the stretch's median score decides
+        return np.full(len(z), bool(np.median(z) > 0))
     # absorb short runs into their neighbours, shortest first, until none is left
     while True:
         runs = _spans(lab) + [(s, e) for s, e in _spans(~lab)]

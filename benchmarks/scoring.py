@@ -71,12 +71,16 @@ def _label_score(a: str, b: str) -> float:
 
 
 def heard_options(truths: list[dict]) -> set[tuple[tuple, str]]:
-    """(parent path, key) of options the calls played at least in part."""
+    """(parent path, key) of options some call played to the end.
+
+    An option the caller cut off with a key press ("To make a pay-" *2*) has a key
+    but no label anyone could have heard; it is not counted against recall."""
     out = set()
     for t in truths:
         for v in t["visits"]:
             for o in v.get("options") or []:
-                out.add((tuple(v["path"]), o["key"]))
+                if v.get("end") is None or o["end"] <= v["end"]:
+                    out.add((tuple(v["path"]), o["key"]))
     return out
 
 
@@ -91,10 +95,12 @@ def tree_edges(tree: dict) -> dict[tuple[tuple, str], str]:
 def score_options(true_tree: dict, found_tree: dict | None, heard: set | None = None) -> dict:
     """Option precision / recall: an option is right when parent path and key match and
     the label is close (``LABEL_MIN_SCORE``). Recall counts only ``heard`` options."""
-    truth = tree_edges(true_tree)
-    if heard is not None:
-        truth = {k: v for k, v in truth.items() if k in heard}
+    every = tree_edges(true_tree)
+    truth = {k: v for k, v in every.items() if heard is None or k in heard}
     found = tree_edges(found_tree) if found_tree else {}
+    # a key pressed before its label was played: right key, no label -- neither a
+    # hit nor a false option
+    found = {k: lab for k, lab in found.items() if lab or k in truth or k not in every}
     tp = sum(1 for k, lab in found.items() if k in truth and _label_score(lab, truth[k]) >= LABEL_MIN_SCORE)
     key_tp = sum(1 for k in found if k in truth)
     # a found option under a path the truth never offered is a false positive too
