@@ -121,6 +121,15 @@ def _analyse_calls(paths, engine, console):
     return timelines
 
 
+def _need_matplotlib(path: str) -> None:
+    """Pictures need the optional `plot` extra; say so before any work is done."""
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        raise UsageError(f"{path}: drawing needs matplotlib (pip install 'ivrkit[plot]'), "
+                         "or ask for Mermaid text with a .mmd name") from None
+
+
 def _write_diagram(path: str, svg_fn, mermaid_fn) -> None:
     if path.endswith((".mmd", ".md", ".mermaid")):
         _atomic_write_text(path, mermaid_fn())
@@ -134,12 +143,14 @@ def cmd_map(args, out, err) -> int:
     from ivrkit.trees.build import merge_timelines
     from ivrkit.trees.io import write_tree
     from ivrkit.trees.render import render_tree
-    from ivrkit.trees.waits import recommend_waits
+    from ivrkit.trees.waits import explain_listen, recommend_waits
 
     from .progress import summary_line
 
     for p in (args.out, args.diagram):
         _check_out_dir(p)
+    if args.diagram and not args.diagram.endswith((".mmd", ".md", ".mermaid")):
+        _need_matplotlib(args.diagram)
     base = _read_tree(args.into) if args.into else None
     engine = _engine(args)
     t0 = time.perf_counter()
@@ -150,6 +161,9 @@ def cmd_map(args, out, err) -> int:
     else:
         recommend_waits(G)
     out.write(render_tree(G) + "\n")
+    if "root" in G:
+        # the root's wait is the figure people question: say what it rests on
+        out.write("\n" + explain_listen(G, "root") + "\n")
     target = args.out or args.into
     if target:
         write_tree(G, target)
@@ -196,6 +210,8 @@ def _format_timeline(tl: dict) -> str:
 
 def cmd_timeline(args, out, err) -> int:
     _check_out_dir(args.plot)
+    if args.plot:
+        _need_matplotlib(args.plot)
     engine = _engine(args)
     (tl,) = _analyse_calls([args.call], engine, err)
     if args.plot:
@@ -235,6 +251,8 @@ def cmd_diff(args, out, err) -> int:
     from ivrkit.trees.diff import diff_trees, format_diff
 
     _check_out_dir(args.diagram)
+    if args.diagram and not args.diagram.endswith((".mmd", ".md", ".mermaid")):
+        _need_matplotlib(args.diagram)
     old, new = _read_tree(args.old), _read_tree(args.new)
     d = diff_trees(old, new)
     if args.json:

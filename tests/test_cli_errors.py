@@ -59,3 +59,18 @@ def test_missing_vosk_model_is_a_clear_error(tmp_path):
     r = discover("timeline", FX / "mulaw8k.wav", "--engine", "vosk", "--model", tmp_path / "no-model")
     assert r.returncode == 2
     assert len(r.stderr.strip().splitlines()) == 1 and "no-model" in r.stderr
+
+
+def test_picture_without_matplotlib_is_a_clear_error_before_any_work(tmp_path):
+    # matplotlib is the optional `plot` extra: a machine without it gets one line,
+    # exit 2, and no half-drawn file (the import is blocked, the CLI is the real one)
+    code = ("import sys; sys.modules['matplotlib'] = None\n"
+            "from ivrkit.discovery.cli import main\n"
+            "sys.exit(main(sys.argv[1:]))")
+    svg = tmp_path / "t.svg"
+    r = subprocess.run([sys.executable, "-c", code, "map", str(FX / "mulaw8k.wav"), "--diagram", str(svg)],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 2, r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and "t.svg" in lines[0] and "matplotlib" in lines[0]
+    assert list(tmp_path.iterdir()) == []
