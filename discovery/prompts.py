@@ -51,7 +51,16 @@ class Option:
 KEY_VERBS = frozenset({
     "press", "dial", "push", "select", "touch", "choose",
     "oprima", "oprime", "marque", "presione", "pulse", "pulsa",  # Spanish menus
+    "prez", "pres", "presse",  # how recognizers write "press" in a synthetic voice
 })
+#: Verbs that only ever ask for a key: a recognizer that loses the key after one of
+#: them ("for billing, press" + silence) still marks the end of an option clause.
+PRESS_VERBS = frozenset({"press", "push", "prez", "pres", "presse", "pressed",
+                         "oprima", "oprime", "presione", "pulse", "pulsa"})
+#: "pressed" is a recognizer's "press" only where no one is being told what they
+#: pressed ("you pressed 1", "if you have pressed").
+PAST_VERBS = frozenset({"pressed"})
+NOT_BEFORE_PAST = frozenset({"you", "have", "has", "had", "already", "was", "were", "i", "we"})
 
 DIGIT_WORDS = {
     "zero": "0", "one": "1", "won": "1", "two": "2", "three": "3", "four": "4",
@@ -62,7 +71,10 @@ DIGIT_WORDS = {
 #: Words a recognizer writes for a key only when the key position forces it:
 #: "press to" (2), "press for" (4), "press oh" (0), "press ate" (8).
 HOMOPHONE_KEYS = {"to": "2", "too": "2", "for": "4", "fore": "4", "oh": "0", "o": "0", "ate": "8",
-                  "start": "*", "forward": "4"}
+                  "start": "*", "forward": "4", "free": "3", "tree": "3"}
+#: A number word a recognizer writes for "for" at the start of an option clause
+#: ("Four billing, press 1."): it opens the clause, it is never a key there.
+FOR_AS_NUMBER = frozenset({"four", "4", "fore"})
 STAR_WORDS = frozenset({"star", "asterisk", "*", "estrella", "asterisco"})
 POUND_WORDS = frozenset({"pound", "hash", "#", "numeral", "gato"})
 KEY_NOUNS = frozenset({"key", "button", "sign", "tecla"})
@@ -187,6 +199,21 @@ def _key_at(toks: Sequence[_Tok], i: int, after_verb: bool) -> tuple[str, int] |
     return key, j
 
 
+def _key_after_break(toks: Sequence[_Tok], i: int) -> tuple[str, int] | None:
+    """A key after a verb the recognizer closed with punctuation ("press." / "press,"
+    then "3." in the next utterance): only a plain key that stands alone (its own
+    clause end, the prompt's end, or an option's lead word next)."""
+    n = len(toks)
+    if i >= n:
+        return None
+    key = _plain_key(toks[i].text)
+    if key is None:
+        return None
+    if toks[i].brk or i + 1 >= n or toks[i + 1].text in LEAD_WORDS:
+        return key, i + 1
+    return None
+
+
 @dataclass
 class _Anchor:
     keys: list[str]
@@ -250,12 +277,23 @@ def _anchors(sent: Sequence[_Tok]) -> list[_Anchor]:
     i, n = 0, len(sent)
     while i < n:
         t = sent[i].text
-        if t in KEY_VERBS and not sent[i].brk:
-            got = _key_at(sent, i + 1, after_verb=True)
+        if t in KEY_VERBS and not (t in PAST_VERBS and i and sent[i - 1].text in NOT_BEFORE_PAST):
+            got = _key_at(sent, i + 1, after_verb=True) if not sent[i].brk else _key_after_break(sent, i + 1)
             if got is not None and not (got[0] in "#*" and _is_terminator_verb(sent, i)):
                 keys = [got[0]]
                 j = _skip_anytime(sent, _multi_keys(sent, got[1], keys))
                 out.append(_Anchor(keys, i, j))
+                i = j
+                continue
+            junk = not sent[i].brk and i + 1 < n and sent[i + 1].brk == "." \
+                and sent[i + 1].text not in LEAD_WORDS and sent[i + 1].text not in PRESS_VERBS
+            if got is None and t in PRESS_VERBS and (
+                    sent[i].brk or i + 1 >= n or sent[i + 1].text in LEAD_WORDS
+                    or sent[i + 1].text in PRESS_VERBS or junk):
+                # "for billing, press" and the key lost (or unreadable: "press high."):
+                # a call to action all the same, it ends this option's clause
+                j = i + 2 if junk else i + 1
+                out.append(_Anchor([], i, j))
                 i = j
                 continue
         elif out and i - out[-1].end <= CONTINUATION_GAP and (sent[i - 1].brk or t in ("or", "and")):
@@ -417,6 +455,9 @@ def _overlap(a: tuple[int, int] | None, b: tuple[int, int] | None) -> bool:
 #: right after the key says "press 1 for X"; a sentence end after the key says
 #: "For X, press 1."); far below one labelled option.
 CUE_BONUS = 0.01
+#: A verb whose key was lost still takes its clause's words (so that they do not run
+#: into the next option's label), but gives way to an anchor with a key.
+KEYLESS_WEIGHT = 0.5
 
 
 def _label_ranges(toks: Sequence[_Tok], anchors: list[_Anchor]) -> list[tuple[int, int] | None]:
@@ -439,8 +480,9 @@ def _label_ranges(toks: Sequence[_Tok], anchors: list[_Anchor]) -> list[tuple[in
     best: list[dict[str, tuple[float, str | None]]] = []
     for i, c in enumerate(cands):
         row: dict[str, tuple[float, str | None]] = {}
+        weight = 1.0 if anchors[i].keys else KEYLESS_WEIGHT
         for ch, (rng, bonus) in c.items():
-            gain = (1.0 + bonus) if rng is not None else 0.0
+            gain = (weight + bonus) if rng is not None else 0.0
             if i == 0:
                 row[ch] = (gain, None)
                 continue
@@ -473,12 +515,47 @@ def _label_ranges(toks: Sequence[_Tok], anchors: list[_Anchor]) -> list[tuple[in
     return ranges
 
 
+def _fill_lost_keys(anchors: list[_Anchor]) -> None:
+    """Menus number their options one after another. A run of verbs whose keys the
+    recognizer lost, between options N and N+m+1 (or before option m+1 at the start
+    of the prompt), gets the missing numbers: "press 1 ... for X, press [lost] ...
+    press 3" -> X is 2. Anything else stays unknown."""
+    used = {k for a in anchors for k in a.keys}
+    i, n = 0, len(anchors)
+    while i < n:
+        if anchors[i].keys:
+            i += 1
+            continue
+        j = i
+        while j < n and not anchors[j].keys:
+            j += 1
+        prev = anchors[i - 1].keys[-1] if i else None
+        nxt = anchors[j].keys[0] if j < n else None
+        run = j - i
+        if nxt is not None and nxt.isdigit():
+            b = int(nxt)
+            if prev is None and b == run + 1:
+                fill = [str(k) for k in range(1, b)]
+            elif prev is not None and prev.isdigit() and b - int(prev) == run + 1:
+                fill = [str(k) for k in range(int(prev) + 1, b)]
+            else:
+                fill = []
+            if fill and not used & set(fill):
+                for a, k in zip(anchors[i:j], fill):
+                    a.keys = [k]
+                used |= set(fill)
+        i = j
+
+
 def _options(toks: Sequence[_Tok]) -> list[Option]:
     anchors = _anchors(toks)
-    if not anchors:
+    if not any(a.keys for a in anchors):
         return []
+    _fill_lost_keys(anchors)
     out: list[Option] = []
     for a, rng in zip(anchors, _label_ranges(toks, anchors)):
+        if not a.keys:
+            continue
         lab = list(toks[rng[0]:rng[1]]) if rng is not None else []
         label = _clean_label(lab)
         s, e = _span(lab + list(toks[a.start:a.end]))

@@ -49,8 +49,34 @@ NEXT_AUDIO_MIN_S = 0.25
 CONTINUITY_GAP_S = 0.2
 #: Audio just before a press must be this close for the press to be "over" the prompt.
 OVER_PROMPT_S = 0.15
+#: Far-end audio that resumes this soon after a press made in a pause is the prompt
+#: playing on (a pause between its sentences), not the next node: taking a key,
+#: stopping the prompt and starting the next one takes platforms 0.3-2 s (the same
+#: bound trees.build uses to fold a prompt that went on).
+RESUME_GAP_S = 0.3
 #: Keys that end a data entry.
 TERMINATORS = ("#", "*")
+#: Keys typed as data (an ID, a phone number) follow each other within this gap
+#: (0.3-0.5 s apart for a person, less for a dialer)...
+ENTRY_KEY_GAP_S = 0.8
+#: ...and come at least this many in a row (the shortest token, 4D, is four keys);
+#: menu keys come one at a time, each waiting for the next prompt.
+MIN_ENTRY_KEYS = 4
+
+
+def entry_bursts(presses) -> set[int]:
+    """Indices of presses typed at data-entry pace: runs of at least MIN_ENTRY_KEYS
+    keys, each within ENTRY_KEY_GAP_S of the one before, a terminator ending a run."""
+    out: set[int] = set()
+    run: list[int] = []
+    for i, p in enumerate(presses):
+        if run and (p.start_s - presses[run[-1]].start_s > ENTRY_KEY_GAP_S
+                    or presses[run[-1]].key in TERMINATORS):
+            run = []
+        run.append(i)
+        if len(run) >= MIN_ENTRY_KEYS:
+            out.update(run)
+    return out
 
 
 @dataclass
@@ -90,8 +116,9 @@ def _prompt_tail_s(press_start: float, press_end: float, spans) -> float | None:
     for s, e in spans:
         if s - 1e-3 <= press_start <= e + OVER_PROMPT_S and s < press_start:
             return max(0.0, e - press_start)
-        if press_start < s <= press_end:
-            # the far end started during the press: a prompt starting under the key
+        if press_start < s <= press_end + RESUME_GAP_S:
+            # the far end started during the press or right after it: a prompt
+            # starting under the key, or one pausing between sentences and going on
             return max(0.0, e - press_start)
     return None
 
@@ -164,12 +191,15 @@ def build_timeline(
     visits: list[_Visit] = [_Visit(path=[], start=root_start, via=None)]
     entry_of: dict[int, str | None] = {}
     accepted_flags: list[bool] = []
-    for p, (accepted, tail) in zip(presses, classified):
+    burst = entry_bursts(presses)
+    for i, (p, (accepted, tail)) in enumerate(zip(presses, classified)):
         cur = visits[-1]
         cur_words = _words_in(words, cur.start, p.start_s)
         text = " ".join(w.word for w in cur_words)
         entry = prompts.parse_entry(text) if text else None
-        collecting = entry is not None and not (cur.keyed and cur.keyed[-1:] in TERMINATORS)
+        # data typed at entry pace is data even where the request was not understood
+        # (an unclear prompt, a data kind without a directory token)
+        collecting = (entry is not None or i in burst) and not (cur.keyed and cur.keyed[-1:] in TERMINATORS)
         if collecting:
             # an input node takes digits typed over its prompt (Read() / VoiceXML
             # <field> buffer them), so the prompt playing on does not mean ignored
@@ -219,6 +249,8 @@ def build_timeline(
         kind = prompts.classify_prompt(text, opts) if text else ("agent" if has_music else "unknown")
         if has_music and kind in ("info", "unknown"):
             kind = "agent"
+        if len((v.keyed or "").rstrip("".join(TERMINATORS))) >= MIN_ENTRY_KEYS:
+            kind = "input"  # the caller keyed data here and the IVR took it
         lower = max((pr["end"] - v.start for pr in v.presses if not pr["accepted"] and pr["time"] >= v.start - 0.05), default=None)
         upper = min((pr["time"] - v.start for pr in v.presses if pr["accepted"]), default=None)
         cta = prompts.first_call_to_action(vw)
