@@ -51,7 +51,7 @@ class Option:
 KEY_VERBS = frozenset({
     "press", "dial", "push", "select", "touch", "choose",
     "oprima", "oprime", "marque", "presione", "pulse", "pulsa",  # Spanish menus
-    "prez", "pres", "presse",  # how recognizers write "press" in a synthetic voice
+    "prez", "pres", "presse", "pressed",  # how recognizers write "press" in a synthetic voice
 })
 #: Verbs that only ever ask for a key: a recognizer that loses the key after one of
 #: them ("for billing, press" + silence) still marks the end of an option clause.
@@ -334,7 +334,23 @@ def _is_not_lead(toks: Sequence[_Tok], k: int) -> bool:
     return False
 
 
-def _prefix_range(toks: Sequence[_Tok], lo: int, hi: int) -> tuple[int, int] | None:
+#: Words in a lead-less sentence that can still be an option's label ("Billing questions.")
+SHORT_LABEL = 4
+
+
+def _is_for_as_number(toks: Sequence[_Tok], k: int, lo: int, hi: int) -> bool:
+    """'four' / '4' opening a clause before a word ("Four billing, press 1", Whisper's
+    "K4TV" for "for TV"): a misheard "for", which opens the option's words."""
+    if toks[k].text not in FOR_AS_NUMBER or k + 1 >= hi:
+        return False
+    nxt = toks[k + 1].text
+    if toks[k].brk or _plain_key(nxt) is not None or nxt in ("or", "and", "to", "for", "digit", "digits"):
+        return False
+    prev = toks[k - 1] if k > lo else None
+    return prev is None or bool(prev.brk) or (len(prev.text) == 1 and prev.text.isalpha())
+
+
+def _prefix_range(toks: Sequence[_Tok], lo: int, hi: int, alone: bool = False) -> tuple[int, int] | None:
     """Token range [lo, hi) before a verb that is its option's words, or None.
 
     Only the verb's own sentence counts, except when the sentence starts at the verb:
@@ -354,11 +370,12 @@ def _prefix_range(toks: Sequence[_Tok], lo: int, hi: int) -> tuple[int, int] | N
         need_lead = True
     lo = _skip_say(toks, lo, hi)
     for k in range(lo, hi - 1):
-        if toks[k].brk and toks[k + 1].text in LEAD_WORDS:
+        if toks[k].brk and (toks[k + 1].text in LEAD_WORDS or _is_for_as_number(toks, k + 1, lo, hi)):
             lo = k + 1
     if lo >= hi:
         return None
-    leads = [k for k in range(lo, hi) if toks[k].text in LEAD_WORDS and not _is_not_lead(toks, k)]
+    leads = [k for k in range(lo, hi) if (toks[k].text in LEAD_WORDS and not _is_not_lead(toks, k))
+             or _is_for_as_number(toks, k, lo, hi)]
     if leads:
         first = leads[0]
         # a preamble with no punctuation ("thank you for calling acme for billing") is
@@ -367,6 +384,13 @@ def _prefix_range(toks: Sequence[_Tok], lo: int, hi: int) -> tuple[int, int] | N
             first = leads[-1]
         return first, hi
     if need_lead:
+        # "Directions and hours. Press 4.": the recognizer lost the lead word and put a
+        # period over the pause; a short, verbless sentence right before a call to
+        # action that is a sentence of its own is its option's words
+        if alone and hi - lo <= SHORT_LABEL and not any(
+                t.text in KEY_VERBS or t.text in DIGIT_WORDS or t.text.isdigit() for t in toks[lo:hi]) \
+                and not any(_is_not_lead(toks, k) for k in range(lo, hi)):
+            return lo, hi
         return None
     # "X, press N" with no lead word: the clause right before the verb
     cuts = [k + 1 for k in range(lo, hi - 1) if toks[k].brk]
@@ -399,6 +423,9 @@ def _clean_label(toks: Sequence[_Tok]) -> str:
     words = [t.text for t in toks if t.text not in ("#", "*")]
     while words and words[0] in EMPTY_OPENINGS:
         words = words[1:]
+    if len(words) > 1 and words[0] in FOR_AS_NUMBER and _plain_key(words[1]) is None \
+            and words[1] not in ("or", "and", "digit", "digits"):
+        words = words[1:]  # "four billing": a misheard "for billing"
     if len(words) == 1 and words[0] in LEAD_WORDS:
         return ""
     changed = True
@@ -472,9 +499,11 @@ def _label_ranges(toks: Sequence[_Tok], anchors: list[_Anchor]) -> list[tuple[in
         suf = _suffix_range(toks, a.end, next_start)
         ends_sentence = toks[a.end - 1].brk == "." or a.end >= len(toks)
         lead_after = a.end < len(toks) and toks[a.end].text in LEAD_WORDS and not toks[a.end - 1].brk
-        c = {"S": (suf, CUE_BONUS if lead_after else 0.0)}
+        # a verb whose key was lost ends its clause ("for X, press"): words before it
+        c = {"S": (suf, CUE_BONUS if lead_after else 0.0)} if a.keys else {}
         if not a.bare:
-            c["P"] = (_prefix_range(toks, prev_end, a.start), CUE_BONUS if ends_sentence else 0.0)
+            alone = ends_sentence and suf is None and a.start > 0 and toks[a.start - 1].brk == "."
+            c["P"] = (_prefix_range(toks, prev_end, a.start, alone), CUE_BONUS if ends_sentence else 0.0)
         cands.append(c)
     # best[i][choice] = (score, previous choice)
     best: list[dict[str, tuple[float, str | None]]] = []
@@ -551,9 +580,10 @@ def _options(toks: Sequence[_Tok]) -> list[Option]:
     anchors = _anchors(toks)
     if not any(a.keys for a in anchors):
         return []
+    ranges = _label_ranges(toks, anchors)  # before the fill: a lost key takes words before it
     _fill_lost_keys(anchors)
     out: list[Option] = []
-    for a, rng in zip(anchors, _label_ranges(toks, anchors)):
+    for a, rng in zip(anchors, ranges):
         if not a.keys:
             continue
         lab = list(toks[rng[0]:rng[1]]) if rng is not None else []
@@ -600,16 +630,23 @@ _ENTRY_NOUNS = (
            r"id card number|teudat zehut|identification number|personal id|"
            r"(?:your|the)(?: \w+){0,4} id)\b(?! like)"),
 )
+#: "pound" as a recognizer hears it in terminator position ("followed by found").
+_POUND = r"pound|pounds|found|hash|hashtag|number sign|#"
 _TERMINATOR = re.compile(
-    r"\b(?:followed by|then press|and then press|then|and press|ending with|end with|"
-    r"terminated by|finish with|and then)\s+(?:the\s+)?"
-    r"(pound|hash|number sign|#|star|asterisk|\*)")
+    r"\b(?:follow(?:ed)? by|followed with|followed|then press|and then press|then|and press|"
+    r"ending with|end with|terminated by|finish with|and then)\s+(?:the\s+)?"
+    r"(" + _POUND + r"|star|asterisk|\*)\b")
+#: The terminator's key word lost ("followed key", "followed by the key"): the pound
+#: key is the one IVRs end entries with.
+_TERMINATOR_LOST = re.compile(r"\bfollow(?:ed)?(?: by| with)?(?: the)? key\b")
 
 
 def _norm_text(text: str) -> str:
     t = text.lower().replace("’", "'")
     # recognizers and TTS scripts spell the letters: "I D", "I.D."
     t = re.sub(r"\bi\.? ?d\b\.?", "id", t)
+    # "key in your ID" heard as "keep in your ID"
+    t = re.sub(r"\bkeep in (?=(?:your|the|a|an|all)\b)", "key in ", t)
     t = re.sub(r"[^\w#*'\s.,?!;:-]", " ", t)
     return re.sub(r"\s+", " ", t)
 
@@ -625,7 +662,7 @@ def parse_entry(text: str) -> str | None:
     for i, s in enumerate(sents):
         if parse_options_text(s):
             continue  # "press 1 to enter your ID" offers a key, it does not ask for data
-        flat = re.sub(r"[.,?!;:]", " ", s)
+        flat = re.sub(r"[.,?!;:-]", " ", s)  # "9-digit", Whisper's "9 -digit"
         flat = re.sub(r"\s+", " ", flat)
         for token, noun in _ENTRY_NOUNS:
             m = re.search(noun, flat)
@@ -637,11 +674,12 @@ def parse_entry(text: str) -> str | None:
                 continue
             tail = flat[m.end():]
             if i + 1 < len(sents):
-                tail += " " + re.sub(r"[.,?!;:]", " ", sents[i + 1])
+                tail += " " + re.sub(r"[.,?!;:-]", " ", sents[i + 1])
             tail = re.sub(r"\s+", " ", tail)
-            t = _TERMINATOR.search(tail) or re.search(r"\b(?:then|and) (?:the )?(pound|hash|star) key\b", tail)
+            t = _TERMINATOR.search(tail) or re.search(
+                r"\b(?:then|and) (?:the )?(" + _POUND + r"|star) (?:key|sign|button)\b", tail)
             if t is None:
-                return token
+                return token + ("#" if _TERMINATOR_LOST.search(tail) else "")
             term = t.group(1)
             return token + ("*" if term in ("star", "asterisk", "*") else "#")
     return None
