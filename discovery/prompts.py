@@ -576,15 +576,19 @@ def _fill_lost_keys(anchors: list[_Anchor]) -> None:
         i = j
 
 
-def _options(toks: Sequence[_Tok]) -> list[Option]:
+def _options(toks: Sequence[_Tok], lost: bool = False) -> list[Option]:
+    """Options in ``toks``; with ``lost``, also one with key ``""`` per call to action
+    whose key the recognizer lost (for timing: it still asks for a key)."""
     anchors = _anchors(toks)
-    if not any(a.keys for a in anchors):
+    if not any(a.keys for a in anchors) and not (lost and anchors):
         return []
     ranges = _label_ranges(toks, anchors)  # before the fill: a lost key takes words before it
     _fill_lost_keys(anchors)
     out: list[Option] = []
     for a, rng in zip(anchors, ranges):
         if not a.keys:
+            if lost and rng is not None:
+                out.append(Option("", _clean_label(toks[rng[0]:rng[1]]), *_span(toks[rng[0]:a.end])))
             continue
         lab = list(toks[rng[0]:rng[1]]) if rng is not None else []
         label = _clean_label(lab)
@@ -733,7 +737,7 @@ def first_call_to_action(words: Sequence) -> float | None:
     of an "if you know your party's extension, dial it at any time" sentence, or of a
     data-entry request. None when there is none (or the words carry no times)."""
     toks = _tokens(words)
-    cands = [o.start_s for o in _options(toks) if o.start_s is not None]
+    cands = [o.start_s for o in _options(toks, lost=True) if o.start_s is not None]
     for sent in _sentences(toks):
         text = " ".join(t.text for t in sent)
         m = _DIAL_ANY.search(text)

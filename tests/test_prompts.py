@@ -133,3 +133,25 @@ def test_option_is_frozen():
     o = parse_options_text("For sales, press 1.")[0]
     with pytest.raises(Exception):
         o.key = "2"  # type: ignore[misc]
+
+
+def test_lost_key_between_consecutive_options_is_filled_with_times():
+    # tiny.en on a synthetic voice often drops the digit at the end of an utterance
+    words = _timed("Thank you for calling Acme. For billing, press 1. For support, press "
+                   "To upgrade your plan, press 3.")
+    opts = parse_options(words)
+    assert [(o.key, o.label) for o in opts] == [("1", "billing"), ("2", "support"), ("3", "upgrade your plan")]
+    assert opts[1].start_s == pytest.approx(words[9].start_s)  # "For" of "For support"
+    for a, b in zip(opts, opts[1:]):
+        assert a.end_s <= b.start_s
+
+
+def test_call_to_action_whose_key_was_lost_still_times_the_prompt():
+    words = _timed("Welcome to Acme. For billing, press For support, press 5.")
+    assert [(o.key, o.label) for o in parse_options(words)] == [("5", "support")]
+    assert first_call_to_action(words) == pytest.approx(words[3].start_s)  # "For billing"
+
+
+def test_four_opening_a_clause_is_never_a_key():
+    for text in ("Four billing, press 1. Four support, press 2.", "4 billing, press 1. 4 support, press 2."):
+        assert [(o.key, o.label) for o in parse_options_text(text)] == [("1", "billing"), ("2", "support")]
