@@ -203,6 +203,22 @@ def score_company(comp: dict, results: list[dict], dtmf_only: bool) -> dict:
            "greeting_listen_time_error": scoring.summarise_errors(acc["greet_abs"]),
            "rtf": el / dur if dur else None, "_time": [el, dur], "peak_rss_mb": rss,
            "options": None, "waits": None, "errors": errors, "_conditions": dict(cond)}
+    if timelines:
+        # the same presses once the company's calls have been read together: a press the
+        # call alone took for accepted, where the other calls show the greeting went on
+        try:
+            from ivrkit.trees.reconcile import reconcile_greetings
+
+            with_tl = [r for r in results if r["timeline"] is not None]
+            rec = {"class_n": 0, "class_ok": 0}
+            for r, tl in zip(with_tl, reconcile_greetings([r["timeline"] for r in with_tl])):
+                sc = scoring.score_dtmf(r["truth"]["presses"], scoring.timeline_presses(tl))
+                rec["class_n"] += sc["class_n"]
+                rec["class_ok"] += sc["class_ok"]
+            rep["dtmf"]["accepted_accuracy_merged"] = rec["class_ok"] / rec["class_n"] if rec["class_n"] else None
+            rep["dtmf"]["_counts"].update(merged_n=rec["class_n"], merged_ok=rec["class_ok"])
+        except Exception as e:  # noqa: BLE001
+            rep["errors"]["reconcile"] = _err(e)
     if timelines and comp["tree"]:
         try:
             from ivrkit.trees.build import merge_timelines
@@ -212,6 +228,10 @@ def score_company(comp: dict, results: list[dict], dtmf_only: bool) -> dict:
             found = tree_to_json(G)
             rep["found_tree"] = found
             rep["waits"] = scoring.score_waits(comp["tree"], found)
+            t_root = scoring.true_listen(comp["tree"]).get(())
+            f_root = G.nodes["root"].get("listen_after") if "root" in G else None
+            rep["tree_root_listen_error"] = (None if t_root is None or f_root is None
+                                             else abs(float(f_root) - float(t_root)))
             if not dtmf_only:
                 heard = scoring.heard_options([r["truth"] for r in results])
                 rep["options"] = scoring.score_options(comp["tree"], found, heard)
@@ -248,7 +268,8 @@ def total_report(reps: list[dict]) -> dict:
             "dtmf": {**scoring.prf(dt["tp"], dt["fp"], dt["fn"]), "onset": pooled(onset),
                      "sequence_exact": dt["seq_ok"] / dt["seq_n"] if dt["seq_n"] else None,
                      "accepted_accuracy": dt["class_ok"] / dt["class_n"] if dt["class_n"] else None,
-                     "accepted_accuracy_navigation": dt["nav_ok"] / dt["nav_n"] if dt["nav_n"] else None},
+                     "accepted_accuracy_navigation": dt["nav_ok"] / dt["nav_n"] if dt["nav_n"] else None,
+                     "_counts": dict(dt)},
             "multimon": {**scoring.prf(mm["tp"], mm["fp"], mm["fn"]), "report_latency": pooled(lat),
                          "sequence_exact": mm["seq_ok"] / mm["seq_n"] if mm["seq_n"] else None} if mm["seq_n"] else None,
             "options": scoring.prf(ot["tp"], ot["fp"], ot["fn"]) if opts else None,
@@ -305,6 +326,15 @@ def print_report(reps: list[dict], total: dict) -> None:
     nav = total["dtmf"].get("accepted_accuracy_navigation")
     if nav is not None:
         print(f"accepted/ignored accuracy on navigation presses only (entry digits left out): {_pct(nav).strip()}")
+    c = total["dtmf"].get("_counts") or {}
+    if c.get("merged_n"):
+        print(f"accepted/ignored accuracy once each company's calls are read together "
+              f"(trees.reconcile): {_pct(c['merged_ok'] / c['merged_n']).strip()} of {c['merged_n']} presses")
+    roots = [(r["dir"], r["tree_root_listen_error"]) for r in reps if r.get("tree_root_listen_error") is not None]
+    if roots:
+        errs_s = [e for _, e in roots]
+        print(f"root listen-start error of the merged trees: mean {sum(errs_s) / len(errs_s):.2f} s, "
+              f"max {max(errs_s):.2f} s ({max(roots, key=lambda x: x[1])[0]}) over {len(roots)} companies")
     errs = {}
     for r in reps:
         for k, v in r.get("errors", {}).items():

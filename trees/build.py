@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 import networkx as nx
 
 from . import textsim
+from .reconcile import reconcile_greetings
 from .waits import fmt_s, parse_evidence, recommend_waits
 
 SCHEMA = "ivrkit.tree/1"
@@ -547,6 +548,8 @@ def merge_timelines(timelines, company=None, number=None, graph=None) -> nx.DiGr
         gattrs = {k: v for k, v in graph.graph.items() if k not in ("schema", "sources")}
         sources = [dict(s) for s in graph.graph.get("sources") or []]
     seen = {(s.get("sha256") or s.get("file")) for s in sources}
+    # calls read together first: a press that only seemed to leave the greeting
+    timelines = reconcile_greetings(list(timelines))
     for tl in timelines:
         ident = tl.get("sha256") or tl.get("file")
         if ident in seen and ident is not None:
