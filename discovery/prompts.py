@@ -183,6 +183,9 @@ def _key_at(toks: Sequence[_Tok], i: int, after_verb: bool) -> tuple[str, int] |
                 key, j = k, j + 1
     if key is None:
         key = _plain_key(t)
+    if key is None and t in HOMOPHONE_KEYS and after_verb and not toks[i].brk and j < n \
+            and _plain_key(toks[j].text) == HOMOPHONE_KEYS[t]:
+        key, j = HOMOPHONE_KEYS[t], j + 1  # "press to 2": the key heard twice
     if key is None and t in HOMOPHONE_KEYS:
         follow = toks[j].text if j < n else None
         if toks[i].brk or follow is None or follow in LEAD_WORDS or follow in ("or", "now", "and") \
@@ -208,7 +211,9 @@ def _key_after_break(toks: Sequence[_Tok], i: int) -> tuple[str, int] | None:
         return None
     key = _plain_key(toks[i].text)
     if key is None:
-        return None
+        # a homophone that is a sentence of its own ("press." then "To.") is the key
+        return (HOMOPHONE_KEYS[toks[i].text], i + 1) if toks[i].text in HOMOPHONE_KEYS \
+            and toks[i].brk == "." else None
     if toks[i].brk or i + 1 >= n or toks[i + 1].text in LEAD_WORDS:
         return key, i + 1
     return None
@@ -296,7 +301,7 @@ def _anchors(sent: Sequence[_Tok]) -> list[_Anchor]:
                 out.append(_Anchor([], i, j))
                 i = j
                 continue
-        elif out and i - out[-1].end <= CONTINUATION_GAP and (sent[i - 1].brk or t in ("or", "and")):
+        elif out and out[-1].keys and i - out[-1].end <= CONTINUATION_GAP and (sent[i - 1].brk or t in ("or", "and")):
             # continuation: "press 1 to mute, 2 to lock, or 8 to exit" (recognizers
             # may put periods there: "press 1 to mute. 2 to lock.")
             k = i + 1 if t in ("or", "and") else i
