@@ -126,7 +126,10 @@ def test_whisper_only_hears_given_regions(whisper):
     words = _words(whisper.transcribe(y, sr, truth["speech"]))
     assert not [w for w in words if m0 + 0.2 < (w.start_s + w.end_s) / 2 < m1 - 0.2]
     got = normalize_words(" ".join(w.word for w in words))
-    assert "one" in got and "two" in got and "support" in got
+    # both calls to action, keys included, from both regions (label words of this
+    # espeak voice vary with the packing: "support" / "the port"; accuracy is the
+    # benchmarks' business, this test is about which audio is heard)
+    assert "one" in got and "two" in got and got.count("press") == 2
     _check_times(words, truth["speech"])
     # the second sentence alone: every word lies after the music
     late = _words(whisper.transcribe(y, sr, truth["speech"][1:]))
