@@ -631,7 +631,7 @@ _ENTRY_NOUNS = (
     ("Pass", r"\b(?:password|passcode|pass code|pin|pin number|pin code|secret number|"
              r"personal identification number|(?:secret|access|security|confirmation|verification) code)\b"),
     ("4D", r"\blast (?:four|4) digits\b"),
-    ("Tel", r"\b(?:(?:tele)?phone number|mobile number|cell(?:ular)?(?: phone)? number|"
+    ("Tel", r"\b(?:(?:tele)?phone number|your (?:tele)?phone(?= followed| then| and|\s*$)|mobile number|cell(?:ular)?(?: phone)? number|"
             r"home number|number on (?:your|the) account|account(?:'s)? phone number|"
             r"number(?:,)? starting with the area code|area code|"
             r"number (?:you (?:wish|want|would like|'d like) to|to) call)\b"),
