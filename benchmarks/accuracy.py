@@ -228,6 +228,12 @@ def score_company(comp: dict, results: list[dict], dtmf_only: bool) -> dict:
             found = tree_to_json(G)
             rep["found_tree"] = found
             rep["waits"] = scoring.score_waits(comp["tree"], found)
+            # entry tokens as the directory gets them: the merged tree's input nodes
+            visited = {tuple(v["path"]) for r in results for v in r["truth"]["visits"]}
+            want = {n["id"]: n.get("entry") for n in comp["tree"]["nodes"]
+                    if n.get("kind") == "input" and tuple(n.get("path") or []) in visited}
+            rep["tree_entries"] = [sum(1 for i, tok in want.items() if i in G and G.nodes[i].get("entry") == tok),
+                                   len(want)]
             t_root = scoring.true_listen(comp["tree"]).get(())
             f_root = G.nodes["root"].get("listen_after") if "root" in G else None
             rep["tree_root_listen_error"] = (None if t_root is None or f_root is None
@@ -330,6 +336,9 @@ def print_report(reps: list[dict], total: dict) -> None:
     if c.get("merged_n"):
         print(f"accepted/ignored accuracy once each company's calls are read together "
               f"(trees.reconcile): {_pct(c['merged_ok'] / c['merged_n']).strip()} of {c['merged_n']} presses")
+    te = [r["tree_entries"] for r in reps if r.get("tree_entries")]
+    if te and sum(b for _, b in te):
+        print(f"entry tokens of the merged trees' input nodes: {sum(a for a, _ in te)}/{sum(b for _, b in te)}")
     roots = [(r["dir"], r["tree_root_listen_error"]) for r in reps if r.get("tree_root_listen_error") is not None]
     if roots:
         errs_s = [e for _, e in roots]
