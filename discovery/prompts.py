@@ -497,6 +497,9 @@ def _label_ranges(toks: Sequence[_Tok], anchors: list[_Anchor]) -> list[tuple[in
     ("press N for X"). Chosen jointly (dynamic programming over the anchors) so that
     no words serve two options and as many options as possible get words."""
     n = len(anchors)
+    last = anchors[-1] if anchors else None
+    labels_first = bool(last and last.keys and (toks[last.end - 1].brk == "." or last.end >= len(toks))
+                        and _suffix_range(toks, last.end, len(toks)) is None)
     cands: list[dict[str, tuple[tuple[int, int] | None, float]]] = []
     for i, a in enumerate(anchors):
         prev_end = anchors[i - 1].end if i else 0
@@ -507,7 +510,12 @@ def _label_ranges(toks: Sequence[_Tok], anchors: list[_Anchor]) -> list[tuple[in
         # a verb whose key was lost ends its clause ("for X, press"): words before it
         c = {"S": (suf, CUE_BONUS if lead_after else 0.0)} if a.keys else {}
         if not a.bare:
-            alone = ends_sentence and suf is None and a.start > 0 and toks[a.start - 1].brk == "."
+            # a call to action opening its sentence may take the short sentence before
+            # it when the prompt ends "... Press 2." with nothing after: the menu names
+            # its options before their keys ("a new mortgage. Press 1 for an existing
+            # loan. Press 2.": lead word lost, periods misplaced by the recognizer)
+            alone = a.start > 0 and toks[a.start - 1].brk == "." and (
+                (ends_sentence and suf is None) or labels_first)
             c["P"] = (_prefix_range(toks, prev_end, a.start, alone), CUE_BONUS if ends_sentence else 0.0)
         cands.append(c)
     # best[i][choice] = (score, previous choice)
