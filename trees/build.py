@@ -255,7 +255,8 @@ def _walk(tl: dict, tree: _Tree) -> list[_Step]:
         if target is not None:
             role = _heard_role(prev, key, tree, cur)
             announced = role in ("repeat", "back")
-            if target == cur and not announced and _prompt_went_on(via, prev, v):
+            refused = bool(INVALID_KEY_RE.search(" ".join(textsim.normalize(v.get("prompt")).split()[:12])))
+            if target == cur and not announced and not refused and _prompt_went_on(via, prev, v):
                 # the prompt went on after the press: it was never taken
                 steps.append(_Step(cur, steps[-1].origin, "rest", steps[-1].first))
                 hear(cur, {"options": v.get("options")})
