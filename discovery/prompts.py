@@ -672,9 +672,13 @@ def _split_sentences(text: str) -> list[str]:
     return [s.strip() for s in re.split(r"(?<=[.?!;])\s+", _norm_text(text)) if s.strip()]
 
 
-def parse_entry(text: str) -> str | None:
+def parse_entry(text: str, need_verb: bool = True) -> str | None:
     """The directory token a data-entry prompt asks for (``ID``, ``Tel``, ``4D``,
-    ``Pass``) with ``#``/``*`` when it names a terminator; None otherwise."""
+    ``Pass``) with ``#``/``*`` when it names a terminator; None otherwise.
+
+    ``need_verb=False`` reads the data noun alone ("your four digit pin, follow by
+    the"): for a node where the caller is known to have keyed data, whose prompt lost
+    its verb to the recognizer or to the caller typing over it."""
     sents = _split_sentences(text)
     for i, s in enumerate(sents):
         if parse_options_text(s):
@@ -686,7 +690,7 @@ def parse_entry(text: str) -> str | None:
             if m is None:
                 continue
             before = flat[:m.start()]
-            if not re.search(r"\b" + _ENTRY_VERB + r"\b", before) and not re.search(
+            if need_verb and not re.search(r"\b" + _ENTRY_VERB + r"\b", before) and not re.search(
                     r"\b(?:enter|key in|type)\b", flat[m.end():m.end() + 12]):
                 continue
             tail = flat[m.end():]

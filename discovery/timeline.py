@@ -240,6 +240,9 @@ def build_timeline(
         text = " ".join(w.word for w in vw).strip()
         opts = prompts.parse_options(vw)
         entry = prompts.parse_entry(text) if text else None
+        if entry is None and text and len((v.keyed or "").rstrip("".join(TERMINATORS))) >= MIN_ENTRY_KEYS:
+            # the caller keyed data here: a data noun heard without its verb names it
+            entry = prompts.parse_entry(text, need_verb=False)
         if entry and entry[-1] not in TERMINATORS and v.keyed and v.keyed[-1] in TERMINATORS:
             # the caller cut the prompt short before it named its terminator, and the
             # IVR took the entry ended by this key: that is the terminator it wants

@@ -482,7 +482,7 @@ def _finish(tree: _Tree) -> nx.DiGraph:
         attrs = dict(path=list(path), kind=kind, prompt=prompt, listen_after=None, wait=None,
                      visits=acc.visits, listen_evidence=_unique(acc.evidence))
         if kind == "input":
-            attrs["entry"] = textsim.top_vote(acc.entry_votes)
+            attrs["entry"] = textsim.top_vote(_entry_votes(acc.entry_votes))
         if acc.visits:
             attrs["options_complete"] = acc.options_complete
         if acc.kind_votes:
@@ -510,6 +510,17 @@ def _finish(tree: _Tree) -> nx.DiGraph:
                 ed["latencies"] = [round(x, 3) for x in e.latencies]
             G.add_edge(node_id(path[:-1]), node_id(path), **ed)
     return G
+
+
+def _entry_votes(votes: Counter) -> Counter:
+    """A call that heard "ID" supports "ID#" heard by another: the terminator is said
+    last, and callers typing over the prompt cut it off before it."""
+    out = Counter({k: v for k, v in votes.items() if k})
+    for k in [k for k in out if k[-1] not in "#*"]:
+        ends = [t for t in out if t[:-1] == k and t[-1] in "#*"]
+        if ends:
+            out[max(ends, key=lambda t: (out[t], t))] += out.pop(k)
+    return out
 
 
 def _unique(items):
