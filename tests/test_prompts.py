@@ -155,3 +155,12 @@ def test_call_to_action_whose_key_was_lost_still_times_the_prompt():
 def test_four_opening_a_clause_is_never_a_key():
     for text in ("Four billing, press 1. Four support, press 2.", "4 billing, press 1. 4 support, press 2."):
         assert [(o.key, o.label) for o in parse_options_text(text)] == [("1", "billing"), ("2", "support")]
+
+
+def test_entry_noun_without_its_verb_only_where_data_was_keyed():
+    # the caller typed over "Enter your four digit PIN, followed by the star key" and the
+    # recognizer kept the middle: the noun names the data only when asked to
+    cut = "your four digit pin, follow by the"
+    assert parse_entry(cut) is None
+    assert parse_entry(cut, need_verb=False) == "Pass"
+    assert parse_entry("Thank you for calling.", need_verb=False) is None
