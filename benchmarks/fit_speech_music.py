@@ -1,4 +1,7 @@
-"""Refit segment.py's speech/music rule (SPREAD_W, FLUX_W, PERSIST_W, BIAS).
+"""Refit segment.py's speech/music rule (SPREAD_W, FLUX_W, PERSIST_W, PERSIST_LONG_W, PEAKS_SD_W, BIAS).
+
+Features (segment.py's module docstring): energy spread, spectral flux, peak
+persistence at 50 and 100 ms, spread of the number of spectral peaks per frame.
 
 Labelled set of 1.5 s windows, computed with segment.py's own ``frame_features``,
 ``sound_spans`` and ``window_features`` (only windows segment() would score: centres
@@ -87,8 +90,8 @@ ESPEAK = ["en-us", "en-gb", "en-us+f3", "en-us+m3", "en-gb+f3"]
 FLITE = ["kal", "awb", "rms", "slt"]
 FESTIVAL = {"kal_diphone": "(voice_kal_diphone)",
             "cmu_us_slt_arctic_hts": "(voice_cmu_us_slt_arctic_hts)"}
-FEATURES = ("spread_db", "flux", "persistence", "persistence_long")
-NAMES = ("SPREAD_W", "FLUX_W", "PERSIST_W", "PERSIST_LONG_W", "BIAS")
+FEATURES = ("spread_db", "flux", "persistence", "persistence_long", "peaks_sd")
+NAMES = ("SPREAD_W", "FLUX_W", "PERSIST_W", "PERSIST_LONG_W", "PEAKS_SD_W", "BIAS")
 HELD_OUT = 4  # one part in four is held out
 #: level of the sounding part, dBFS: prompts and music reach recordings this loud
 #: (the window features are not level-free: frames under -50 dBFS never count)
@@ -192,7 +195,7 @@ def channel(y: np.ndarray, cond: str, seed: int) -> np.ndarray:
 
 def windows(y: np.ndarray) -> np.ndarray:
     """The window_features rows segment() would score for ``y`` (8 kHz)."""
-    e_db, flat, flux, persist, persist_long = frame_features(y)
+    e_db, flat, flux, persist, persist_long, n_peaks = frame_features(y)
     usable = np.ones(len(e_db), bool)
     w = int(round(WINDOW_S * SR / HOP))
     hp = int(round(WINDOW_HOP_S * SR / HOP))
@@ -204,7 +207,8 @@ def windows(y: np.ndarray) -> np.ndarray:
             sl = slice(s, e)
         else:
             sl = slice(ks[0] * hp, ks[-1] * hp + w)
-        f = window_features(e_db[sl], flux[sl], persist[sl], persist_long[sl], usable[sl])
+        f = window_features(e_db[sl], flux[sl], persist[sl], persist_long[sl], n_peaks[sl],
+                            usable[sl])
         if e - s < w or not ks:
             f = f[:1]
         rows.append(f)

@@ -1,6 +1,8 @@
 """Speech / music / silence segmentation, greeting onset and the one-pass analysis,
 on Asterisk's recorded prompts and hold music and on TTS voices (committed mu-law
 fixtures) with known padding, pauses, noise and presses."""
+import shutil
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -8,6 +10,7 @@ import pytest
 
 from ivrkit.audio import Region, Tone, load
 from ivrkit.audio.analysis import SignalAnalysis, analyse
+from ivrkit.audio.dtmf import to_phone_rate
 from ivrkit.audio.segment import greeting_onset, segment
 
 SR = 8000
@@ -70,6 +73,31 @@ def test_prompt_padded_with_silence_has_tight_speech_edges(name):
     assert total(regions, "music") == 0.0
     assert abs(sp[0].start_s - a) <= 0.1
     assert abs(sp[-1].end_s - b) <= 0.1
+    assert total(regions, "speech") > 0.8 * (b - a)
+
+
+SLT_GREETINGS = [
+    "Welcome to Super Awesome support. Please listen closely to the following options. For orders, press one.",
+    "Thank you for calling Ivy Pharmacy. For prescription refills, press one. For store hours, press two.",
+    "Your prescription is ready for pickup. To hear your order status again, press the star key.",
+]
+
+
+@pytest.mark.skipif(shutil.which("flite") is None, reason="needs flite (its slt voice)")
+@pytest.mark.parametrize("text", SLT_GREETINGS)
+def test_flite_slt_voice_is_speech(text, tmp_path):
+    # flite's slt voice holds its harmonics like a held note; before the peak-count
+    # spread feature its greetings came out music (corpus ivy-pharmacy, super-awesome)
+    wav = tmp_path / "slt.wav"
+    subprocess.run(["flite", "-voice", "slt", "-t", text, "-o", str(wav)], check=True,
+                   capture_output=True)
+    speech, sr = load(wav)
+    speech = (0.3 / np.abs(speech).max() * to_phone_rate(speech, sr)).astype(np.float32)
+    a, b = (2.0 + t for t in loud_span(speech))
+    y = np.concatenate([z(2.0), speech, z(2.0)])
+    regions = segment(y, SR)
+    assert_cover(regions, len(y) / SR)
+    assert total(regions, "music") == 0.0
     assert total(regions, "speech") > 0.8 * (b - a)
 
 
