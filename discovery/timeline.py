@@ -57,7 +57,8 @@ RESUME_GAP_S = 0.3
 #: Keys that end a data entry.
 TERMINATORS = ("#", "*")
 #: Keys typed as data (an ID, a phone number) follow each other within this gap
-#: (0.3-0.5 s apart for a person, less for a dialer)...
+#: (0.3-0.5 s apart for a person, less for a dialer)... (trees.build has the same
+#: rule for timelines made before this one: trees does not import discovery)
 ENTRY_KEY_GAP_S = 0.8
 #: ...and come at least this many in a row (the shortest token, 4D, is four keys);
 #: menu keys come one at a time, each waiting for the next prompt.
@@ -240,7 +241,8 @@ def build_timeline(
         text = " ".join(w.word for w in vw).strip()
         opts = prompts.parse_options(vw)
         entry = prompts.parse_entry(text) if text else None
-        if entry is None and text and len((v.keyed or "").rstrip("".join(TERMINATORS))) >= MIN_ENTRY_KEYS:
+        keyed_data = len((v.keyed or "").rstrip("".join(TERMINATORS))) >= MIN_ENTRY_KEYS
+        if entry is None and text and keyed_data:
             # the caller keyed data here: a data noun heard without its verb names it
             entry = prompts.parse_entry(text, need_verb=False)
         if entry and entry[-1] not in TERMINATORS and v.keyed and v.keyed[-1] in TERMINATORS:
@@ -252,7 +254,7 @@ def build_timeline(
         kind = prompts.classify_prompt(text, opts) if text else ("agent" if has_music else "unknown")
         if has_music and kind in ("info", "unknown"):
             kind = "agent"
-        if len((v.keyed or "").rstrip("".join(TERMINATORS))) >= MIN_ENTRY_KEYS:
+        if keyed_data:
             kind = "input"  # the caller keyed data here and the IVR took it
         lower = max((pr["end"] - v.start for pr in v.presses if not pr["accepted"] and pr["time"] >= v.start - 0.05), default=None)
         upper = min((pr["time"] - v.start for pr in v.presses if pr["accepted"]), default=None)

@@ -157,13 +157,18 @@ def _heard_role(visit: dict | None, key: str | None, tree: "_Tree", path) -> str
     return None
 
 
+def _refused(v: dict) -> bool:
+    """The visit opens with the platform refusing the key ("that option is invalid")."""
+    return bool(INVALID_KEY_RE.search(" ".join(textsim.normalize(v.get("prompt")).split()[:12])))
+
+
 def _looks_like_invalid_key(v: dict, key: str | None, options: dict[str, set]) -> bool:
     """A key no call heard offered here, answered by a menu offering this node's keys
     or by the platform's refusal ("that option is invalid, please try again. For
     billing, press 1 ..."): the IVR refused the key and started the menu over."""
     if key is None or key in options or not options:
         return False
-    if INVALID_KEY_RE.search(" ".join(textsim.normalize(v.get("prompt")).split()[:12])):
+    if _refused(v):
         return True
     opts = [o for o in v.get("options") or [] if (o.get("role") or "option") == "option" and o.get("key")]
     known = [o for o in opts if o["key"] in options]
@@ -255,8 +260,7 @@ def _walk(tl: dict, tree: _Tree) -> list[_Step]:
         if target is not None:
             role = _heard_role(prev, key, tree, cur)
             announced = role in ("repeat", "back")
-            refused = bool(INVALID_KEY_RE.search(" ".join(textsim.normalize(v.get("prompt")).split()[:12])))
-            if target == cur and not announced and not refused and _prompt_went_on(via, prev, v):
+            if target == cur and not announced and not _refused(v) and _prompt_went_on(via, prev, v):
                 # the prompt went on after the press: it was never taken
                 steps.append(_Step(cur, steps[-1].origin, "rest", steps[-1].first))
                 hear(cur, {"options": v.get("options")})

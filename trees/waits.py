@@ -108,9 +108,7 @@ def estimate_listen_after(evidence) -> float | None:
     if prompt:
         clipped = [min(max(t, lower if lower is not None else -math.inf),
                        upper if upper is not None else math.inf) for t in prompt]
-        est = median(clipped)
-        if len(clipped) == 2 and abs(clipped[0] - clipped[1]) > TWO_CALLS_DISAGREE_S:
-            est = min(clipped)
+        est = min(clipped) if _two_calls_disagree(clipped) else median(clipped)
     elif lower is not None and upper is not None:
         est = (lower + upper) / 2
     elif lower is not None:
@@ -127,6 +125,10 @@ def estimate_listen_after(evidence) -> float | None:
 #: first call to action to "press 1"); it hardly ever invents an early one. With three
 #: calls or more the median already sets such a loss aside.
 TWO_CALLS_DISAGREE_S = 0.75
+
+
+def _two_calls_disagree(estimates) -> bool:
+    return len(estimates) == 2 and abs(estimates[0] - estimates[1]) > TWO_CALLS_DISAGREE_S
 
 
 def _median_or_none(xs):
@@ -212,7 +214,7 @@ def explain_listen(G, node) -> str:
         t, f = min(acc)
         parts.append(f"accepted at {t:.1f} s in {f}")
     if pro:
-        if len(pro) == 2 and abs(pro[0] - pro[1]) > TWO_CALLS_DISAGREE_S:
+        if _two_calls_disagree(pro):
             parts.append(f"first call to action at {min(pro):.1f} s (the earlier of 2 calls; "
                          f"the other, {max(pro):.1f} s, lost words)")
         else:
