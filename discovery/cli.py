@@ -121,8 +121,15 @@ def _analyse_calls(paths, engine, console):
     return timelines
 
 
-def _need_matplotlib(path: str) -> None:
-    """Pictures need the optional `plot` extra; say so before any work is done."""
+#: Diagram names written as Mermaid text (anything else is drawn as SVG).
+MERMAID_SUFFIXES = (".mmd", ".md", ".mermaid")
+
+
+def _need_matplotlib(path: str | None, mermaid_ok: bool = False) -> None:
+    """Pictures need the optional `plot` extra; say so before any work is done.
+    ``mermaid_ok``: a diagram named as Mermaid text needs no drawing."""
+    if path is None or (mermaid_ok and path.endswith(MERMAID_SUFFIXES)):
+        return
     try:
         import matplotlib  # noqa: F401
     except ImportError:
@@ -131,7 +138,7 @@ def _need_matplotlib(path: str) -> None:
 
 
 def _write_diagram(path: str, svg_fn, mermaid_fn) -> None:
-    if path.endswith((".mmd", ".md", ".mermaid")):
+    if path.endswith(MERMAID_SUFFIXES):
         _atomic_write_text(path, mermaid_fn())
     else:
         svg_fn(path)
@@ -149,8 +156,7 @@ def cmd_map(args, out, err) -> int:
 
     for p in (args.out, args.diagram):
         _check_out_dir(p)
-    if args.diagram and not args.diagram.endswith((".mmd", ".md", ".mermaid")):
-        _need_matplotlib(args.diagram)
+    _need_matplotlib(args.diagram, mermaid_ok=True)
     base = _read_tree(args.into) if args.into else None
     engine = _engine(args)
     t0 = time.perf_counter()
@@ -210,8 +216,7 @@ def _format_timeline(tl: dict) -> str:
 
 def cmd_timeline(args, out, err) -> int:
     _check_out_dir(args.plot)
-    if args.plot:
-        _need_matplotlib(args.plot)
+    _need_matplotlib(args.plot)
     engine = _engine(args)
     (tl,) = _analyse_calls([args.call], engine, err)
     if args.plot:
@@ -251,8 +256,7 @@ def cmd_diff(args, out, err) -> int:
     from ivrkit.trees.diff import diff_trees, format_diff
 
     _check_out_dir(args.diagram)
-    if args.diagram and not args.diagram.endswith((".mmd", ".md", ".mermaid")):
-        _need_matplotlib(args.diagram)
+    _need_matplotlib(args.diagram, mermaid_ok=True)
     old, new = _read_tree(args.old), _read_tree(args.new)
     d = diff_trees(old, new)
     if args.json:
