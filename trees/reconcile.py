@@ -6,7 +6,9 @@ else is heard. Whether that something is the next node or just the greeting's ne
 sentence, the call cannot tell; the other calls can. Every call starts at the root, and
 a greeting plays the same words at the same offset from its onset in every call. So
 when what a call heard after such a press is what another call heard at that offset
-*in the root*, with no key taken, the press was ignored and the root went on.
+*in the root*, with no key taken, the press was ignored and the root went on. Where
+the recognizer garbled the words, the keys give it away: the visit offers the keys
+another call's root offered at the same seconds from the greeting onset.
 
 Works on timeline dicts (``ivrkit.timeline/1``) and returns corrected copies; it never
 touches audio.
@@ -33,6 +35,14 @@ MIN_CHARS = 12
 #: recognizer mishears a synthetic voice differently call to call ("the local new
 #: flight" / "the welcome to flight"), but not that differently.
 SAME_WORDS_RATIO = 75.0
+#: Option starts (from the greeting onset) closer than this are the same moment of the
+#: greeting in two calls: onsets and synthesis pauses differ by a few tenths.
+SAME_OFFSET_S = 0.6
+#: Options (same key at the same offset) that make a visit the greeting going on, when
+#: the words are too garbled to compare: the recognizer mishears a synthetic voice's
+#: labels ("it will can look like" for "to book a new flight") but rarely its keys,
+#: and two menus offering the same two keys at the same seconds of a call are one.
+MIN_SAME_OPTIONS = 2
 
 
 def _words(tl: dict) -> list[tuple[float, str]]:
@@ -76,6 +86,28 @@ def _root_went_on_in_others(i: int, tls: list[dict], words: list[list], offset_s
     if not verdicts:
         return None
     return any(verdicts)
+
+
+def _options_at(menu: dict, s0: float) -> list[tuple[str, float]]:
+    return [(o["key"], float(o["start"]) - s0) for o in menu.get("options") or []
+            if o.get("key") and o.get("start") is not None and o.get("role", "option") == "option"]
+
+
+def _same_options_in_others(i: int, tls: list[dict], nxt: dict, s0: float) -> bool:
+    """True when another call's root offered at least MIN_SAME_OPTIONS of the keys this
+    visit offered, each at the same offset from the greeting onset."""
+    mine = _options_at(nxt, s0)
+    if len(mine) < MIN_SAME_OPTIONS:
+        return False
+    for j, other in enumerate(tls):
+        if j == i or not other.get("menus") or other["menus"][0].get("path"):
+            continue
+        root = other["menus"][0]
+        theirs = _options_at(root, float(root["start"]))
+        same = sum(any(k == k2 and abs(t - t2) <= SAME_OFFSET_S for k2, t2 in theirs) for k, t in mine)
+        if same >= MIN_SAME_OPTIONS:
+            return True
+    return False
 
 
 def _fold_into_root(tl: dict) -> None:
@@ -144,13 +176,14 @@ def reconcile_greetings(timelines: list[dict]) -> list[dict]:
                    for o in root.get("options") or []):
                 break  # "press 9 to hear these options again": the replay is meant
             offset = float(via["time"]) - float(root["start"])
-            mine = _text(words[i], float(nxt["start"]), float(nxt["start"]) + COMPARE_S)
-            if len(mine) < MIN_CHARS:
-                break
-            # where the other calls' roots are, in time: this call's pause after the key
-            # stands in for the pause between the greeting's sentences
-            at = offset + (float(nxt["start"]) - float(via["time"]))
-            if _root_went_on_in_others(i, tls, words, at, mine) is not True:
-                break
+            if not _same_options_in_others(i, tls, nxt, float(root["start"])):
+                mine = _text(words[i], float(nxt["start"]), float(nxt["start"]) + COMPARE_S)
+                if len(mine) < MIN_CHARS:
+                    break
+                # where the other calls' roots are, in time: this call's pause after the
+                # key stands in for the pause between the greeting's sentences
+                at = offset + (float(nxt["start"]) - float(via["time"]))
+                if _root_went_on_in_others(i, tls, words, at, mine) is not True:
+                    break
             _fold_into_root(tl)
     return tls
