@@ -354,6 +354,8 @@ def print_report(reps: list[dict], total: dict) -> None:
         o = r.get("options")
         if o and o["misses"]:
             print(f"{r['dir']}: options missed: {'; '.join(o['misses'][:8])}{' ...' if len(o['misses']) > 8 else ''}")
+        if o and o.get("false"):
+            print(f"{r['dir']}: false options: {'; '.join(o['false'][:8])}{' ...' if len(o['false']) > 8 else ''}")
 
 
 def score_diffs(reps: list[dict], comps: list[dict]) -> list[dict]:

@@ -108,6 +108,8 @@ def score_options(true_tree: dict, found_tree: dict | None, heard: set | None = 
     d["key_only"] = prf(key_tp, len(found) - key_tp, len(truth) - key_tp)
     d["misses"] = sorted(f"{'/'.join(k[0]) or 'root'}:{k[1]} {truth[k]!r}" for k in truth
                          if not (k in found and _label_score(found[k], truth[k]) >= LABEL_MIN_SCORE))
+    d["false"] = sorted(f"{'/'.join(k[0]) or 'root'}:{k[1]} {lab!r}" for k, lab in found.items()
+                        if not (k in truth and _label_score(lab, truth[k]) >= LABEL_MIN_SCORE))
     return d
 
 

@@ -419,6 +419,27 @@ def test_a_misheard_key_joins_the_menu_it_led_to():
     assert any(e.startswith("m.wav@") for e in G.edges["2", "2/2"]["evidence"])
 
 
+def test_a_label_heard_under_a_second_key_once_is_the_first_key_misheard():
+    """One call's recognizer heard "for store hours, press 4" where the others heard
+    press 3: the root offers store hours once, under 3. A key somebody took, or a label
+    of its own, stays."""
+    calls = _calls()
+    bad = simulate_call(SPEC, [("3", 9.5)], file="m.wav")
+    for o in bad["menus"][0]["options"]:
+        if o["key"] == "3":
+            o["key"] = "4"
+    G = merge_timelines(calls + [bad])
+    assert "4" not in G
+    assert G.edges["root", "3"]["label"] == "store hours"
+    # the same mishearing, but a caller pressed 4 and got somewhere: the key is real
+    taken = simulate_call(SPEC, [("3", 9.5)], file="t.wav")
+    taken["menus"][0]["presses"][-1]["key"] = "4"
+    taken["menus"][1]["via"]["key"] = "4"
+    taken["menus"][1]["path"] = ["4"]
+    G = merge_timelines(calls + [bad, taken])
+    assert "4" in G
+
+
 def test_estimate_cut_at_a_misread_press_comes_from_the_rest_of_the_prompt():
     """The front end clips a visit's estimate to the press it took for accepted; when
     the prompt went on, the call to action is in the rest of it."""

@@ -447,8 +447,35 @@ def _key_order(k: str):
     return (0, int(k), "") if k.isdigit() else (1 if k in DTMF_KEYS else 2, 0, k)
 
 
+def _misheard_keys(tree: _Tree) -> list[tuple]:
+    """Options that are another key of the same menu misheard: never taken, and every
+    label heard for them is the label more hearings gave another key ("to refill a
+    prescription, press 4" once, "... press 1" in the other calls). A menu does not
+    offer one thing under two keys; a recognizer does mishear a key."""
+    out = []
+    for (parent, key), e in tree.edges.items():
+        child = tree.nodes.get(parent + (key,))
+        if e.evidence or not e.label_votes or (child is not None and child.visits):
+            continue
+        if any(len(p) > len(parent) + 1 and p[:len(parent) + 1] == parent + (key,) for p in tree.nodes):
+            continue
+        n = sum(e.label_votes.values())
+        for (p2, k2), e2 in tree.edges.items():
+            if p2 != parent or k2 == key or sum(e2.label_votes.values()) <= n:
+                continue
+            if all(any(textsim.same_label(a, b) for b in e2.label_votes) for a in e.label_votes):
+                out.append((parent, key))
+                break
+    return out
+
+
 def _finish(tree: _Tree) -> nx.DiGraph:
     G = nx.DiGraph()
+    for parent, key in _misheard_keys(tree):
+        del tree.edges[(parent, key)]
+        tree.nodes.pop(parent + (key,), None)
+        if parent in tree.nodes:
+            tree.nodes[parent].options.pop(key, None)
     for (parent, key), e in tree.edges.items():
         tree.node(parent)
         child = parent + (key,)
