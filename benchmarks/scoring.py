@@ -131,16 +131,29 @@ def score_waits(true_tree: dict, found_tree: dict | None) -> dict:
     return {"n": len(rows), "ok": sum(r["ok"] for r in rows), "rows": rows}
 
 
-def score_entries(truth: dict, true_tree: dict, timeline: dict) -> tuple[int, int]:
-    """(right, total) entry tokens for the input nodes this call visited."""
+def score_entries(truth: dict, true_tree: dict, timeline: dict, by: str = "path") -> tuple[int, int]:
+    """(right, total) entry tokens for the input nodes this call visited.
+
+    ``by="path"``: the timeline's visit at the true path must carry the token (a press
+    misjudged on the way there fails it too). ``by="time"``: the token of the visit
+    heard when the input prompt played, wherever the walk placed it: the parser's
+    share alone, navigation is scored by the press verdicts."""
     entry = {tuple(n.get("path") or []): n.get("entry") for n in true_tree["nodes"] if n.get("kind") == "input"}
-    found = {tuple(m.get("path") or []): m.get("entry") for m in timeline.get("menus", [])}
+    menus = timeline.get("menus", [])
+    found = {tuple(m.get("path") or []): m.get("entry") for m in menus}
     total = right = 0
     for v in truth["visits"]:
         p = tuple(v["path"])
-        if p in entry:
-            total += 1
+        if p not in entry:
+            continue
+        total += 1
+        if by == "path":
             right += found.get(p) == entry[p]
+        else:
+            mid = (float(v["start"]) + float(v.get("prompt_end") or v["start"])) / 2
+            at = [m for m in menus if m.get("start") is not None
+                  and float(m["start"]) - 0.5 <= mid <= float(m.get("end") or m["start"]) + 0.5]
+            right += any(m.get("entry") == entry[p] for m in at)
     return right, total
 
 
