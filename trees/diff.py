@@ -8,7 +8,9 @@ place with a related label are ``relabelled``. Only what is still unpaired is
 
 Mapped trees only know the options their calls heard: when no call heard a menu to
 its end (``options_complete`` false), an option missing on one side is listed under
-the extra key ``unconfirmed`` instead of ``added`` / ``removed``.
+the extra key ``unconfirmed`` instead of ``added`` / ``removed``, with ``why``
+``"incomplete"``; so is an option heard in few visits and never entered (``"weak"``).
+``menu`` names the menu it belongs to, in the tree that has it.
 """
 from __future__ import annotations
 
@@ -163,17 +165,21 @@ def diff_trees(old: nx.DiGraph, new: nx.DiGraph) -> dict:
             break
     for a, pa in pool_old:
         item = {"path": _path(old, pa), "key": old.edges[pa, a]["key"], "label": _label(old, a)}
-        if _complete(new, partner.get(pa)) and not _weak(old, pa, a):
-            out["removed"].append(item)
+        if not _complete(new, partner.get(pa)):
+            unconfirmed.append(dict(item, change="removed", why="incomplete", menu=_label(old, pa)))
+        elif _weak(old, pa, a):
+            unconfirmed.append(dict(item, change="removed", why="weak", menu=_label(old, pa)))
         else:
-            unconfirmed.append(dict(item, change="removed"))
+            out["removed"].append(item)
     for b, pb in pool_new:
         item = {"path": _path(new, pb), "key": new.edges[pb, b]["key"], "label": _label(new, b)}
         back = {v: k for k, v in partner.items()}
-        if _complete(old, back.get(pb)) and not _weak(new, pb, b):
-            out["added"].append(item)
+        if not _complete(old, back.get(pb)):
+            unconfirmed.append(dict(item, change="added", why="incomplete", menu=_label(new, pb)))
+        elif _weak(new, pb, b):
+            unconfirmed.append(dict(item, change="added", why="weak", menu=_label(new, pb)))
         else:
-            unconfirmed.append(dict(item, change="added"))
+            out["added"].append(item)
     for a, b in pairs:
         da, db = old.nodes[a], new.nodes[b]
         if da.get("entry") and db.get("entry") and da.get("entry") != db.get("entry"):
@@ -209,6 +215,11 @@ def format_diff(d: dict) -> str:
     for x in d.get("timing", []):
         lines.append(f"~ timing     {_p(x['path'])}: {x['field']} {x['old']} s -> {x['new']} s")
     for x in d.get("unconfirmed", []):
-        lines.append(f"? {x['change']} (unconfirmed: the menu was not heard to its end) "
-                     f"{_p(x['path'])}: {x['key']}  {x['label']}")
+        # say which tree holds it: "? removed" under a path read as a claim it is gone
+        mine, other = ("old", "new") if x["change"] == "removed" else ("new", "old")
+        why = (f"heard in few of the {mine} calls' visits, never entered" if x.get("why") == "weak"
+               else f"the {other} calls never heard that menu to its end")
+        # a path means another menu in the other tree when options moved: name the menu
+        where = _p(x["path"]) + (f" ({x['menu']})" if x.get("menu") else "")
+        lines.append(f"? only {mine:3}   {where}: {x['key']}  {x['label']}  (unconfirmed: {why})")
     return "\n".join(lines) if lines else "no changes"
