@@ -163,23 +163,17 @@ def diff_trees(old: nx.DiGraph, new: nx.DiGraph) -> dict:
             progressed = True
         if not progressed:
             break
-    for a, pa in pool_old:
-        item = {"path": _path(old, pa), "key": old.edges[pa, a]["key"], "label": _label(old, a)}
-        if not _complete(new, partner.get(pa)):
-            unconfirmed.append(dict(item, change="removed", why="incomplete", menu=_label(old, pa)))
-        elif _weak(old, pa, a):
-            unconfirmed.append(dict(item, change="removed", why="weak", menu=_label(old, pa)))
-        else:
-            out["removed"].append(item)
-    for b, pb in pool_new:
-        item = {"path": _path(new, pb), "key": new.edges[pb, b]["key"], "label": _label(new, b)}
-        back = {v: k for k, v in partner.items()}
-        if not _complete(old, back.get(pb)):
-            unconfirmed.append(dict(item, change="added", why="incomplete", menu=_label(new, pb)))
-        elif _weak(new, pb, b):
-            unconfirmed.append(dict(item, change="added", why="weak", menu=_label(new, pb)))
-        else:
-            out["added"].append(item)
+    back = {v: k for k, v in partner.items()}
+    for change, G, other, pool, counterpart in (("removed", old, new, pool_old, partner),
+                                                 ("added", new, old, pool_new, back)):
+        for n, parent in pool:
+            item = {"path": _path(G, parent), "key": G.edges[parent, n]["key"], "label": _label(G, n)}
+            why = ("incomplete" if not _complete(other, counterpart.get(parent))
+                   else "weak" if _weak(G, parent, n) else None)
+            if why is None:
+                out[change].append(item)
+            else:
+                unconfirmed.append(dict(item, change=change, why=why, menu=_label(G, parent)))
     for a, b in pairs:
         da, db = old.nodes[a], new.nodes[b]
         if da.get("entry") and db.get("entry") and da.get("entry") != db.get("entry"):
