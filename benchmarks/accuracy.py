@@ -48,7 +48,8 @@ class NoSpeech:
         return []
 
 
-def _init(engine: str, model: str | None, dtmf_only: bool, use_multimon: bool) -> None:
+def _init(engine: str, model: str | None, dtmf_only: bool, use_multimon: bool,
+          beam: int | None = None, no_prompt: bool = False) -> None:
     _STATE.update(dtmf_only=dtmf_only, multimon=use_multimon, engine=None, engine_error=None)
     if dtmf_only:
         _STATE["engine"] = NoSpeech()
@@ -56,7 +57,13 @@ def _init(engine: str, model: str | None, dtmf_only: bool, use_multimon: bool) -
     try:
         from ivrkit.discovery.asr import make_engine
 
-        _STATE["engine"] = make_engine(engine, model)
+        if beam is not None or no_prompt:  # Whisper settings other than the shipped ones
+            from ivrkit.discovery.asr import IVR_PROMPT, WhisperEngine
+
+            _STATE["engine"] = WhisperEngine(model, beam_size=beam or 1,
+                                             initial_prompt=None if no_prompt else IVR_PROMPT)
+        else:
+            _STATE["engine"] = make_engine(engine, model)
     except Exception as e:  # noqa: BLE001 - reported, the DTMF figures still run
         _STATE["engine"] = NoSpeech()
         _STATE["engine_error"] = f"{type(e).__name__}: {e}"
@@ -448,6 +455,8 @@ def main(argv=None) -> int:
     ap.add_argument("--engine", default="auto")
     ap.add_argument("--model", default=None)
     ap.add_argument("--no-multimon", action="store_true")
+    ap.add_argument("--beam", type=int, help="Whisper beam size (default: the engine's greedy decode)")
+    ap.add_argument("--no-prompt", action="store_true", help="Whisper without the menu-vocabulary prompt")
     ap.add_argument("--from-json", type=Path, help="score the per-call results of an earlier --json run "
                     "against the current truth files, without analysing again")
     a = ap.parse_args(argv)
@@ -460,7 +469,7 @@ def main(argv=None) -> int:
     tasks = [(c["dir"], t) for c in comps for t in c["calls"]]
     if a.from_json:
         return rescore(a, comps, tasks)
-    init = (a.engine, a.model, a.dtmf_only, use_mm)
+    init = (a.engine, a.model, a.dtmf_only, use_mm, a.beam, a.no_prompt)
     t0 = time.perf_counter()
     if a.jobs > 1:
         from multiprocessing import Pool
