@@ -440,6 +440,23 @@ def test_a_label_heard_under_a_second_key_once_is_the_first_key_misheard():
     assert "4" in G
 
 
+def test_two_keys_said_together_for_one_thing_are_both_kept():
+    """ "To return to the main menu, press 9 or star": one label, two real keys, even
+    where a caller pressed before the second was said (so it was heard less often)."""
+    spec = copy.deepcopy(SPEC)
+    spec["options"]["1"]["options"]["*"] = {"label": "return to the main menu", "role": "back"}
+    calls = [simulate_call(spec, [("1", 8.0), ("2", 1.4)], file=f"c{i}.wav", seed=i) for i in range(3)]
+    for c in calls:  # the recognizer heard both keys in one breath
+        opts = {o["key"]: o for o in c["menus"][1]["options"]}
+        opts["*"]["start"], opts["*"]["end"] = opts["9"]["start"] + 0.8, opts["9"]["end"] + 0.8
+    # one more call pressed before "or star" was said
+    early = simulate_call(spec, [("1", 8.0), ("2", 1.4)], file="early.wav")
+    early["menus"][1]["options"] = [o for o in early["menus"][1]["options"] if o["key"] != "*"]
+    G = merge_timelines(calls + [early])
+    assert "1/9" in G and "1/*" in G
+
+
+
 def test_estimate_cut_at_a_misread_press_comes_from_the_rest_of_the_prompt():
     """The front end clips a visit's estimate to the press it took for accepted; when
     the prompt went on, the call to action is in the rest of it."""

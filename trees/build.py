@@ -450,8 +450,9 @@ def _key_order(k: str):
 def _misheard_keys(tree: _Tree) -> list[tuple]:
     """Options that are another key of the same menu misheard: never taken, and every
     label heard for them is the label more hearings gave another key ("to refill a
-    prescription, press 4" once, "... press 1" in the other calls). A menu does not
-    offer one thing under two keys; a recognizer does mishear a key."""
+    prescription, press 4" once, "... press 1" in the other calls). A menu rarely
+    offers one thing under two keys, and then says both in one breath ("to return to
+    the main menu, press star or 9"): keys announced together are both kept."""
     out = []
     for (parent, key), e in tree.edges.items():
         child = tree.nodes.get(parent + (key,))
@@ -463,10 +464,30 @@ def _misheard_keys(tree: _Tree) -> list[tuple]:
         for (p2, k2), e2 in tree.edges.items():
             if p2 != parent or k2 == key or sum(e2.label_votes.values()) <= n:
                 continue
-            if all(any(textsim.same_label(a, b) for b in e2.label_votes) for a in e.label_votes):
+            if all(any(textsim.same_label(a, b) for b in e2.label_votes) for a in e.label_votes) \
+                    and not _heard_together(e.heard, e2.heard):
                 out.append((parent, key))
                 break
     return out
+
+
+#: Two keys announced within this many seconds of each other in one call were said in
+#: one sentence ("press star or 9"), not misheard in two hearings of the menu.
+TOGETHER_S = 3.0
+
+
+def _heard_together(a: list[str], b: list[str]) -> bool:
+    """Whether some call announced both options (``file@time`` lists) together."""
+    def at(items):
+        out = []
+        for x in items:
+            f, _, t = str(x).rpartition("@")
+            try:
+                out.append((f, float(t)))
+            except ValueError:
+                continue
+        return out
+    return any(f1 == f2 and abs(t1 - t2) <= TOGETHER_S for f1, t1 in at(a) for f2, t2 in at(b))
 
 
 def _finish(tree: _Tree) -> nx.DiGraph:
