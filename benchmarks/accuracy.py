@@ -346,7 +346,7 @@ def print_report(reps: list[dict], total: dict) -> None:
     c = total["dtmf"].get("_counts") or {}
     if c.get("merged_n"):
         print(f"accepted/ignored accuracy once each company's calls are read together "
-              f"(trees.reconcile): {_pct(c['merged_ok'] / c['merged_n']).strip()} of {c['merged_n']} presses")
+              f"(trees.reconcile): {c['merged_ok']}/{c['merged_n']} presses ({100 * c['merged_ok'] / c['merged_n']:.1f} %)")
     if total.get("_entries") and total["_entries"][1]:
         (a, n), h = total["_entries"], total["_entries_heard"][0]
         print(f"entry tokens per call: {a}/{n} at the true path; {h}/{n} of the input prompts heard "
