@@ -225,18 +225,23 @@ def speech_scores(features: np.ndarray) -> np.ndarray:
     return features @ np.array([SPREAD_W, FLUX_W, PERSIST_W, PERSIST_LONG_W, PEAKS_SD_W]) + BIAS
 
 
-def _all_window_scores(e_db, flux, persist, persist_long, n_peaks, usable) -> np.ndarray:
-    """speech_scores(window_features(...)) computed a few thousand windows at a time."""
+def _window_scores(frames: tuple, sl: slice) -> np.ndarray:
+    """speech_scores of the windows over ``frames[..][sl]``; ``frames`` holds
+    :func:`window_features`' arguments, frame-aligned."""
+    return speech_scores(window_features(*(a[sl] for a in frames)))
+
+
+def _all_window_scores(frames: tuple) -> np.ndarray:
+    """_window_scores over the whole signal, a few thousand windows at a time."""
     w = int(round(WINDOW_S * SR / HOP))
     h = int(round(WINDOW_HOP_S * SR / HOP))
-    n_win = 1 if len(e_db) < w else (len(e_db) - w) // h + 1
+    n_frames = len(frames[0])
+    n_win = 1 if n_frames < w else (n_frames - w) // h + 1
     step = 2048
     parts = []
     for k0 in range(0, n_win, step):
         k1 = min(n_win, k0 + step)
-        sl = slice(k0 * h, (k1 - 1) * h + w)
-        parts.append(speech_scores(window_features(e_db[sl], flux[sl], persist[sl],
-                                                   persist_long[sl], n_peaks[sl], usable[sl])))
+        parts.append(_window_scores(frames, slice(k0 * h, (k1 - 1) * h + w)))
     return np.concatenate(parts)
 
 
@@ -309,7 +314,8 @@ def segment(y: np.ndarray, sr: int, exclude: Iterable[tuple[float, float]] = ())
         usable &= ~((starts + HOP / SR > a) & (starts < b))
     spans = sound_spans(e_db, flat, usable)
 
-    z = _all_window_scores(e_db, flux, persist, persist_long, n_peaks, usable)
+    frames = (e_db, flux, persist, persist_long, n_peaks, usable)
+    z = _all_window_scores(frames)
     w = int(round(WINDOW_S * SR / HOP))
     h = int(round(WINDOW_HOP_S * SR / HOP))
     centres = np.arange(len(z)) * h + w // 2
@@ -317,8 +323,7 @@ def segment(y: np.ndarray, sr: int, exclude: Iterable[tuple[float, float]] = ())
     for s, e in spans:
         inside = np.flatnonzero((centres >= s) & (centres < e))
         if len(inside) == 0 or e - s < w:
-            zs = speech_scores(window_features(e_db[s:e], flux[s:e], persist[s:e],
-                                               persist_long[s:e], n_peaks[s:e], usable[s:e]))
+            zs = _window_scores(frames, slice(s, e))
             lab = _label_stretch(zs[:1])
             labelled.append(("speech" if lab[0] else "music", s, e))
             continue

@@ -207,8 +207,7 @@ def windows(y: np.ndarray) -> np.ndarray:
             sl = slice(s, e)
         else:
             sl = slice(ks[0] * hp, ks[-1] * hp + w)
-        f = window_features(e_db[sl], flux[sl], persist[sl], persist_long[sl], n_peaks[sl],
-                            usable[sl])
+        f = window_features(*(a[sl] for a in (e_db, flux, persist, persist_long, n_peaks, usable)))
         if e - s < w or not ks:
             f = f[:1]
         rows.append(f)
