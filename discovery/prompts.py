@@ -45,18 +45,17 @@ class Option:
 
 # -- vocabulary ------------------------------------------------------------------
 
+#: Verbs that only ever ask for a key: a recognizer that loses the key after one of
+#: them ("for billing, press" + silence) still marks the end of an option clause.
+PRESS_VERBS = frozenset({
+    "press", "push",
+    "oprima", "oprime", "presione", "pulse", "pulsa",  # Spanish menus
+    "prez", "pres", "presse", "pressed",  # how recognizers write "press" in a synthetic voice
+})
 #: Verbs that put a key into a call to action. "pressing" is left out on purpose:
 #: "you may quit at any time by pressing the pound key" is an exit hint, and
 #: "enter" asks for data, not a menu choice.
-KEY_VERBS = frozenset({
-    "press", "dial", "push", "select", "touch", "choose",
-    "oprima", "oprime", "marque", "presione", "pulse", "pulsa",  # Spanish menus
-    "prez", "pres", "presse", "pressed",  # how recognizers write "press" in a synthetic voice
-})
-#: Verbs that only ever ask for a key: a recognizer that loses the key after one of
-#: them ("for billing, press" + silence) still marks the end of an option clause.
-PRESS_VERBS = frozenset({"press", "push", "prez", "pres", "presse", "pressed",
-                         "oprima", "oprime", "presione", "pulse", "pulsa"})
+KEY_VERBS = PRESS_VERBS | {"dial", "select", "touch", "choose", "marque"}
 #: "pressed" is a recognizer's "press" only where no one is being told what they
 #: pressed ("you pressed 1", "if you have pressed").
 PAST_VERBS = frozenset({"pressed"})
@@ -672,6 +671,11 @@ def _split_sentences(text: str) -> list[str]:
     return [s.strip() for s in re.split(r"(?<=[.?!;])\s+", _norm_text(text)) if s.strip()]
 
 
+def _flat(sentence: str) -> str:
+    """Punctuation to spaces ("9-digit", Whisper's "9 -digit"), single spaces."""
+    return re.sub(r"\s+", " ", re.sub(r"[.,?!;:-]", " ", sentence))
+
+
 def parse_entry(text: str, need_verb: bool = True) -> str | None:
     """The directory token a data-entry prompt asks for (``ID``, ``Tel``, ``4D``,
     ``Pass``) with ``#``/``*`` when it names a terminator; None otherwise.
@@ -683,8 +687,7 @@ def parse_entry(text: str, need_verb: bool = True) -> str | None:
     for i, s in enumerate(sents):
         if parse_options_text(s):
             continue  # "press 1 to enter your ID" offers a key, it does not ask for data
-        flat = re.sub(r"[.,?!;:-]", " ", s)  # "9-digit", Whisper's "9 -digit"
-        flat = re.sub(r"\s+", " ", flat)
+        flat = _flat(s)
         for token, noun in _ENTRY_NOUNS:
             m = re.search(noun, flat)
             if m is None:
@@ -695,8 +698,7 @@ def parse_entry(text: str, need_verb: bool = True) -> str | None:
                 continue
             tail = flat[m.end():]
             if i + 1 < len(sents):
-                tail += " " + re.sub(r"[.,?!;:-]", " ", sents[i + 1])
-            tail = re.sub(r"\s+", " ", tail)
+                tail = re.sub(r"\s+", " ", tail + " " + _flat(sents[i + 1]))
             t = _TERMINATOR.search(tail) or re.search(
                 r"\b(?:then|and) (?:the )?(" + _POUND + r"|star) (?:key|sign|button)\b", tail)
             if t is None:
