@@ -145,7 +145,7 @@ def score_company(comp: dict, results: list[dict], dtmf_only: bool) -> dict:
     mm = {"tp": 0, "fp": 0, "fn": 0, "seq_ok": 0, "seq_n": 0}
     errors: dict[str, str] = {}
     entries = [0, 0]
-    entries_heard = [0]
+    entries_heard = 0
     dur = el = 0.0
     rss = 0.0
     timelines = []
@@ -192,7 +192,7 @@ def score_company(comp: dict, results: list[dict], dtmf_only: bool) -> dict:
                 a, b = scoring.score_entries(truth, comp["tree"], tl)
                 entries[0] += a
                 entries[1] += b
-                entries_heard[0] += scoring.score_entries(truth, comp["tree"], tl, by="time")[0]
+                entries_heard += scoring.score_entries(truth, comp["tree"], tl, by="time")[0]
             g_rel, g_abs = scoring.greeting_error(truth, tl)
             if g_rel is not None:
                 acc["greet"].append(g_rel)
@@ -277,7 +277,7 @@ def total_report(reps: list[dict]) -> dict:
     ot = {k: sum(o[k] for o in opts) for k in ("tp", "fp", "fn")}
     waits = [r["waits"] for r in reps if r.get("waits")]
     ent = [sum(r["_entries"][i] for r in reps) for i in (0, 1)]
-    heard = sum(r.get("_entries_heard", [0])[0] for r in reps)
+    heard = sum(r.get("_entries_heard", 0) for r in reps)
     el, dur = (sum(r["_time"][i] for r in reps) for i in (0, 1))
     greet = [r["greeting_listen_error"] for r in reps if r["greeting_listen_error"]["n"]]
     return {"company": "TOTAL", "dir": "", "calls": sum(r["calls"] for r in reps),
@@ -291,7 +291,7 @@ def total_report(reps: list[dict]) -> dict:
             "options": scoring.prf(ot["tp"], ot["fp"], ot["fn"]) if opts else None,
             "waits": {"n": sum(w["n"] for w in waits), "ok": sum(w["ok"] for w in waits)} if waits else None,
             "entry_accuracy": ent[0] / ent[1] if ent[1] else None, "_entries": ent,
-            "entry_accuracy_heard": heard / ent[1] if ent[1] else None, "_entries_heard": [heard, ent[1]],
+            "entry_accuracy_heard": heard / ent[1] if ent[1] else None, "_entries_heard": heard,
             "greeting_listen_error": pooled(greet),
             "rtf": el / dur if dur else None,
             "peak_rss_mb": max((r["peak_rss_mb"] for r in reps), default=None)}
@@ -348,7 +348,7 @@ def print_report(reps: list[dict], total: dict) -> None:
         print(f"accepted/ignored accuracy once each company's calls are read together "
               f"(trees.reconcile): {c['merged_ok']}/{c['merged_n']} presses ({100 * c['merged_ok'] / c['merged_n']:.1f} %)")
     if total.get("_entries") and total["_entries"][1]:
-        (a, n), h = total["_entries"], total["_entries_heard"][0]
+        (a, n), h = total["_entries"], total["_entries_heard"]
         print(f"entry tokens per call: {a}/{n} at the true path; {h}/{n} of the input prompts heard "
               f"(the token of the visit playing it, wherever a misjudged press put it)")
     te = [r["tree_entries"] for r in reps if r.get("tree_entries")]
