@@ -102,8 +102,8 @@ def _analyse_calls(paths, engine, console):
     """Analyse every call first (so a bad file fails before anything is written)."""
     from ivrkit.audio import AudioError
 
+    from .pipeline import analyse_call
     from .progress import CallProgress
-    from .timeline import analyse_call
 
     for c in paths:  # fail fast on missing files, before minutes of work
         if not Path(c).exists():
@@ -147,11 +147,11 @@ def _write_diagram(path: str, svg_fn, mermaid_fn) -> None:
 # -- commands --------------------------------------------------------------------
 
 def cmd_map(args, out, err) -> int:
-    from ivrkit.trees.build import merge_timelines
     from ivrkit.trees.io import write_tree
     from ivrkit.trees.render import render_tree
-    from ivrkit.trees.waits import explain_listen, recommend_waits
+    from ivrkit.trees.waits import explain_listen
 
+    from .pipeline import map_timelines
     from .progress import summary_line
 
     for p in (args.out, args.diagram):
@@ -161,11 +161,7 @@ def cmd_map(args, out, err) -> int:
     engine = _engine(args)
     t0 = time.perf_counter()
     timelines = _analyse_calls(args.calls, engine, err)
-    G = merge_timelines(timelines, company=args.company, number=args.number, graph=base)
-    if args.margin is not None:
-        recommend_waits(G, margin_s=args.margin)
-    else:
-        recommend_waits(G)
+    G = map_timelines(timelines, company=args.company, number=args.number, into=base, margin_s=args.margin)
     out.write(render_tree(G) + "\n")
     if "root" in G:
         # the root's wait is the figure people question: say what it rests on
