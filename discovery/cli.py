@@ -222,7 +222,8 @@ def _probe_calls(paths, skip_bad: bool, err, known=frozenset()):
     for exc in probed.bad:
         err.write(f"discover: skipped {exc}\n")
     for p, first in probed.duplicates:
-        err.write(f"discover: {p}: same recording as {first}; analysed once\n")
+        same = "given twice" if p == first else f"same recording as {first}"
+        err.write(f"discover: {p}: {same}; analysed once\n")
     calls = [p for p in probed.good if probed.sha256[p] not in known]
     for p in probed.good:
         if probed.sha256[p] in known:
