@@ -191,7 +191,7 @@ def _texts_in(ax, gid):
 
 
 def test_dense_speech_is_cut_short_instead_of_overlapping():
-    y, tl = _call(words_per_s=9.0, music_s=2.0, seed=1)
+    y, tl = _call(words_per_s=15.0, music_s=2.0, seed=1)
     fig = timeline_figure(y, SR, tl)
     fig.canvas.draw()
     renderer = fig.canvas.get_renderer()
@@ -282,7 +282,7 @@ def test_contract_only_timeline_and_stereo(tmp_path, call):
                       for m in tl["menus"]]}
     fig = timeline_figure(np.stack([y, y]), SR, bare)
     assert [t.get_text() for t in _texts(fig, "node-label")] == ["root", "2", "2/0"]
-    assert _texts(fig, "word")  # utterance text stands in for missing word times
+    assert _texts(fig, "words")  # utterance text stands in for missing word times
 
 
 def test_missing_folder_raises_and_writes_nothing(tmp_path, call):
