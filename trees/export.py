@@ -111,6 +111,11 @@ def _ident(e) -> tuple[str, str]:
     return textsim.normalize(e.get("company")), textsim.normalize(e.get("service"))
 
 
+def _same_kind(a: dict, b: dict) -> bool:
+    """Same kind, or one side never entered (``unknown``: its kind was not seen)."""
+    return a.get("kind") == b.get("kind") or "unknown" in (a.get("kind"), b.get("kind"))
+
+
 def _same_service(e, olds) -> dict | None:
     """The entry of ``olds`` that is ``e``'s service (same company and service name,
     fuzzily: recognizer spelling varies between mappings), or None."""
@@ -118,11 +123,16 @@ def _same_service(e, olds) -> dict | None:
     cand = [o for o in olds if _ident(o) == (c, s)]
     if not cand:
         cand = [o for o in olds if _ident(o)[0] == c and textsim.same_label(_ident(o)[1], s)]
+    if not cand:  # reworded at the same keys ("transfer service" -> "move service"): the same entry
+        cand = [o for o in olds if _ident(o)[0] == c and list(o.get("keys") or []) == list(e.get("keys") or [])
+                and _same_kind(o, e) and textsim.label_similarity(_ident(o)[1], s) >= textsim.RELABEL_RATIO]
     return cand[0] if cand else None
 
 
 def _changed(o: dict, e: dict) -> bool:
     if list(o.get("keys") or []) != list(e.get("keys") or []) or o.get("kind") != e.get("kind"):
+        return True
+    if not textsim.same_label(_ident(o)[1], _ident(e)[1]):  # reworded: the directory names it anew
         return True
     ow, nw = o.get("waits") or [], e.get("waits") or []
     return len(ow) != len(nw) or any(abs(float(a) - float(b)) >= WAIT_CHANGE_S for a, b in zip(ow, nw))
