@@ -243,40 +243,24 @@ def tree_to_mermaid(G: nx.DiGraph) -> str:
 
 # -- diff: one graph showing both trees --------------------------------------------
 
-def diff_graph(old: nx.DiGraph, new: nx.DiGraph, diff: dict) -> nx.DiGraph:
-    """The new tree plus the removed parts of the old one, annotated for drawing.
+def _mark(U: nx.DiGraph, node, status: str, note: str | None = None) -> None:
+    U.nodes[node]["status"].add(status)
+    if note:
+        U.nodes[node]["notes"].append(note)
 
-    Every node gets ``status`` (a set of "added" / "removed" / "moved" /
-    "relabelled" / "unconfirmed" / "changed") and ``notes`` (short lines saying what changed).
-    Removed nodes get ids ``"old:<id>"`` so they never clash with a new option
-    that took their key.
-    """
-    U = nx.DiGraph()
-    U.graph.update(new.graph)
-    for n, a in new.nodes(data=True):
-        U.add_node(n, **{**a, "status": set(), "notes": []})
-    for u, v, a in new.edges(data=True):
-        U.add_edge(u, v, **a)
-    new_at = _node_by_path(new)
-    old_at = _node_by_path(old)
 
-    def mark(node, status: str, note: str | None = None) -> None:
-        U.nodes[node]["status"].add(status)
-        if note:
-            U.nodes[node]["notes"].append(note)
+def _option_at(at: dict, item: dict):
+    return at.get(tuple(map(str, item["path"])) + (str(item["key"]),))
 
-    for item in diff.get("added", []):
-        n = new_at.get(tuple(map(str, item["path"])) + (str(item["key"]),))
-        if n is None:
-            continue
-        for d in [n, *nx.descendants(new, n)]:
-            mark(d, "added")
 
+def _graft_gone(U: nx.DiGraph, old: nx.DiGraph, diff: dict, new_at: dict, old_at: dict) -> None:
+    """Removed (and unconfirmed removed) branches of ``old`` added under their parents in
+    ``U`` as ``"old:<id>"`` nodes."""
     gone = [(i, "removed", None) for i in diff.get("removed", [])]
     gone += [(i, "unconfirmed", "? removed, unconfirmed") for i in diff.get("unconfirmed", [])
              if i.get("change") == "removed"]
     for item, status, note in sorted(gone, key=lambda g: len(g[0]["path"])):
-        on = old_at.get(tuple(map(str, item["path"])) + (str(item["key"]),))
+        on = _option_at(old_at, item)
         if on is None or "old:" + str(on) in U:
             continue
         parent_path = _old_to_new(tuple(map(str, item["path"])), diff.get("moved", []))
@@ -296,36 +280,57 @@ def diff_graph(old: nx.DiGraph, new: nx.DiGraph, diff: dict) -> nx.DiGraph:
             U.add_node(uid, **{**old.nodes[d], "status": {status}, "notes": [note] if note and d == on else []})
             U.add_edge(src, uid, **edge)
 
+
+def _fmt_change(v) -> str:
+    return "?" if v is None else f"{float(v):.1f}"
+
+
+def _mark_changes(U: nx.DiGraph, diff: dict, new_at: dict) -> None:
+    """Status and notes on the new tree's nodes for every kept-but-changed option."""
+    def at(path):
+        return new_at.get(tuple(map(str, path)))
+
     # changes the diff could not confirm (the menu was not heard to its end in one of
     # the trees): shown, but in their own muted style
     for item in diff.get("unconfirmed", []):
-        if item.get("change") == "added":
-            n = new_at.get(tuple(map(str, item["path"])) + (str(item["key"]),))
-            if n is not None:
-                mark(n, "unconfirmed", "? added, unconfirmed")
-
+        if item.get("change") == "added" and (n := _option_at(new_at, item)) is not None:
+            _mark(U, n, "unconfirmed", "? added, unconfirmed")
     for item in diff.get("moved", []):
-        n = new_at.get(tuple(map(str, item["to"])))
-        if n is not None:
-            mark(n, "moved", "moved from " + (",".join(map(str, item["from"])) or "root"))
-
+        if (n := at(item["to"])) is not None:
+            _mark(U, n, "moved", "moved from " + (",".join(map(str, item["from"])) or "root"))
     for item in diff.get("relabelled", []):
-        n = new_at.get(tuple(map(str, item["path"])) + (str(item["key"]),))
-        if n is not None:
-            mark(n, "relabelled", f"was: {item.get('old', '')}")
-
+        if (n := _option_at(new_at, item)) is not None:
+            _mark(U, n, "relabelled", f"was: {item.get('old', '')}")
     for item in diff.get("entry", []):
-        n = new_at.get(tuple(map(str, item["path"])))
-        if n is not None:
-            mark(n, "changed", f"Δ entry {item.get('old') or '–'} → {item.get('new') or '–'}")
-
+        if (n := at(item["path"])) is not None:
+            _mark(U, n, "changed", f"Δ entry {item.get('old') or '–'} → {item.get('new') or '–'}")
     for item in diff.get("timing", []):
-        n = new_at.get(tuple(map(str, item["path"])))
-        if n is not None:
-            old_v, new_v = item.get("old"), item.get("new")
-            fmt = lambda v: "?" if v is None else f"{float(v):.1f}"
+        if (n := at(item["path"])) is not None:
             field = str(item.get("field", "timing")).replace("_", " ")
-            mark(n, "changed", f"Δ {field} {fmt(old_v)} → {fmt(new_v)} s")
+            _mark(U, n, "changed", f"Δ {field} {_fmt_change(item.get('old'))} → {_fmt_change(item.get('new'))} s")
+
+
+def diff_graph(old: nx.DiGraph, new: nx.DiGraph, diff: dict) -> nx.DiGraph:
+    """The new tree plus the removed parts of the old one, annotated for drawing.
+
+    Every node gets ``status`` (a set of "added" / "removed" / "moved" /
+    "relabelled" / "unconfirmed" / "changed") and ``notes`` (short lines saying what changed).
+    Removed nodes get ids ``"old:<id>"`` so they never clash with a new option
+    that took their key.
+    """
+    U = nx.DiGraph()
+    U.graph.update(new.graph)
+    for n, a in new.nodes(data=True):
+        U.add_node(n, **{**a, "status": set(), "notes": []})
+    for u, v, a in new.edges(data=True):
+        U.add_edge(u, v, **a)
+    new_at, old_at = _node_by_path(new), _node_by_path(old)
+    for item in diff.get("added", []):
+        if (n := _option_at(new_at, item)) is not None:
+            for d in [n, *nx.descendants(new, n)]:
+                _mark(U, d, "added")
+    _graft_gone(U, old, diff, new_at, old_at)
+    _mark_changes(U, diff, new_at)
     return U
 
 

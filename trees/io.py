@@ -43,8 +43,7 @@ def _check_seconds(v, what: str, max_s: float | None = None) -> None:
         _fail(f"{what} is {v} s, outside 0..{max_s:.0f} s")
 
 
-def tree_from_json(d) -> nx.DiGraph:
-    """The tree in ``d``; TreeSchemaError when it is another schema, malformed, or not a tree."""
+def _check_header(d) -> None:
     if not isinstance(d, dict):
         _fail(f"expected a JSON object, found {type(d).__name__}")
     graph = d.get("graph")
@@ -55,42 +54,54 @@ def tree_from_json(d) -> nx.DiGraph:
         _fail(f"schema is {schema!r}, expected {SCHEMA!r}")
     if d.get("directed") is not True or d.get("multigraph", False) is not False:
         _fail("not a directed simple graph (directed must be true, multigraph false)")
-    nodes, edges = d.get("nodes"), d.get("edges")
-    if not isinstance(nodes, list) or not isinstance(edges, list):
+    if not isinstance(d.get("nodes"), list) or not isinstance(d.get("edges"), list):
         _fail("'nodes' and 'edges' must be lists")
-    ids = set()
-    for i, n in enumerate(nodes):
-        if not isinstance(n, dict) or not isinstance(n.get("id"), str):
-            _fail(f"node #{i} has no string 'id'")
-        if n["id"] in ids:
-            _fail(f"node {n['id']!r} appears twice")
-        ids.add(n["id"])
-        path = n.get("path")
-        if not isinstance(path, list) or not all(isinstance(k, str) for k in path):
-            _fail(f"node {n['id']!r}: 'path' must be a list of keys")
-        if ("/".join(path) or "root") != n["id"]:
-            _fail(f"node {n['id']!r}: id does not match its path {path}")
-        if n.get("kind") not in KINDS:
-            _fail(f"node {n['id']!r}: kind {n.get('kind')!r} is not one of {', '.join(KINDS)}")
-        for f in ("listen_after", "wait", "latency"):
-            _check_seconds(n.get(f), f"node {n['id']!r}: {f}", MAX_WAIT_S if f == "wait" else None)
-        for f in ("prompt", "entry"):
-            if n.get(f) is not None and not isinstance(n[f], str):
-                _fail(f"node {n['id']!r}: {f} must be text or null")
-    if "root" not in ids:
-        _fail("no 'root' node")
-    for i, e in enumerate(edges):
-        if not isinstance(e, dict) or e.get("source") not in ids or e.get("target") not in ids:
-            _fail(f"edge #{i} does not join two known nodes")
-        if not isinstance(e.get("key"), str) or not e["key"]:
-            _fail(f"edge {e['source']}->{e['target']}: missing 'key'")
-        if e.get("label") is not None and not isinstance(e["label"], str):
-            _fail(f"edge {e['source']}->{e['target']}: label must be text or null")
-        _check_seconds(e.get("latency"), f"edge {e['source']}->{e['target']}: latency")
     for f in ("company", "number"):
         if graph.get(f) is not None and not isinstance(graph[f], str):
             _fail(f"graph {f} must be text or null")
     _check_seconds(graph.get("answer_to_onset"), "graph answer_to_onset")
+
+
+def _check_node(i: int, n, ids: set) -> None:
+    if not isinstance(n, dict) or not isinstance(n.get("id"), str):
+        _fail(f"node #{i} has no string 'id'")
+    if n["id"] in ids:
+        _fail(f"node {n['id']!r} appears twice")
+    path = n.get("path")
+    if not isinstance(path, list) or not all(isinstance(k, str) for k in path):
+        _fail(f"node {n['id']!r}: 'path' must be a list of keys")
+    if ("/".join(path) or "root") != n["id"]:
+        _fail(f"node {n['id']!r}: id does not match its path {path}")
+    if n.get("kind") not in KINDS:
+        _fail(f"node {n['id']!r}: kind {n.get('kind')!r} is not one of {', '.join(KINDS)}")
+    for f in ("listen_after", "wait", "latency"):
+        _check_seconds(n.get(f), f"node {n['id']!r}: {f}", MAX_WAIT_S if f == "wait" else None)
+    for f in ("prompt", "entry"):
+        if n.get(f) is not None and not isinstance(n[f], str):
+            _fail(f"node {n['id']!r}: {f} must be text or null")
+
+
+def _check_edge(i: int, e, ids: set) -> None:
+    if not isinstance(e, dict) or e.get("source") not in ids or e.get("target") not in ids:
+        _fail(f"edge #{i} does not join two known nodes")
+    if not isinstance(e.get("key"), str) or not e["key"]:
+        _fail(f"edge {e['source']}->{e['target']}: missing 'key'")
+    if e.get("label") is not None and not isinstance(e["label"], str):
+        _fail(f"edge {e['source']}->{e['target']}: label must be text or null")
+    _check_seconds(e.get("latency"), f"edge {e['source']}->{e['target']}: latency")
+
+
+def tree_from_json(d) -> nx.DiGraph:
+    """The tree in ``d``; TreeSchemaError when it is another schema, malformed, or not a tree."""
+    _check_header(d)
+    ids: set = set()
+    for i, n in enumerate(d["nodes"]):
+        _check_node(i, n, ids)
+        ids.add(n["id"])
+    if "root" not in ids:
+        _fail("no 'root' node")
+    for i, e in enumerate(d["edges"]):
+        _check_edge(i, e, ids)
     try:
         G = nx.node_link_graph(d, directed=True, multigraph=False, edges="edges")
     except (KeyError, TypeError, ValueError) as exc:
