@@ -48,9 +48,9 @@ def _margin(text: str) -> float:
     try:
         v = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"--margin {text!r} is not a number of seconds") from None
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
     if not 0.0 <= v <= MAX_MARGIN_S:  # also refuses nan
-        raise argparse.ArgumentTypeError(f"--margin {text} is outside 0..{MAX_MARGIN_S:g} s")
+        raise argparse.ArgumentTypeError(f"{text} is outside 0..{MAX_MARGIN_S:g} s")
     return v
 
 
@@ -150,8 +150,10 @@ def _check_output(path: str | None, inputs=(), suffixes: tuple[str, ...] | None 
     if any(i and Path(i).exists() and p.exists() and p.samefile(i) for i in inputs):
         raise UsageError(f"{path}: is one of the inputs; writing it would destroy it")
     parent = p.resolve().parent
+    if parent.is_file():
+        raise UsageError(f"{path}: {p.parent} is a file, not a folder")
     if not parent.is_dir():
-        raise UsageError(f"{path}: folder {parent} does not exist")
+        raise UsageError(f"{path}: folder {p.parent} does not exist")
     import tempfile
 
     try:
@@ -429,7 +431,7 @@ def cmd_diff(args, out, err) -> int:
                    [args.old, args.new])
     _need_matplotlib(args.diagram, mermaid_ok=True)
     old, new = _read_tree(args.old), _read_tree(args.new)
-    _refuse(args.new, trees_conflict(old, new), args.force, "diff")
+    _refuse(f"{args.old} vs {args.new}", trees_conflict(old, new), args.force, "diff")
     d = diff_trees(old, new)
     if args.json:
         out.write(json.dumps(d, indent=2, ensure_ascii=False) + "\n")

@@ -149,11 +149,19 @@ def ownership_conflict(G: nx.DiGraph, company: str | None = None, number: str | 
 
 
 def trees_conflict(old: nx.DiGraph, new: nx.DiGraph) -> str | None:
-    """Why two trees are not the same company's (for a diff), or None."""
-    reason = ownership_conflict(old, new.graph.get("company"), new.graph.get("number"),
-                                [("the new tree", new.nodes["root"].get("prompt"))]
-                                if (new.nodes["root"].get("prompt") or "").strip() else [])
-    return reason
+    """Why two trees are not the same company's (so a diff of them means nothing), or None."""
+    (oc, on), (nc, nn) = ((G.graph.get("company"), G.graph.get("number")) for G in (old, new))
+    if oc and nc and textsim.normalize(oc) != textsim.normalize(nc):
+        return f"trees of two companies ({oc!r}, {nc!r})"
+    if on and nn and _digits(on) != _digits(nn):
+        return f"trees of two numbers ({on}, {nn})"
+    a, b = (G.nodes["root"].get("prompt") for G in (old, new))
+    if (a or "").strip() and (b or "").strip():
+        score = textsim.greeting_similarity(a, b)
+        if score < textsim.SAME_GREETING_RATIO:
+            return (f"their root prompts do not match (greeting similarity {score:.0f}%, "
+                    f"same company needs {textsim.SAME_GREETING_RATIO:.0f}%)")
+    return None
 
 
 # -- merging into a tree file: locked, from its latest state ------------------------

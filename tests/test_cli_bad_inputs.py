@@ -109,7 +109,7 @@ def test_one_bad_recording_among_good_is_refused_before_the_good_is_analysed(tmp
 @pytest.mark.parametrize("flag,target,why", [
     ("--out", "outdir", "is a folder"),
     ("--out", "nofolder/t.json", "does not exist"),
-    ("--out", "afile.txt/t.json", "does not exist"),
+    ("--out", "afile.txt/t.json", "is a file, not a folder"),
     ("--out", "/proc/t.json", "cannot write"),
     ("--out", "call.wav", "is one of the inputs"),
     ("--diagram", "/proc/t.svg", "cannot write"),
@@ -185,8 +185,8 @@ def test_into_another_companys_tree_is_refused_before_work(tmp_path, nw_tree, fl
 def test_diff_of_two_companies_is_refused_unless_forced(tmp_path):
     shutil.copy(CONTOSO / "tree.json", tmp_path / "contoso.json")
     shutil.copy(FABRIKAM / "tree.json", tmp_path / "fabrikam.json")
-    line = refused(tmp_path, "diff", "contoso.json", "fabrikam.json", names="fabrikam.json")
-    assert "Contoso Gas" in line
+    line = refused(tmp_path, "diff", "contoso.json", "fabrikam.json", names="contoso.json vs fabrikam.json")
+    assert "'Contoso Gas', 'Fabrikam Bank'" in line
     rc, err, out = discover("diff", "contoso.json", "fabrikam.json", "--force", cwd=tmp_path)
     assert rc == 0 and out
 
