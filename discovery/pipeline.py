@@ -10,7 +10,7 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import TYPE_CHECKING, Callable, Iterable
 
 import networkx as nx
 
@@ -18,8 +18,21 @@ from ivrkit.audio import io as audio_io
 from ivrkit.audio.io import AudioError
 from ivrkit.trees import textsim
 
-from .asr import Engine, make_engine
-from .timeline import analyse_call as _analyse_call
+if TYPE_CHECKING:  # the recognizer and the signal analysis load scipy: imported when used,
+    from .asr import Engine  # so a run refused before the work starts is quick
+
+
+def _analyse_call(path, engine, on_stage=None) -> dict:
+    from .timeline import analyse_call
+
+    return analyse_call(path, engine, on_stage)
+
+
+def make_engine(name: str = "auto", model_path=None):
+    """``ivrkit.discovery.asr.make_engine`` (imported on first use)."""
+    from .asr import make_engine as _make
+
+    return _make(name, model_path)
 
 
 def analyse_call(path: str | os.PathLike, engine: Engine | None = None,
