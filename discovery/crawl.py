@@ -1,0 +1,377 @@
+"""The crawler: which call to place next, its route with the learned waits, when to hang up.
+
+A crawl is a loop of calls to one number. Call 1 listens to the root menu until it has
+been heard to its end and hangs up. Between calls every recording is analysed with the
+pipeline (``analyse_call`` -> ``map_timelines``) and the tree rebuilt; each next call
+follows the known route to one option never entered yet, presses it, hears the node it
+leads to and hangs up. At each menu on the way the key is sent at the node's learned
+``wait`` (seconds after its prompt began; the tree puts it after the part that ignores
+keys), or, with no wait known, once the prompt has ended.
+
+The crawler never takes a person's time: it hangs up when the node it hears turns into
+continuous sound (hold music) or goes silent (a menu or input prompt waiting), and it
+never enters ``back`` / ``repeat`` options. Calls are kept in the calls folder
+(``callNN.wav`` both sides mixed, ``caller/callNN.wav`` the caller side alone,
+``callNN.keys.json`` the keys sent, ``crawl.json`` the crawl's log), each written once the
+call has ended, so a stopped crawl resumes with no finished call lost.
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import networkx as nx
+import numpy as np
+
+from . import sip
+
+#: Sound / silence threshold of the far side (dBFS RMS of a 20 ms frame). A prompt is
+#: spoken at about -20 dBFS; line noise on a G.711 trunk sits far below -45.
+SOUND_DB = -40.0
+#: A node's prompt has begun after this much silence following a press (the old prompt
+#: stops within the platform's barge latency, ~0.1-0.3 s; then the transition is silent).
+GAP_BEFORE_ONSET_S = 0.25
+#: A menu / input prompt has been heard to its end once this much silence follows it
+#: (platforms wait ~5 s for a key before repeating: the crawler hangs up before that).
+HEARD_END_S = 2.5
+#: A prompt has ended (to press after it when no wait is known): a pause longer than
+#: any between two sentences of one prompt (0.3-0.8 s).
+PROMPT_END_S = 1.2
+#: Continuous sound this long without a pause of PAUSE_S is music (hold), not a prompt:
+#: speech pauses between phrases at least every few seconds. Hanging up then keeps the
+#: crawler < 5 s connected after a transfer prompt.
+MUSIC_S = 3.5
+PAUSE_S = 0.15
+#: An option still never entered after this many calls meant to enter it is given up.
+MAX_TRIES = 2
+STATE_FILE = "crawl.json"
+
+
+# --------------------------------------------------------------------------- plan
+
+
+@dataclass(frozen=True)
+class Step:
+    """Press ``key`` ``wait_s`` seconds after the node's prompt began (None: after it ended)."""
+
+    key: str
+    wait_s: float | None
+
+
+@dataclass(frozen=True)
+class CallPlan:
+    """One call: the keys to the node to hear (``target``; ``()`` the root)."""
+
+    target: tuple
+    steps: tuple
+    reason: str
+
+    def describe(self) -> str:
+        if not self.steps:
+            return f"listen to the root menu to its end ({self.reason})"
+        keys = ", ".join(f"{s.key} at {'prompt end' if s.wait_s is None else f'{s.wait_s:.1f} s'}"
+                         for s in self.steps)
+        return f"enter {'/'.join(self.target)}: press {keys}; hear it, hang up ({self.reason})"
+
+
+def node_by_path(G: nx.DiGraph, path) -> str | None:
+    path = list(path)
+    for n, d in G.nodes(data=True):
+        if list(d.get("path") or []) == path:
+            return n
+    return None
+
+
+def route_steps(G: nx.DiGraph, target: tuple) -> tuple:
+    """The keys to ``target`` with each menu's learned wait (``wait`` of the tree)."""
+    steps = []
+    for i, key in enumerate(target):
+        n = node_by_path(G, target[:i])
+        w = G.nodes[n].get("wait") if n is not None else None
+        steps.append(Step(key, None if w is None else round(float(w), 2)))
+    return tuple(steps)
+
+
+def _key_order(k: str) -> tuple:
+    return (0, int(k)) if k.isdigit() else (1, k)
+
+
+def unexplored(G: nx.DiGraph) -> list[tuple]:
+    """Key paths of options heard but never entered, breadth first, in key order."""
+    out = []
+    for n in nx.bfs_tree(G, "root"):
+        d = G.nodes[n]
+        if d.get("kind") not in ("menu", None) and n != "root":
+            continue
+        for _, v, e in sorted(G.out_edges(n, data=True), key=lambda x: _key_order(str(x[2].get("key")))):
+            if e.get("role", "option") != "option":
+                continue  # back / repeat / entry: known from the prompt, never entered
+            dv = G.nodes[v]
+            if dv.get("kind") == "unknown" or not dv.get("visits"):
+                out.append(tuple(dv.get("path") or list(d.get("path") or []) + [str(e["key"])]))
+    return out
+
+
+def next_plans(G: nx.DiGraph | None, tried: dict, n: int = 1) -> list[CallPlan]:
+    """The next ``n`` calls: the root first, then options not yet entered."""
+    if G is None or "root" not in G:
+        return [CallPlan((), (), "first call")][: max(n, 0)]
+    plans = []
+    for path in unexplored(G):
+        if tried.get(path, 0) >= MAX_TRIES:
+            continue
+        plans.append(CallPlan(path, route_steps(G, path), "never entered" if not tried.get(path)
+                              else f"try {tried[path] + 1}"))
+        if len(plans) >= n:
+            break
+    return plans
+
+
+# --------------------------------------------------------------------------- one call
+
+
+def frame_db(y: np.ndarray) -> float:
+    return float(20 * np.log10(np.sqrt(np.mean(np.square(y, dtype=np.float64))) + 1e-9)) if len(y) else -120.0
+
+
+@dataclass
+class Ear:
+    """Follows the far side frame by frame: sound or silence, and for how long."""
+
+    call: "sip.SipCall"
+    deadline_s: float
+    run_s: float = 0.0        # length of the current run of sound (or silence)
+    sound: bool = False
+    heard_sound: bool = False
+
+    def tick(self) -> bool:
+        """Hear one frame; False once the call has ended or hit its time limit."""
+        if self.call.ended or self.call.now_s >= self.deadline_s:
+            return False
+        y = self.call.listen(sip.FRAME_S)
+        if not len(y):
+            return False
+        s = frame_db(y) > SOUND_DB
+        self.run_s = self.run_s + sip.FRAME_S if s == self.sound else sip.FRAME_S
+        self.sound = s
+        self.heard_sound |= s
+        return True
+
+    def reset(self) -> None:
+        self.heard_sound = False
+        self.run_s, self.sound = 0.0, False
+
+
+def wait_onset(ear: Ear, after_gap: bool) -> float | None:
+    """Call seconds at which the next prompt begins (after a silent gap when
+    ``after_gap``: the previous prompt may still be stopping); None if the call ended."""
+    gap_seen = not after_gap
+    while ear.tick():
+        if not ear.sound and ear.run_s >= GAP_BEFORE_ONSET_S:
+            gap_seen = True
+        if gap_seen and ear.sound:
+            return ear.call.now_s - ear.run_s
+    return None
+
+
+def hear_out(ear: Ear, end_silence_s: float) -> str:
+    """Listen until the node has been heard: ``silence`` (a prompt waiting for a key),
+    ``music`` (continuous sound: hold), ``ended`` (the far side hung up) or ``limit``."""
+    ear.reset()
+    while ear.tick():
+        if ear.heard_sound and not ear.sound and ear.run_s >= end_silence_s:
+            return "silence"
+        if ear.sound and ear.run_s >= MUSIC_S:
+            return "music"
+    return "ended" if ear.call.ended else "limit"
+
+
+@dataclass
+class CallResult:
+    """What one call did: keys sent, why it was hung up, how long it lasted."""
+
+    keys: list = field(default_factory=list)
+    outcome: str = ""
+    duration_s: float = 0.0
+
+
+def place_call(call: "sip.SipCall", plan: CallPlan, max_call_s: float) -> CallResult:
+    """Drive one answered call along ``plan``; hangs up at the end and returns what it did."""
+    ear = Ear(call, max_call_s)
+    res = CallResult()
+    try:
+        after_gap = False
+        for step in plan.steps:
+            onset = wait_onset(ear, after_gap)
+            if onset is None:
+                res.outcome = "ended before the route" if call.ended else "limit"
+                return res
+            if step.wait_s is None:
+                ear.reset()
+                if hear_out(ear, PROMPT_END_S) != "silence":
+                    res.outcome = "the prompt never paused"
+                    return res
+            else:
+                while call.now_s < onset + step.wait_s and ear.tick():
+                    pass
+                if call.ended or call.now_s >= max_call_s:
+                    res.outcome = "ended before the route"
+                    return res
+            res.keys.append(call.press(step.key))
+            after_gap = True
+        if wait_onset(ear, after_gap) is None:
+            res.outcome = "ended" if call.ended else "limit"
+            return res
+        res.outcome = hear_out(ear, HEARD_END_S)
+        return res
+    finally:
+        call.hangup()
+        res.duration_s = round(call.now_s, 2)
+
+
+# ------------------------------------------------------------------------ storage
+
+
+def call_name(n: int) -> str:
+    return f"call{n:02d}"
+
+
+def load_state(calls_dir: Path) -> dict:
+    p = Path(calls_dir) / STATE_FILE
+    if p.exists():
+        return json.loads(p.read_text(encoding="utf-8"))
+    return {"schema": "ivrkit.crawl/1", "calls": []}
+
+
+def _write_json(path: Path, obj) -> None:
+    tmp = path.with_name(f".{path.name}.part")
+    tmp.write_text(json.dumps(obj, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def save_call(calls_dir: Path, n: int, call: "sip.SipCall") -> Path:
+    """The call's recordings and keys log; the mixed WAV is written last (atomically),
+    so a call is on disk exactly when its ``callNN.wav`` is."""
+    from ivrkit.audio.io import write_wav
+
+    name = call_name(n)
+    (calls_dir / "caller").mkdir(exist_ok=True)
+    write_wav(calls_dir / "caller" / f"{name}.wav", call.rec.caller_side(), sip.SR)
+    _write_json(calls_dir / f"{name}.keys.json", [asdict(k) for k in call.keys])
+    write_wav(calls_dir / f"{name}.wav", call.rec.mixed(), sip.SR)
+    return calls_dir / f"{name}.wav"
+
+
+def tried_counts(state: dict) -> dict:
+    out: dict = {}
+    for c in state["calls"]:
+        t = tuple(c["target"])
+        out[t] = out.get(t, 0) + 1
+    return out
+
+
+# -------------------------------------------------------------------------- crawl
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_calls: int = 40
+    max_call_s: float = 90.0
+    pause_s: float = 2.0
+    lines: int = 1
+
+
+class Analyst:
+    """Timelines of the crawl's calls (each analysed once, cached beside the call)
+    and the tree they make."""
+
+    def __init__(self, calls_dir: Path, number: str | None, company: str | None = None, engine=None):
+        self.dir, self.number, self.company, self.engine = Path(calls_dir), number, company, engine
+        self.timelines: dict[str, dict] = {}
+
+    def add(self, wav: Path) -> None:
+        from .pipeline import analyse_call
+
+        cache = wav.with_suffix(".timeline.json")
+        if cache.exists():
+            self.timelines[wav.name] = json.loads(cache.read_text(encoding="utf-8"))
+            return
+        if self.engine is None:
+            from .asr import make_engine
+
+            self.engine = make_engine("auto")
+        tl = analyse_call(wav, self.engine)
+        _write_json(cache, tl)
+        self.timelines[wav.name] = tl
+
+    def tree(self) -> nx.DiGraph | None:
+        from .pipeline import map_timelines
+
+        if not self.timelines:
+            return None
+        tls = [self.timelines[k] for k in sorted(self.timelines)]
+        return map_timelines(tls, company=self.company, number=self.number)
+
+
+def run_calls(dial, plans: list[CallPlan], limits: Limits) -> list:
+    """Place the planned calls (up to ``limits.lines`` at once); returns (plan, call, result)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def one(plan):
+        call = dial()
+        return plan, call, place_call(call, plan, limits.max_call_s)
+
+    if len(plans) == 1:
+        return [one(plans[0])]
+    with ThreadPoolExecutor(len(plans)) as ex:
+        return list(ex.map(one, plans))
+
+
+def crawl(dial, calls_dir, tree_out, number: str, limits: Limits = Limits(), company: str | None = None,
+          engine=None, on_event=None, only: list[tuple] | None = None) -> nx.DiGraph | None:
+    """Crawl a number: plan, call, analyse, update the tree, until nothing is left
+    to enter or ``limits.max_calls`` calls are in ``calls_dir`` (resumes a crawl there).
+
+    ``dial()`` places one call and returns the answered ``sip.SipCall``; ``on_event``
+    gets one line per call (for the CLI); ``only``: the targets to call (recrawl).
+    Returns the tree (also written to ``tree_out`` after every call).
+    """
+    import time
+
+    calls_dir = Path(calls_dir)
+    calls_dir.mkdir(parents=True, exist_ok=True)
+    state = load_state(calls_dir)
+    state["number"] = number
+    an = Analyst(calls_dir, number, company, engine)
+    for c in state["calls"]:
+        an.add(calls_dir / c["file"])
+    G = an.tree()
+    queue = list(only) if only is not None else None
+    while len(state["calls"]) < limits.max_calls:
+        room = min(limits.lines, limits.max_calls - len(state["calls"]))
+        if queue is not None:
+            plans = [CallPlan(t, route_steps(G, t) if G is not None else (), "recrawl") for t in queue[:room]]
+            queue = queue[room:]
+        else:
+            plans = next_plans(G, tried_counts(state), room)
+        if not plans:
+            break
+        for plan, call, res in run_calls(dial, plans, limits):
+            n = len(state["calls"]) + 1
+            wav = save_call(calls_dir, n, call)
+            state["calls"].append({"n": n, "file": wav.name, "target": list(plan.target),
+                                   "keys": [asdict(k) for k in res.keys], "outcome": res.outcome,
+                                   "duration_s": res.duration_s})
+            _write_json(calls_dir / STATE_FILE, state)
+            an.add(wav)
+            if on_event:
+                on_event(f"{wav.name}: {plan.describe()} -> {res.outcome} after {res.duration_s:.1f} s")
+        G = an.tree()
+        from ivrkit.trees import write_tree
+
+        write_tree(G, tree_out)
+        if limits.pause_s > 0:
+            time.sleep(limits.pause_s)
+    return G
