@@ -114,19 +114,31 @@ def unexplored(G: nx.DiGraph) -> list[tuple]:
     return out
 
 
-def next_plans(G: nx.DiGraph | None, tried: dict, n: int = 1) -> list[CallPlan]:
-    """The next ``n`` calls: the root first, then options not yet entered."""
+def next_plans(G: nx.DiGraph | None, tried: dict, n: int = 1, skip=frozenset()) -> list[CallPlan]:
+    """The next ``n`` calls: the root first, then options not yet entered (and not in
+    ``skip``: key paths known from an earlier crawl)."""
     if G is None or "root" not in G:
         return [CallPlan((), (), "first call")][: max(n, 0)]
     plans = []
     for path in unexplored(G):
-        if tried.get(path, 0) >= MAX_TRIES:
+        if tried.get(path, 0) >= MAX_TRIES or path in skip:
             continue
         plans.append(CallPlan(path, route_steps(G, path), "never entered" if not tried.get(path)
                               else f"try {tried[path] + 1}"))
         if len(plans) >= n:
             break
     return plans
+
+
+def recrawl_targets(old: nx.DiGraph) -> list[tuple]:
+    """One call per menu of a known tree (the root first, breadth first)."""
+    return [tuple(old.nodes[n].get("path") or []) for n in nx.bfs_tree(old, "root")
+            if n == "root" or old.nodes[n].get("kind") == "menu"]
+
+
+def known_paths(old: nx.DiGraph) -> frozenset:
+    """Key paths of every option a known tree has (a recrawl does not enter them again)."""
+    return frozenset(tuple(d.get("path") or []) for _, d in old.nodes(data=True))
 
 
 # --------------------------------------------------------------------------- one call
@@ -138,13 +150,26 @@ def frame_db(y: np.ndarray) -> float:
 
 @dataclass
 class Ear:
-    """Follows the far side frame by frame: sound or silence, and for how long."""
+    """Follows the far side frame by frame. A stretch of sound goes on over pauses
+    shorter than PAUSE_S (a quiet bar of music, a stop consonant); ``sound_s`` is how
+    long it has lasted, ``silence_s`` how long since the last sound."""
 
     call: "sip.SipCall"
     deadline_s: float
-    run_s: float = 0.0        # length of the current run of sound (or silence)
-    sound: bool = False
-    heard_sound: bool = False
+    sound_since: float | None = None
+    last_sound: float | None = None
+
+    @property
+    def sound(self) -> bool:
+        return self.last_sound is not None and self.silence_s < PAUSE_S
+
+    @property
+    def sound_s(self) -> float:
+        return self.last_sound - self.sound_since if self.sound else 0.0
+
+    @property
+    def silence_s(self) -> float:
+        return self.call.now_s - self.last_sound if self.last_sound is not None else self.call.now_s
 
     def tick(self) -> bool:
         """Hear one frame; False once the call has ended or hit its time limit."""
@@ -153,15 +178,12 @@ class Ear:
         y = self.call.listen(sip.FRAME_S)
         if not len(y):
             return False
-        s = frame_db(y) > SOUND_DB
-        self.run_s = self.run_s + sip.FRAME_S if s == self.sound else sip.FRAME_S
-        self.sound = s
-        self.heard_sound |= s
+        if frame_db(y) > SOUND_DB:
+            now = self.call.now_s
+            if not self.sound:
+                self.sound_since = now - sip.FRAME_S
+            self.last_sound = now
         return True
-
-    def reset(self) -> None:
-        self.heard_sound = False
-        self.run_s, self.sound = 0.0, False
 
 
 def wait_onset(ear: Ear, after_gap: bool) -> float | None:
@@ -169,21 +191,22 @@ def wait_onset(ear: Ear, after_gap: bool) -> float | None:
     ``after_gap``: the previous prompt may still be stopping); None if the call ended."""
     gap_seen = not after_gap
     while ear.tick():
-        if not ear.sound and ear.run_s >= GAP_BEFORE_ONSET_S:
+        if ear.silence_s >= GAP_BEFORE_ONSET_S:
             gap_seen = True
         if gap_seen and ear.sound:
-            return ear.call.now_s - ear.run_s
+            return ear.sound_since
     return None
 
 
 def hear_out(ear: Ear, end_silence_s: float) -> str:
     """Listen until the node has been heard: ``silence`` (a prompt waiting for a key),
     ``music`` (continuous sound: hold), ``ended`` (the far side hung up) or ``limit``."""
-    ear.reset()
+    heard = False
     while ear.tick():
-        if ear.heard_sound and not ear.sound and ear.run_s >= end_silence_s:
+        heard |= ear.sound
+        if heard and ear.silence_s >= end_silence_s:
             return "silence"
-        if ear.sound and ear.run_s >= MUSIC_S:
+        if ear.sound_s >= MUSIC_S:
             return "music"
     return "ended" if ear.call.ended else "limit"
 
@@ -209,7 +232,6 @@ def place_call(call: "sip.SipCall", plan: CallPlan, max_call_s: float) -> CallRe
                 res.outcome = "ended before the route" if call.ended else "limit"
                 return res
             if step.wait_s is None:
-                ear.reset()
                 if hear_out(ear, PROMPT_END_S) != "silence":
                     res.outcome = "the prompt never paused"
                     return res
@@ -330,12 +352,15 @@ def run_calls(dial, plans: list[CallPlan], limits: Limits) -> list:
 
 
 def crawl(dial, calls_dir, tree_out, number: str, limits: Limits = Limits(), company: str | None = None,
-          engine=None, on_event=None, only: list[tuple] | None = None) -> nx.DiGraph | None:
+          engine=None, on_event=None, only: list[tuple] | None = None, route_tree: nx.DiGraph | None = None,
+          skip=frozenset()) -> nx.DiGraph | None:
     """Crawl a number: plan, call, analyse, update the tree, until nothing is left
     to enter or ``limits.max_calls`` calls are in ``calls_dir`` (resumes a crawl there).
 
     ``dial()`` places one call and returns the answered ``sip.SipCall``; ``on_event``
-    gets one line per call (for the CLI); ``only``: the targets to call (recrawl).
+    gets one line per call (for the CLI); ``only``: the targets to call, each once,
+    routed by ``route_tree`` (a recrawl: the old tree's routes); ``skip``: key paths
+    not to enter.
     Returns the tree (also written to ``tree_out`` after every call).
     """
     import time
@@ -348,14 +373,16 @@ def crawl(dial, calls_dir, tree_out, number: str, limits: Limits = Limits(), com
     for c in state["calls"]:
         an.add(calls_dir / c["file"])
     G = an.tree()
-    queue = list(only) if only is not None else None
+    done = tried_counts(state)
+    queue = [t for t in only if t not in done] if only is not None else None
     while len(state["calls"]) < limits.max_calls:
         room = min(limits.lines, limits.max_calls - len(state["calls"]))
         if queue is not None:
-            plans = [CallPlan(t, route_steps(G, t) if G is not None else (), "recrawl") for t in queue[:room]]
+            plans = [CallPlan(t, route_steps(route_tree if route_tree is not None else G, t), "confirm the menu")
+                     for t in queue[:room]]
             queue = queue[room:]
         else:
-            plans = next_plans(G, tried_counts(state), room)
+            plans = next_plans(G, tried_counts(state), room, skip)
         if not plans:
             break
         for plan, call, res in run_calls(dial, plans, limits):
