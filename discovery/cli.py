@@ -380,7 +380,8 @@ def cmd_recrawl(args, out, err) -> int:
     if G is None:
         return EXIT_FAIL
     out.write(format_diff(diff_trees(old, G)) + "\n")
-    since = entries_since(export_entries(G), export_entries(old))
+    olds = export_entries(old)
+    since = entries_since(crawl.carry_leaves(export_entries(G), olds), olds)
     out.write("\nchanged entries:\n" + (format_directory(since) or "(none)\n"))
     return EXIT_OK
 

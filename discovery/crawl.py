@@ -402,3 +402,20 @@ def crawl(dial, calls_dir, tree_out, number: str, limits: Limits = Limits(), com
         if limits.pause_s > 0:
             time.sleep(limits.pause_s)
     return G
+
+
+def carry_leaves(new_entries: list[dict], old_entries: list[dict]) -> list[dict]:
+    """A recrawl hears every menu again but does not enter the leaves it knew: an
+    option heard again under the same keys with the same label keeps the old leaf's
+    kind (flagged ``carried``), so it is not reported as changed."""
+    from ivrkit.trees import textsim
+
+    out = []
+    for e in new_entries:
+        if e.get("kind") == "unknown":
+            o = next((o for o in old_entries if o.get("path") == e.get("path")
+                      and textsim.same_label(o.get("service") or "", e.get("service") or "")), None)
+            if o is not None:
+                e = {**e, "kind": o["kind"], "carried": True}
+        out.append(e)
+    return out

@@ -81,7 +81,8 @@ def test_crawl_maps_the_menu_resumes_and_recrawl_finds_the_change(line, tmp_path
     capsys.readouterr()
     assert _crawl(reg, tmp_path / "re", None, "--dtmf", "rfc4733", cmd="recrawl", target=str(tree)) == 0
     text = capsys.readouterr().out
-    assert "returns" in text.lower(), text
+    assert "+ added      root: 3" in text, text
+    assert "changed entries:\n15550100 → 3\n" in text, text  # the new option, nothing spurious
     re_calls = srv.calls[n1:]
     assert len(re_calls) == 2  # the root once, the new option once
     assert [k["method"] for c in re_calls for k in c["keys"]] == ["rfc4733"]
