@@ -376,7 +376,7 @@ def cmd_recrawl(args, out, err) -> int:
     if G is None:
         return EXIT_FAIL
     G = _run_crawl(args, err, number, target, limits, args.out, company=old.graph.get("company"),
-                   skip=crawl.known_paths(old))
+                   skip=crawl.known_options(old))
     if G is None:
         return EXIT_FAIL
     out.write(format_diff(diff_trees(old, G)) + "\n")

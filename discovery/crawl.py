@@ -84,12 +84,17 @@ def node_by_path(G: nx.DiGraph, path) -> str | None:
     return None
 
 
-def route_steps(G: nx.DiGraph, target: tuple) -> tuple:
-    """The keys to ``target`` with each menu's learned wait (``wait`` of the tree)."""
+def route_steps(G: nx.DiGraph, target: tuple, fallback: nx.DiGraph | None = None) -> tuple:
+    """The keys to ``target`` with each menu's learned wait (``wait`` of the tree; of
+    ``fallback``, an older tree, for a menu ``G`` does not time yet)."""
     steps = []
     for i, key in enumerate(target):
-        n = node_by_path(G, target[:i])
-        w = G.nodes[n].get("wait") if n is not None else None
+        w = None
+        for T in (G, fallback):
+            n = node_by_path(T, target[:i]) if T is not None else None
+            if n is not None and T.nodes[n].get("wait") is not None:
+                w = T.nodes[n]["wait"]
+                break
         steps.append(Step(key, None if w is None else round(float(w), 2)))
     return tuple(steps)
 
@@ -114,14 +119,14 @@ def unexplored(G: nx.DiGraph) -> list[tuple]:
     return out
 
 
-def next_plans(G: nx.DiGraph | None, tried: dict, n: int = 1, skip=frozenset()) -> list[CallPlan]:
-    """The next ``n`` calls: the root first, then options not yet entered (and not in
-    ``skip``: key paths known from an earlier crawl)."""
+def next_plans(G: nx.DiGraph | None, tried: dict, n: int = 1, skip=None) -> list[CallPlan]:
+    """The next ``n`` calls: the root first, then options not yet entered (and not
+    ``skip(G, path)``: options known from an earlier crawl)."""
     if G is None or "root" not in G:
         return [CallPlan((), (), "first call")][: max(n, 0)]
     plans = []
     for path in unexplored(G):
-        if tried.get(path, 0) >= MAX_TRIES or path in skip:
+        if tried.get(path, 0) >= MAX_TRIES or (skip is not None and skip(G, path)):
             continue
         plans.append(CallPlan(path, route_steps(G, path), "never entered" if not tried.get(path)
                               else f"try {tried[path] + 1}"))
@@ -131,14 +136,33 @@ def next_plans(G: nx.DiGraph | None, tried: dict, n: int = 1, skip=frozenset()) 
 
 
 def recrawl_targets(old: nx.DiGraph) -> list[tuple]:
-    """One call per menu of a known tree (the root first, breadth first)."""
+    """One call per node of a known tree that takes keys (menus, and input prompts whose
+    entry may change), the root first, breadth first."""
     return [tuple(old.nodes[n].get("path") or []) for n in nx.bfs_tree(old, "root")
-            if n == "root" or old.nodes[n].get("kind") == "menu"]
+            if n == "root" or old.nodes[n].get("kind") in ("menu", "input")]
 
 
-def known_paths(old: nx.DiGraph) -> frozenset:
-    """Key paths of every option a known tree has (a recrawl does not enter them again)."""
-    return frozenset(tuple(d.get("path") or []) for _, d in old.nodes(data=True))
+def _in_label(G: nx.DiGraph, n: str) -> str:
+    preds = list(G.predecessors(n))
+    return G.edges[preds[0], n].get("label") or "" if preds else ""
+
+
+def known_options(old: nx.DiGraph):
+    """A predicate on (new tree, key path): the option is one the old tree had, under
+    the same label below a menu of the same label (wherever a renumbering moved it)."""
+    from ivrkit.trees import textsim
+
+    pairs = [(_in_label(old, u), old.edges[u, v].get("label") or "") for u, v in old.edges]
+
+    def known(G: nx.DiGraph, path: tuple) -> bool:
+        n = node_by_path(G, path)
+        if n is None:
+            return False
+        here, parent = _in_label(G, n), next(iter(G.predecessors(n)), None)
+        up = _in_label(G, parent) if parent is not None else ""
+        return any(textsim.same_label(here, b) and (textsim.same_label(up, a) if (up or a) else True)
+                   for a, b in pairs)
+    return known
 
 
 # --------------------------------------------------------------------------- one call
@@ -353,14 +377,14 @@ def run_calls(dial, plans: list[CallPlan], limits: Limits) -> list:
 
 def crawl(dial, calls_dir, tree_out, number: str, limits: Limits = Limits(), company: str | None = None,
           engine=None, on_event=None, only: list[tuple] | None = None, route_tree: nx.DiGraph | None = None,
-          skip=frozenset()) -> nx.DiGraph | None:
+          skip=None) -> nx.DiGraph | None:
     """Crawl a number: plan, call, analyse, update the tree, until nothing is left
     to enter or ``limits.max_calls`` calls are in ``calls_dir`` (resumes a crawl there).
 
     ``dial()`` places one call and returns the answered ``sip.SipCall``; ``on_event``
     gets one line per call (for the CLI); ``only``: the targets to call, each once,
-    routed by ``route_tree`` (a recrawl: the old tree's routes); ``skip``: key paths
-    not to enter.
+    routed by the waits learned so far, else ``route_tree``'s (a recrawl: the old
+    tree); ``skip(G, path)``: options not to enter.
     Returns the tree (also written to ``tree_out`` after every call).
     """
     import time
@@ -378,7 +402,7 @@ def crawl(dial, calls_dir, tree_out, number: str, limits: Limits = Limits(), com
     while len(state["calls"]) < limits.max_calls:
         room = min(limits.lines, limits.max_calls - len(state["calls"]))
         if queue is not None:
-            plans = [CallPlan(t, route_steps(route_tree if route_tree is not None else G, t), "confirm the menu")
+            plans = [CallPlan(t, route_steps(G, t, route_tree), "confirm the menu")
                      for t in queue[:room]]
             queue = queue[room:]
         else:
@@ -405,16 +429,16 @@ def crawl(dial, calls_dir, tree_out, number: str, limits: Limits = Limits(), com
 
 
 def carry_leaves(new_entries: list[dict], old_entries: list[dict]) -> list[dict]:
-    """A recrawl hears every menu again but does not enter the leaves it knew: an
-    option heard again under the same keys with the same label keeps the old leaf's
-    kind (flagged ``carried``), so it is not reported as changed."""
+    """A recrawl hears every menu again but does not enter the leaves it knew: a service
+    heard again under the same name keeps the old leaf's kind (flagged ``carried``), so
+    only its keys or waits can make it a change."""
     from ivrkit.trees import textsim
 
     out = []
     for e in new_entries:
         if e.get("kind") == "unknown":
-            o = next((o for o in old_entries if o.get("path") == e.get("path")
-                      and textsim.same_label(o.get("service") or "", e.get("service") or "")), None)
+            o = next((o for o in old_entries
+                      if textsim.same_label(o.get("service") or "", e.get("service") or "")), None)
             if o is not None:
                 e = {**e, "kind": o["kind"], "carried": True}
         out.append(e)

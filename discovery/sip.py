@@ -58,6 +58,11 @@ def parse_sip_uri(uri: str) -> SipTarget:
     return SipTarget(m.group(1), m.group(2), int(m.group(3) or 5060))
 
 
+def dial_user(number: str) -> str:
+    """``1-800-555-0142`` -> ``18005550142`` (what a registrar routes)."""
+    return re.sub(r"[^0-9+*#]", "", number) or number
+
+
 def local_ip_for(host: str, port: int) -> str:
     """The local address the OS routes to ``host`` (the one to put in Contact/SDP)."""
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
@@ -246,7 +251,8 @@ class SipPhone:
         """INVITE ``number`` at the registrar; returns once answered (SipError if not)."""
         from rfcvoip.VoIP import CallState
 
-        vcall = self._phone.call(number)
+        # a directory number as a SIP user: its digits (and + * #), dashes and spaces dropped
+        vcall = self._phone.call(dial_user(number))
         t0 = time.monotonic()
         while vcall.state in (CallState.DIALING, CallState.RINGING):
             if time.monotonic() - t0 > answer_timeout_s:
