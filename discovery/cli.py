@@ -80,6 +80,9 @@ def _crawl_parsers(sub) -> None:
         x.add_argument("--engine", choices=("auto", "whisper", "vosk"), default="auto")
         x.add_argument("--model", metavar="PATH", help="Vosk model folder")
     c.add_argument("--company", default=None)
+    c.add_argument("--entry", action="append", default=[], metavar="ID=DIGITS",
+                   help="type DIGITS at the input prompt ID (node id like 1/2, or entry token like Tel#); "
+                        "without it input prompts are leaves")
     c.add_argument("--resume", action="store_true", help="go on with the crawl already in --calls")
     c.add_argument("--dry-run", action="store_true", help="print the plan of the next call and stop")
 
@@ -339,20 +342,33 @@ def _run_crawl(args, err, number: str, target, limits, tree_out: str, **kw):
         return None
 
 
+def _entries(items) -> dict:
+    out = {}
+    for it in items:
+        k, sep, v = it.partition("=")
+        if not sep or not k or not v or any(c not in "0123456789*#" for c in v):
+            raise UsageError(f"--entry {it!r}: expected ID=DIGITS (digits, * and # only)")
+        out[k] = v
+    return out
+
+
 def cmd_crawl(args, out, err) -> int:
     from ivrkit.trees.render import render_tree
 
     from . import crawl
 
     target, limits = _crawl_setup(args, args.number)
+    entries = _entries(args.entry)
     if args.dry_run:
         an = crawl.Analyst(Path(args.calls), args.number, args.company, None)
         for c in crawl.load_state(Path(args.calls))["calls"]:
             an.add(Path(args.calls) / c["file"])
-        plans = crawl.next_plans(an.tree(), crawl.tried_counts(crawl.load_state(Path(args.calls))), 1)
+        plans = crawl.next_plans(an.tree(), crawl.tried_counts(crawl.load_state(Path(args.calls))), 1,
+                                 entries=entries)
         out.write((f"next call: {plans[0].describe()}" if plans else "nothing left to enter") + "\n")
         return EXIT_OK
-    G = _run_crawl(args, err, args.number, target, limits, args.out, company=args.company)
+    G = _run_crawl(args, err, args.number, target, limits, args.out, company=args.company,
+                   entries=entries)
     if G is None:
         return EXIT_FAIL
     out.write(render_tree(G) + "\n")

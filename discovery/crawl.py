@@ -52,9 +52,14 @@ STATE_FILE = "crawl.json"
 # --------------------------------------------------------------------------- plan
 
 
+#: Seconds between the digits of a data entry (a person types ~3 keys/s).
+DIGIT_GAP_S = 0.3
+
+
 @dataclass(frozen=True)
 class Step:
-    """Press ``key`` ``wait_s`` seconds after the node's prompt began (None: after it ended)."""
+    """Press ``key`` ``wait_s`` seconds after the node's prompt began (None: after it
+    ended); a ``key`` of several characters is a data entry, typed digit by digit."""
 
     key: str
     wait_s: float | None
@@ -119,19 +124,39 @@ def unexplored(G: nx.DiGraph) -> list[tuple]:
     return out
 
 
-def next_plans(G: nx.DiGraph | None, tried: dict, n: int = 1, skip=None) -> list[CallPlan]:
+def entry_targets(G: nx.DiGraph, entries: dict) -> list[tuple]:
+    """Input prompts the crawler may answer: ``entries`` maps a node id (``1/2``) or an
+    entry token (``Tel#``) to the digits to type; the target is what follows the entry."""
+    out = []
+    for n, d in G.nodes(data=True):
+        if d.get("kind") != "input" or not d.get("entry") or not d.get("visits"):
+            continue
+        digits = entries.get(n) or entries.get(d["entry"])
+        child = node_by_path(G, list(d.get("path") or []) + [d["entry"]])
+        if digits and (child is None or not G.nodes[child].get("visits")):
+            out.append((tuple(d.get("path") or []) + (d["entry"],), digits))
+    return out
+
+
+def next_plans(G: nx.DiGraph | None, tried: dict, n: int = 1, skip=None,
+               entries: dict | None = None) -> list[CallPlan]:
     """The next ``n`` calls: the root first, then options not yet entered (and not
-    ``skip(G, path)``: options known from an earlier crawl)."""
+    ``skip(G, path)``: options known from an earlier crawl), then data entries given
+    in ``entries`` (see ``entry_targets``); an input prompt is otherwise a leaf."""
     if G is None or "root" not in G:
         return [CallPlan((), (), "first call")][: max(n, 0)]
     plans = []
+    for path, digits in entry_targets(G, entries or {}):
+        if tried.get(path, 0) < MAX_TRIES and len(plans) < n:
+            steps = route_steps(G, path[:-1]) + (Step(digits, None),)
+            plans.append(CallPlan(path, steps, "data entry given"))
     for path in unexplored(G):
+        if len(plans) >= n:
+            break
         if tried.get(path, 0) >= MAX_TRIES or (skip is not None and skip(G, path)):
             continue
         plans.append(CallPlan(path, route_steps(G, path), "never entered" if not tried.get(path)
                               else f"try {tried[path] + 1}"))
-        if len(plans) >= n:
-            break
     return plans
 
 
@@ -265,7 +290,10 @@ def place_call(call: "sip.SipCall", plan: CallPlan, max_call_s: float) -> CallRe
                 if call.ended or call.now_s >= max_call_s:
                     res.outcome = "ended before the route"
                     return res
-            res.keys.append(call.press(step.key))
+            for i, k in enumerate(step.key):
+                if i:
+                    call.listen(DIGIT_GAP_S)
+                res.keys.append(call.press(k))
             after_gap = True
         if wait_onset(ear, after_gap) is None:
             res.outcome = "ended" if call.ended else "limit"
@@ -377,14 +405,15 @@ def run_calls(dial, plans: list[CallPlan], limits: Limits) -> list:
 
 def crawl(dial, calls_dir, tree_out, number: str, limits: Limits = Limits(), company: str | None = None,
           engine=None, on_event=None, only: list[tuple] | None = None, route_tree: nx.DiGraph | None = None,
-          skip=None) -> nx.DiGraph | None:
+          skip=None, entries: dict | None = None) -> nx.DiGraph | None:
     """Crawl a number: plan, call, analyse, update the tree, until nothing is left
     to enter or ``limits.max_calls`` calls are in ``calls_dir`` (resumes a crawl there).
 
     ``dial()`` places one call and returns the answered ``sip.SipCall``; ``on_event``
     gets one line per call (for the CLI); ``only``: the targets to call, each once,
     routed by the waits learned so far, else ``route_tree``'s (a recrawl: the old
-    tree); ``skip(G, path)``: options not to enter.
+    tree); ``skip(G, path)``: options not to enter; ``entries``: data to type at
+    input prompts (``next_plans``).
     Returns the tree (also written to ``tree_out`` after every call).
     """
     import time
@@ -406,7 +435,7 @@ def crawl(dial, calls_dir, tree_out, number: str, limits: Limits = Limits(), com
                      for t in queue[:room]]
             queue = queue[room:]
         else:
-            plans = next_plans(G, tried_counts(state), room, skip)
+            plans = next_plans(G, tried_counts(state), room, skip, entries)
         if not plans:
             break
         for plan, call, res in run_calls(dial, plans, limits):

@@ -66,3 +66,14 @@ def test_recording_keeps_the_caller_side_on_the_far_sides_clock():
     rec.add_far(np.zeros(800, np.float32))
     m = rec.mixed()
     assert len(m) == 1600 and m[800] == 0.5 and m[799] == 0 and m[880] == 0
+
+
+def test_input_prompts_are_leaves_unless_an_entry_is_given():
+    G = _tree([_node([], "menu", 4.0), {**_node(["2"], "input", 1.5), "entry": "Tel#"}],
+              [_edge("root", "2", "2")])
+    assert crawl.next_plans(G, {}) == []
+    for given in ({"Tel#": "2125550142#"}, {"2": "2125550142#"}):  # by token or by node id
+        (p,) = crawl.next_plans(G, {}, entries=given)
+        assert p.target == ("2", "Tel#")
+        assert p.steps == (crawl.Step("2", 4.0), crawl.Step("2125550142#", None))
+    assert crawl.next_plans(G, {("2", "Tel#"): crawl.MAX_TRIES}, entries={"Tel#": "1#"}) == []
