@@ -161,10 +161,9 @@ def next_plans(G: nx.DiGraph | None, tried: dict, n: int = 1, skip=None,
 
 
 def recrawl_targets(old: nx.DiGraph) -> list[tuple]:
-    """One call per node of a known tree that takes keys (menus, and input prompts whose
-    entry may change), the root first, breadth first."""
+    """One call per menu of a known tree, the root first, breadth first."""
     return [tuple(old.nodes[n].get("path") or []) for n in nx.bfs_tree(old, "root")
-            if n == "root" or old.nodes[n].get("kind") in ("menu", "input")]
+            if n == "root" or old.nodes[n].get("kind") == "menu"]
 
 
 def _in_label(G: nx.DiGraph, n: str) -> str:
@@ -173,11 +172,14 @@ def _in_label(G: nx.DiGraph, n: str) -> str:
 
 
 def known_options(old: nx.DiGraph):
-    """A predicate on (new tree, key path): the option is one the old tree had, under
-    the same label below a menu of the same label (wherever a renumbering moved it)."""
+    """A predicate on (new tree, key path): the option leads to an agent / info leaf the
+    old tree had, under the same label below a menu of the same label (wherever a
+    renumbering moved it). Menus and input prompts (whose entry may change) are not
+    known: a recrawl hears them again."""
     from ivrkit.trees import textsim
 
-    pairs = [(_in_label(old, u), old.edges[u, v].get("label") or "") for u, v in old.edges]
+    pairs = [(_in_label(old, u), old.edges[u, v].get("label") or "") for u, v in old.edges
+             if old.nodes[v].get("kind") in ("agent", "info")]
 
     def known(G: nx.DiGraph, path: tuple) -> bool:
         n = node_by_path(G, path)
@@ -222,9 +224,9 @@ class Ear:
 
     def tick(self) -> bool:
         """Hear one frame; False once the call has ended or hit its time limit."""
-        if self.call.ended or self.call.now_s >= self.deadline_s:
+        if self.call.now_s >= self.deadline_s:
             return False
-        y = self.call.listen(sip.FRAME_S)
+        y = self.call.listen(sip.FRAME_S)  # empty once the far side has hung up
         if not len(y):
             return False
         if frame_db(y) > SOUND_DB:

@@ -154,10 +154,21 @@ class Recording:
         return np.clip(far + np.pad(c, (0, len(far) - len(c))), -1.0, 1.0)
 
 
+#: No far-side audio for this long on an answered call: the network is gone.
+NO_AUDIO_S = 3.0
+
+
 class SipCall:
-    """One answered call: ``listen`` hears it in real time, ``press`` sends a key."""
+    """One answered call: ``listen`` hears it in real time, ``press`` sends a key.
+
+    A reader thread takes the far side's audio as the packets come (rfcvoip's jitter
+    buffer paces it); ``listen`` raises SipError when none has come for NO_AUDIO_S.
+    """
 
     def __init__(self, vcall, method: str = "inband"):
+        import queue
+        import threading
+
         if method not in METHODS:
             raise ValueError(f"DTMF method {method!r} is not one of {METHODS}")
         self._call = vcall
@@ -165,6 +176,19 @@ class SipCall:
         self.rec = Recording()
         self.keys: list[KeySent] = []
         self._frame = vcall.audio_frame_size(int(FRAME_S * 1000))
+        self._q: queue.Queue = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        while not self.ended:
+            try:
+                b = self._call.read_audio(self._frame, blocking=True)
+            except Exception:
+                break
+            if self.ended:  # rfcvoip fills a frame with silence once the call is gone
+                break
+            self._q.put(from_pcm16(b))
+        self._q.put(None)
 
     @property
     def ended(self) -> bool:
@@ -178,13 +202,17 @@ class SipCall:
         return self.rec.n / SR
 
     def listen(self, seconds: float) -> np.ndarray:
-        """Read ``seconds`` of the far side (blocks for as long); shorter if it hangs up."""
+        """Hear ``seconds`` of the far side (blocks for as long); shorter if it hangs up."""
+        import queue
+
         out = []
         for _ in range(max(1, int(round(seconds / FRAME_S)))):
-            if self.ended:
-                break
-            y = from_pcm16(self._call.read_audio(self._frame, blocking=True))
-            if self.ended:  # rfcvoip fills a frame with silence once the call is gone
+            try:
+                y = self._q.get(timeout=NO_AUDIO_S)
+            except queue.Empty:
+                raise SipError(f"no audio from the far side for {NO_AUDIO_S:.0f} s (network lost?)") from None
+            if y is None:
+                self._q.put(None)
                 break
             self.rec.add_far(y)
             out.append(y)

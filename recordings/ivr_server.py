@@ -275,7 +275,10 @@ def render_prompts(spec: dict, renderer) -> dict:
         k = _part_key(p, spec["voice"])
         if k not in out:
             voice, text = k
-            out[k] = renderer.speech(text, f"asterisk:{text}" if voice == "asterisk" else voice)
+            try:
+                out[k] = renderer.speech(text, f"asterisk:{text}" if voice == "asterisk" else voice)
+            except sim.SpecError:  # Asterisk's prompts not installed: the spec's voice says it
+                out[k] = renderer.speech(p.get("text") or text, spec["voice"])
     return out
 
 
