@@ -39,10 +39,17 @@ HEARD_END_S = 2.5
 #: A prompt has ended (to press after it when no wait is known): a pause longer than
 #: any between two sentences of one prompt (0.3-0.8 s).
 PROMPT_END_S = 1.2
-#: Continuous sound this long without a pause of PAUSE_S is music (hold), not a prompt:
-#: speech pauses between phrases at least every few seconds. Hanging up then keeps the
-#: crawler < 5 s connected after a transfer prompt.
-MUSIC_S = 3.5
+#: Hold music: the segmenter (``ivrkit.audio.segment``) calls most of the last
+#: MUSIC_WINDOW_S music, checked every MUSIC_CHECK_S; hanging up then keeps the crawler
+#: < 5 s connected after the transfer prompt. 3 s windows were classified right on
+#: Asterisk's hold tracks and festival / flite prompts (4 s windows, all correct).
+MUSIC_WINDOW_S = 3.0
+MUSIC_SHARE = 0.8
+MUSIC_CHECK_S = 0.5
+#: Sound with no pause at all for this long is not a prompt either (music the
+#: segmenter doubts, a tone): a sentence pauses within a few seconds.
+MUSIC_S = 8.0
+#: Pauses shorter than this do not break a stretch of sound (a stop consonant).
 PAUSE_S = 0.15
 #: An option still never entered after this many calls meant to enter it is given up.
 MAX_TRIES = 2
@@ -209,6 +216,7 @@ class Ear:
     deadline_s: float
     sound_since: float | None = None
     last_sound: float | None = None
+    recent: list = field(default_factory=list)   # the last MUSIC_WINDOW_S of frames
 
     @property
     def sound(self) -> bool:
@@ -229,6 +237,8 @@ class Ear:
         y = self.call.listen(sip.FRAME_S)  # empty once the far side has hung up
         if not len(y):
             return False
+        self.recent.append(y)
+        del self.recent[: -int(round(MUSIC_WINDOW_S / sip.FRAME_S))]
         if frame_db(y) > SOUND_DB:
             now = self.call.now_s
             if not self.sound:
@@ -249,15 +259,28 @@ def wait_onset(ear: Ear, after_gap: bool) -> float | None:
     return None
 
 
+def is_music(frames: list) -> bool:
+    """Most of ``frames`` (the last MUSIC_WINDOW_S) is music, by the segmenter."""
+    from ivrkit.audio.segment import segment
+
+    y = np.concatenate(frames)
+    music = sum(r.duration_s for r in segment(y, sip.SR) if r.kind == "music")
+    return music >= MUSIC_SHARE * len(y) / sip.SR
+
+
 def hear_out(ear: Ear, end_silence_s: float) -> str:
     """Listen until the node has been heard: ``silence`` (a prompt waiting for a key),
-    ``music`` (continuous sound: hold), ``ended`` (the far side hung up) or ``limit``."""
-    heard = False
+    ``music`` (hold), ``ended`` (the far side hung up) or ``limit``."""
+    heard, n = False, 0
+    every = int(round(MUSIC_CHECK_S / sip.FRAME_S))
+    ear.recent.clear()
     while ear.tick():
         heard |= ear.sound
+        n += 1
         if heard and ear.silence_s >= end_silence_s:
             return "silence"
-        if ear.sound_s >= MUSIC_S:
+        full = len(ear.recent) * sip.FRAME_S >= MUSIC_WINDOW_S - 1e-6
+        if ear.sound_s >= MUSIC_S or (ear.sound and full and n % every == 0 and is_music(ear.recent)):
             return "music"
     return "ended" if ear.call.ended else "limit"
 
