@@ -67,11 +67,15 @@ def score_crawl(spec: dict, G, calls: list[dict]) -> dict:
     p, r, f = f1(tree_options(G), true_options(spec))
     ignored = sum(1 for c in calls[1:] for k in c["keys"] if k["phase"] == "ignored")
     agent_s = [c["end"] - c["music"][0]["start"] for c in calls if c["music"]]
+    agent_paths = {p for p, n in spec["_nodes"].items() if n["kind"] == "agent"}
+    in_agent = [c["end"] - v["start"] for c in calls for v in c["visits"]
+                if tuple(v["path"]) in agent_paths or v["kind"] == "agent"]
     return {"option_precision": round(p, 3), "option_recall": round(r, 3), "option_f1": round(f, 3),
             "leaves_reached": f"{len(leaves & visited)}/{len(leaves)}",
             "calls": len(calls), "menus+leaves+2": menus + len(leaves) + 2,
             "ignored_keys_after_call1": ignored,
             "max_s_after_hold_music": round(max(agent_s), 2) if agent_s else None,
+            "max_s_in_agent_node": round(max(in_agent), 2) if in_agent else None,
             "connected_s": round(sum(c["end"] for c in calls), 1)}
 
 
@@ -101,6 +105,7 @@ def run(spec_name: str, recrawl: str | None, work: Path) -> dict:
             res["crawl_rc"], res["crawl_wall_s"] = rc, round(time.perf_counter() - t0, 1)
             G = read_tree(work / "tree.json")
             res.update(score_crawl(spec, G, list(srv.calls)))
+            (work / "ivr_calls.json").write_text(json.dumps(srv.calls, indent=1))
             if recrawl:
                 old_name, new_name = recrawl.split(":")
                 new_file = spec_path(new_name)
