@@ -50,16 +50,17 @@ def test_crawl_maps_the_menu_resumes_and_recrawl_finds_the_change(line, tmp_path
     assert _crawl(reg, calls, tree, "--max-calls", "2") == 2  # refuses to mix crawls without --resume
     assert _crawl(reg, calls, tree, "--resume", "--max-calls", "6") == 0
     G = read_tree(tree)
-    kinds = {tuple(d["path"]): d["kind"] for _, d in G.nodes(data=True)}
-    assert kinds == {(): "menu", ("1",): "agent", ("2",): "info"}
     ours = srv.calls[n0:]
-    assert len(ours) == 3  # menus + leaves: the root, then each option once
+    why = json.dumps({"ivr": ours, "crawl": json.loads((calls / "crawl.json").read_text())})
+    kinds = {tuple(d["path"]): d["kind"] for _, d in G.nodes(data=True)}
+    assert kinds == {(): "menu", ("1",): "agent", ("2",): "info"}, why
+    assert len(ours) == 3, why  # menus + leaves: the root, then each option once
     assert [v["path"] for v in ours[0]["visits"]] == [[]]
     assert sorted(tuple(c["visits"][-1]["path"]) for c in ours[1:]) == [("1",), ("2",)]
     # no key in the greeting that ignores keys; hung up within 5 s of the hold music
-    assert all(k["accepted"] for c in ours for k in c["keys"])
+    assert all(k["accepted"] for c in ours for k in c["keys"]), why
     agent = next(c for c in ours if c["music"])
-    assert agent["end"] - agent["music"][0]["start"] < 5.0
+    assert agent["end"] - agent["music"][0]["start"] < 5.0, why
     files = sorted(p.name for p in calls.iterdir())
     assert {"call01.wav", "call02.wav", "call03.wav", "call02.keys.json", "crawl.json"} <= set(files)
     assert json.loads((calls / "call02.keys.json").read_text())[0]["method"] == "inband"
