@@ -220,6 +220,10 @@ def resolve_range(a: _Time, b: _Time) -> tuple[tuple[int, int], tuple[int, int]]
     """Both ends of a range on a 24 h clock. Without a morning / evening word, the
     end comes after the start ("8 to 8" is 08:00-20:00, "9 to 5" 09:00-17:00) and
     a start after the evening end's morning hour is in the afternoon ("1 to 5 pm")."""
+    if a.mer == b.mer == "am" and (b.h % 12, b.m) < (a.h % 12, a.m):
+        # "8 a.m. to 6 a.m.": no office closes before it opens in the same morning;
+        # the recognizer hears "p.m." as "a.m." (the plosives blur on the phone)
+        b = _Time(b.h, b.m, "pm")
     s, e = _to24(a, False), _to24(b, True)
     if e is None:
         s0 = s if s is not None else (a.h, a.m)
@@ -345,7 +349,9 @@ def _rules(items: list[tuple]) -> tuple[list[tuple[str | None, str]], int, int]:
                 use(it)
                 closing_for = 0
                 continue
-            days = (days or []) + it[1]
+            # a day group after one that got no times replaces it: what came between
+            # was not a time range this grammar reads, so that group's hours are unknown
+            days = it[1]
             use(it)
         elif kind in ("times", "all_day"):
             times = (times or []) + (it[1] if kind == "times" else ["00:00-24:00"])
