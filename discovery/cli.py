@@ -52,6 +52,8 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("trees", nargs="+", metavar="TREE.json")
     e.add_argument("--format", choices=("directory", "json", "csv", "dial"), default="directory")
     e.add_argument("--since", metavar="OLD.json", help="only entries that changed since this tree")
+    e.add_argument("--human", action="store_true",
+                   help="one line per company: the fastest route to a person, with waits and hold")
 
     d = sub.add_parser("diff", help="compare two trees of the same company")
     d.add_argument("old", metavar="OLD.json")
@@ -237,7 +239,11 @@ def cmd_export(args, out, err) -> int:
         entries.extend(export_entries(_read_tree(t)))
     if args.since:
         entries = entries_since(entries, export_entries(_read_tree(args.since)))
-    if args.format == "json":
+    if args.human:
+        from ivrkit.trees.export import format_human
+
+        out.write(format_human(entries))
+    elif args.format == "json":
         out.write(json.dumps(entries, indent=2, ensure_ascii=False) + "\n")
     elif args.format == "csv":
         out.write(format_csv(entries))

@@ -141,3 +141,70 @@ def after_hours_source(tl: dict) -> dict:
     src = {"file": tl.get("file"), "sha256": tl.get("sha256"), "duration": tl.get("duration"),
            "after_hours": True}
     return src
+
+
+# -- export ------------------------------------------------------------------------
+
+
+def inherited(G: nx.DiGraph, node: str, field: str):
+    """``field`` of ``node`` or of its nearest ancestor that has it (hours said in
+    the greeting hold for every service below it)."""
+    chain = nx.shortest_path(G, "root", node) if node in G and "root" in G else [node]
+    for n in reversed(chain):
+        v = G.nodes[n].get(field)
+        if v is not None:
+            return v
+    return None
+
+
+def entry_fields(G: nx.DiGraph, node: str) -> dict:
+    """The export entry's ``hours`` / ``hours_tz`` (inherited), ``hold_s`` and ``lang``
+    (inherited), each only where known."""
+    out = {}
+    for field in ("hours", "hours_tz", "lang"):
+        v = inherited(G, node, field)
+        if v is not None:
+            out[field] = v
+    if G.nodes[node].get("hold_s"):
+        out["hold_s"] = dict(G.nodes[node]["hold_s"])
+    return out
+
+
+def _to_person_s(e: dict) -> float:
+    hold = e.get("hold_s") or {}
+    return float(e.get("seconds") or 0.0) + float(hold.get("median") or 0.0)
+
+
+def fastest_to_person(entries) -> dict[str, dict | None]:
+    """Per company (in order met): its fastest entry to a person (agent services,
+    keys' seconds plus the median hold), or None when no route to one was heard."""
+    best: dict[str, dict | None] = {}
+    for e in entries:
+        c = e.get("company") or e.get("number") or "?"
+        best.setdefault(c, None)
+        if e.get("kind") != "agent" and not e.get("hold_s"):
+            continue
+        if best[c] is None or _to_person_s(e) < _to_person_s(best[c]):
+            best[c] = e
+    return best
+
+
+def format_human(entries) -> str:
+    """One line per company: the fastest way to a person, with the waits."""
+    lines = []
+    for company, e in fastest_to_person(entries).items():
+        if e is None:
+            lines.append(f"{company}: no route to a person heard\n")
+            continue
+        steps = ", ".join(f"wait {w:.1f} s, press {k}" for k, w in zip(e["keys"], e["waits"]))
+        hold = e.get("hold_s")
+        if hold:
+            bound = "at least " if hold.get("at_least") else ""
+            held = f" + hold {bound}{hold['median']:.0f} s (n={hold['n']})"
+        else:
+            held = " + hold not measured"
+        tail = f"; hours {e['hours']}" if e.get("hours") else ""
+        number = f" {e['number']}" if e.get("number") else ""
+        lines.append(f"{company}{number}: {steps or 'no keys'} -> {e['service'] or 'agent'}: "
+                     f"a person in ~{_to_person_s(e):.0f} s ({e['seconds']:.1f} s of menus{held}){tail}\n")
+    return "".join(lines)
