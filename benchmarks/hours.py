@@ -91,11 +91,26 @@ def timeline_of(out: Path, truth: dict) -> dict:
     from ivrkit.discovery.timeline import analyse_call
 
     cache = out / (Path(truth["file"]).stem + ".timeline.json")
-    if cache.exists():
-        return json.loads(cache.read_text())
+    if cache.exists():  # the recognizer's output kept; hours / holds read anew
+        return reannotate(json.loads(cache.read_text()))
     tl = analyse_call(out / truth["file"])
     cache.write_text(json.dumps(tl, ensure_ascii=False))
     return tl
+
+
+def reannotate(tl: dict) -> dict:
+    """Hours, holds and the closed mark of a kept timeline, read again from its words
+    by the current rules (discovery/service.py), without running the recognizer."""
+    from ivrkit.discovery import service
+    from ivrkit.discovery.asr import Word
+
+    tl.pop("after_hours", None)
+    for m in tl.get("menus") or []:
+        m.pop("hours", None)
+        m.pop("hold", None)
+    words = [Word(w["word"], w["start"], w["end"], w.get("conf") or 0.0)
+             for e in tl.get("events") or [] if e["type"] == "speech" for w in e.get("words") or []]
+    return service.annotate(tl, sorted(words, key=lambda w: w.start_s))
 
 
 def _diff_lines(d: dict) -> int:

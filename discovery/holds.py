@@ -165,6 +165,8 @@ def _is_person(e: dict, text: str, heard: list[str], hold, lang) -> bool:
     if any(s > e["end"] - 0.1 for s, _ in hold):
         return False  # the music came back: this was the IVR between its music
     norm = normalize(text)
+    if not norm:
+        return False  # no word recognized: music or noise the segmenter took for speech
     if norm and any(fuzz.token_set_ratio(norm, normalize(h)) >= REPEAT_RATIO for h in heard if h):
         return False
     if is_hold_announcement(text, lang) and not is_agent_greeting(text, lang):

@@ -220,7 +220,7 @@ def resolve_range(a: _Time, b: _Time) -> tuple[tuple[int, int], tuple[int, int]]
     """Both ends of a range on a 24 h clock. Without a morning / evening word, the
     end comes after the start ("8 to 8" is 08:00-20:00, "9 to 5" 09:00-17:00) and
     a start after the evening end's morning hour is in the afternoon ("1 to 5 pm")."""
-    if a.mer == b.mer == "am" and (b.h % 12, b.m) < (a.h % 12, a.m):
+    if a.mer == b.mer == "am" and (b.h % 12, b.m) <= (a.h % 12, a.m):
         # "8 a.m. to 6 a.m.": no office closes before it opens in the same morning;
         # the recognizer hears "p.m." as "a.m." (the plosives blur on the phone)
         b = _Time(b.h, b.m, "pm")
@@ -329,12 +329,15 @@ def _items(toks: list[Tok]) -> list[tuple]:
     return items
 
 
-def _rules(items: list[tuple]) -> tuple[list[tuple[str | None, str]], int, int]:
-    """Pair day groups with time groups in the order said (days then times, or times
-    then days); returns (rules as (selector or None, times), first and last char used)."""
+def _pair(items: list[tuple], days_first: bool):
+    """Rules from pairing day groups with time groups, each days-then-times ("Monday
+    to Friday, 9 to 5") or times-then-days ("9 to 5, Monday to Friday"); returns
+    (rules, groups left unpaired, first and last char used)."""
     rules: list[tuple[str | None, str]] = []
     days = times = None
+    left = 0
     closing_for = 0  # words left in which a day group is the closed one
+    since_days = 0  # words since the last day group ("Sundays closed")
     used = [None, None]
 
     def use(it):
@@ -343,39 +346,64 @@ def _rules(items: list[tuple]) -> tuple[list[tuple[str | None, str]], int, int]:
 
     for it in items:
         kind = it[0]
-        if kind == "days":
-            if closing_for > 0:
-                rules.append((_selector(it[1]), "off"))
+        if kind == "days" and closing_for > 0:
+            rules.append((_selector(it[1]), "off"))
+            use(it)
+            closing_for = 0
+        elif kind == "days":
+            if times:
+                rules.append((_selector(it[1]), ",".join(times)))
                 use(it)
-                closing_for = 0
-                continue
-            # a day group after one that got no times replaces it: what came between
-            # was not a time range this grammar reads, so that group's hours are unknown
-            days = it[1]
-            use(it)
-        elif kind in ("times", "all_day"):
-            times = (times or []) + (it[1] if kind == "times" else ["00:00-24:00"])
-            use(it)
-        elif kind == "always":
-            rules.append(("Mo-Su", "00:00-24:00"))
-            use(it)
+                times = None
+            elif days_first:
+                # a day group after one that got no times replaces it: what came
+                # between was not a time range this grammar reads
+                left += days is not None
+                days = it[1]
+            else:
+                left += 1
+        elif kind in ("times", "all_day", "always"):
+            t = it[1] if kind == "times" else ["00:00-24:00"]
+            if kind == "always":
+                rules.append(("Mo-Su", t[0]))
+                use(it)
+            elif days:
+                rules.append((_selector(days), ",".join(t)))
+                use(it)
+                days = None
+            elif days_first:
+                left += 1
+            else:
+                times = (times or []) + t
+                use(it)
         elif kind in ("closed", "except"):
-            if days and not times and kind == "closed":
+            if days and kind == "closed" and since_days <= CLOSED_REACH_WORDS:
                 rules.append((_selector(days), "off"))
                 use(it)
                 days = None
             else:
                 closing_for = CLOSED_REACH_WORDS + 1
         elif kind == "sent":
-            closing_for = 0
+            # a group left without its other half at a sentence end said nothing whole
+            left += (days is not None) + (times is not None and bool(rules))
+            closing_for, days = 0, None
+            times = times if not rules else None
+        since_days = 0 if kind == "days" else since_days + (kind == "word")
         if kind == "word":
             closing_for -= 1
-        if days and times:
-            rules.append((_selector(days), ",".join(times)))
-            days = times = None
+    left += (days is not None) + (times is not None and bool(rules))
     if times and not rules:
         rules.append((None, ",".join(times)))  # a bare time range: every day
-    return rules, used[0] or 0, used[1] or 0
+    return rules, left, used[0] or 0, used[1] or 0
+
+
+def _rules(items: list[tuple]) -> tuple[list[tuple[str | None, str]], int, int]:
+    """The pairing (days-first or times-first) that leaves fewer groups unpaired;
+    days-first on a tie (the way most prompts say it). Returns (rules as (selector or
+    None, times), first and last char used)."""
+    a, b = _pair(items, True), _pair(items, False)
+    best = a if (a[1], -len(a[0])) <= (b[1], -len(b[0])) else b
+    return best[0], best[2], best[3]
 
 
 def format_rules(rules: list[tuple[str | None, str]]) -> str:

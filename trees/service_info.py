@@ -57,7 +57,7 @@ def _set_hours(G: nx.DiGraph, timelines) -> None:
         d = G.nodes[nid]
         votes = Counter(d.get("hours_votes") or ({d["hours"]: 1} if d.get("hours") else {}))
         votes.update(obs["osm"] for _, obs in found)
-        best = max(votes, key=lambda k: (votes[k], k))
+        best = best_hours(votes)
         ev = list(d.get("hours_evidence") or []) if d.get("hours") == best else []
         ev += [_evidence(f, o) for f, o in found if o["osm"] == best]
         d["hours"] = best
@@ -66,6 +66,22 @@ def _set_hours(G: nx.DiGraph, timelines) -> None:
         tz = [o["tz"] for _, o in found if o["osm"] == best and o.get("tz")]
         if tz or d.get("hours_tz"):
             d["hours_tz"] = Counter(tz).most_common(1)[0][0] if tz else d["hours_tz"]
+
+
+def _rule_set(osm: str) -> frozenset:
+    return frozenset(r.strip() for r in osm.split(";") if r.strip())
+
+
+def best_hours(votes: Counter) -> str:
+    """The hours string the most calls support. A call that heard only part of the
+    sentence (the recognizer lost "Monday through Friday ...") heard a subset of the
+    rules: it supports every string that contains all of its rules. Ties go to the
+    string more calls heard exactly, then to the longer one."""
+    def support(cand):
+        rules = _rule_set(cand)
+        return sum(n for osm, n in votes.items() if _rule_set(osm) <= rules)
+
+    return max(votes, key=lambda c: (support(c), votes[c], len(_rule_set(c)), c))
 
 
 def summarize_holds(observations: list[dict]) -> dict | None:
