@@ -85,8 +85,10 @@ def _phrase_table(g: dict) -> dict[tuple, tuple[str, object]]:
         add(names, "dayset", sel)
     add(g.get("always", []), "always")
     add(g.get("all_day", []), "all_day")
-    for kind in ("noon", "midnight", "am", "pm", "range", "and", "between", "closed", "except"):
+    for kind in ("noon", "midnight", "am", "pm", "range", "between", "closed", "except"):
         add(g.get(kind, []), kind)
+    for p in g.get("and", []):  # the word kept: "and" can start a new group, "," cannot
+        add([p], "and", p)
     for tz, names in g.get("timezones", {}).items():
         add(names, "tz", tz)
     for table_name, kind in (("minute_suffix", "minsuffix"), ("minute_prefix", "minprefix"),
@@ -305,6 +307,12 @@ def _items(toks: list[Tok]) -> list[tuple]:
     while j < len(toks):
         t = toks[j]
         d = _days_at(toks, j)
+        if d is not None and j > 0 and toks[j - 1].kind == "range":
+            # "... through Thursday" with its first day lost (not heard): which days
+            # is unknown, so the group says nothing
+            items.append(("word", None, t.start, toks[d[1] - 1].end))
+            j = d[1]
+            continue
         if d is not None:
             items.append(("days", d[0], t.start, toks[d[1] - 1].end))
             j = d[1]
@@ -323,6 +331,8 @@ def _items(toks: list[Tok]) -> list[tuple]:
             continue
         if t.kind in ("always", "all_day", "closed", "except", "sent"):
             items.append((t.kind, None, t.start, t.end))
+        elif t.kind == "and" and t.value != ",":  # the word, not the comma
+            items.append(("join", None, t.start, t.end))
         elif t.kind == "word":
             items.append(("word", None, t.start, t.end))
         j += 1
@@ -344,6 +354,7 @@ def _pair(items: list[tuple], days_first: bool):
         used[0] = it[2] if used[0] is None else min(used[0], it[2])
         used[1] = it[3] if used[1] is None else max(used[1], it[3])
 
+    prev = None
     for it in items:
         kind = it[0]
         if kind == "days" and closing_for > 0:
@@ -351,7 +362,8 @@ def _pair(items: list[tuple], days_first: bool):
             use(it)
             closing_for = 0
         elif kind == "days":
-            if times:
+            if times and prev != "join":
+                # times then their days; "9 to 5, and Saturday ..." starts a new group
                 rules.append((_selector(it[1]), ",".join(times)))
                 use(it)
                 times = None
@@ -391,9 +403,10 @@ def _pair(items: list[tuple], days_first: bool):
         since_days = 0 if kind == "days" else since_days + (kind == "word")
         if kind == "word":
             closing_for -= 1
+        prev = kind
     left += (days is not None) + (times is not None and bool(rules))
-    if times and not rules:
-        rules.append((None, ",".join(times)))  # a bare time range: every day
+    if times and not rules and not any(it[0] == "days" for it in items):
+        rules.append((None, ",".join(times)))  # a bare time range, no day said: every day
     return rules, left, used[0] or 0, used[1] or 0
 
 
