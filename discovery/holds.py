@@ -27,8 +27,13 @@ from .hours import LANGS, grammar
 #: recognizer noise on a replayed recording stays above ~85; two different sentences
 #: sharing stock words ("thank you for calling") stay below ~70.
 REPEAT_RATIO = 80.0
-#: Music or ringback shorter than this is not a hold (a jingle between prompts).
+#: Hold audio adding up to less than this is not a hold (a jingle between prompts).
 MIN_HOLD_AUDIO_S = 2.0
+#: Music spans shorter than this are the segmenter's flicker (a breath, a tone), not
+#: the hold music starting again.
+MIN_MUSIC_S = 0.5
+#: Ringback bursts of one ringing are 4 s apart (US 2 s on / 4 s off; ITU 1 / 3-4).
+RING_GAP_S = 4.5
 #: Speech shorter than this after the hold is too little to call a person (a click,
 #: a breath, the recognizer's "you").
 MIN_PERSON_SPEECH_S = 0.4
@@ -111,25 +116,25 @@ def _wait_number(words: str, g: dict) -> float | None:
 
 
 def _hold_audio(events, start: float, end: float) -> list[tuple[float, float]]:
-    """Music and ringback spans of at least MIN_HOLD_AUDIO_S inside [start, end]."""
-    out = []
-    for e in events:
-        if e["type"] == "music" or (e["type"] == "tone" and e.get("name") == "ringback"):
-            s, t = max(start, e["start"]), min(end, e["end"])
-            if t - s >= MIN_HOLD_AUDIO_S or (e["type"] == "tone" and t > s):
-                out.append((s, t))
-    return _merge(out, gap_s=4.5)  # ringback bursts 2-4 s apart are one ringing
+    """Music and ringback spans inside [start, end]: music spans of at least
+    MIN_MUSIC_S, ringback bursts (2 s on, 4 s off) as one span per ringing. Spans are
+    not merged across the speech between them: music resuming after an announcement
+    is what tells the announcement from a person."""
+    music = [(max(start, e["start"]), min(end, e["end"])) for e in events if e["type"] == "music"]
+    ring = [(max(start, e["start"]), min(end, e["end"])) for e in events
+            if e["type"] == "tone" and e.get("name") == "ringback"]
+    spans = [(s, e) for s, e in music if e - s >= MIN_MUSIC_S] + _merge([x for x in ring if x[1] > x[0]], RING_GAP_S)
+    return sorted(spans)
 
 
 def _merge(spans, gap_s: float):
-    spans = sorted(spans)
     out: list[list[float]] = []
-    for s, e in spans:
+    for s, e in sorted(spans):
         if out and s - out[-1][1] <= gap_s:
             out[-1][1] = max(out[-1][1], e)
         else:
             out.append([s, e])
-    return [(s, e) for s, e in out if e - s >= MIN_HOLD_AUDIO_S]
+    return [(s, e) for s, e in out]
 
 
 def hold_time(visit: dict, events: list[dict], heard_before: list[str] = (),
@@ -140,7 +145,7 @@ def hold_time(visit: dict, events: list[dict], heard_before: list[str] = (),
     v0, v1 = float(visit["start"]), float(visit["end"])
     hold = _hold_audio(events, v0, v1)
     speech = [e for e in events if e["type"] == "speech" and v0 - 0.05 <= e["start"] < v1]
-    if not hold:
+    if sum(e - s for s, e in hold) < MIN_HOLD_AUDIO_S:
         return None
     first_hold = hold[0][0]
     transfer = [e for e in speech if e["start"] < first_hold]
@@ -169,6 +174,7 @@ def _is_person(e: dict, text: str, heard: list[str], hold, lang) -> bool:
         return False  # no word recognized: music or noise the segmenter took for speech
     if norm and any(fuzz.token_set_ratio(norm, normalize(h)) >= REPEAT_RATIO for h in heard if h):
         return False
-    if is_hold_announcement(text, lang) and not is_agent_greeting(text, lang):
+    if (is_hold_announcement(text, lang) or announced_wait_s(text, lang) is not None) \
+            and not is_agent_greeting(text, lang):
         return False
     return True

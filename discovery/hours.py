@@ -300,8 +300,10 @@ def _selector(sels: list[str]) -> str:
 
 
 def _items(toks: list[Tok]) -> list[tuple]:
-    """Day groups, time-range groups, closed marks and the 24/7 mark, in said order:
-    ("days", sels, tok_index) / ("times", ranges) / ("closed", words_since_sentence) ..."""
+    """What the tokens say, in order, as ``(kind, value, start_char, end_char)``:
+    ``days`` (OSM selectors), ``times`` (``HH:MM-HH:MM`` ranges), ``all_day``,
+    ``always`` (24/7), ``closed``, ``except``, ``join`` (the word "and"), ``sent``
+    (a sentence end) and ``word`` (anything else)."""
     items: list[tuple] = []
     j = 0
     while j < len(toks):
