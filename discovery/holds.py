@@ -32,6 +32,11 @@ MIN_HOLD_AUDIO_S = 2.0
 #: Music spans shorter than this are the segmenter's flicker (a breath, a tone), not
 #: the hold music starting again.
 MIN_MUSIC_S = 0.5
+#: An agent node plays its transfer prompt ("please hold while we connect you", one
+#: sentence, 2-6 s) before the music; a first stretch of "music" this short, then a
+#: pause of TRANSFER_PAUSE_S, is that prompt in a voice the segmenter took for music.
+TRANSFER_PROMPT_MAX_S = 6.0
+TRANSFER_PAUSE_S = 0.3
 #: Ringback bursts of one ringing are 4 s apart (US 2 s on / 4 s off; ITU 1 / 3-4).
 RING_GAP_S = 4.5
 #: Speech shorter than this after the hold is too little to call a person (a click,
@@ -115,7 +120,7 @@ def _wait_number(words: str, g: dict) -> float | None:
     return None
 
 
-def _hold_audio(events, start: float, end: float) -> list[tuple[float, float]]:
+def _hold_audio(events, start: float, end: float) -> list[tuple[float, float, str]]:
     """Music and ringback spans inside [start, end]: music spans of at least
     MIN_MUSIC_S, ringback bursts (2 s on, 4 s off) as one span per ringing. Spans are
     not merged across the speech between them: music resuming after an announcement
@@ -123,7 +128,8 @@ def _hold_audio(events, start: float, end: float) -> list[tuple[float, float]]:
     music = [(max(start, e["start"]), min(end, e["end"])) for e in events if e["type"] == "music"]
     ring = [(max(start, e["start"]), min(end, e["end"])) for e in events
             if e["type"] == "tone" and e.get("name") == "ringback"]
-    spans = [(s, e) for s, e in music if e - s >= MIN_MUSIC_S] + _merge([x for x in ring if x[1] > x[0]], RING_GAP_S)
+    spans = [(s, e, "music") for s, e in music if e - s >= MIN_MUSIC_S]
+    spans += [(s, e, "ringback") for s, e in _merge([x for x in ring if x[1] > x[0]], RING_GAP_S)]
     return sorted(spans)
 
 
@@ -145,11 +151,17 @@ def hold_time(visit: dict, events: list[dict], heard_before: list[str] = (),
     v0, v1 = float(visit["start"]), float(visit["end"])
     hold = _hold_audio(events, v0, v1)
     speech = [e for e in events if e["type"] == "speech" and v0 - 0.05 <= e["start"] < v1]
-    if sum(e - s for s, e in hold) < MIN_HOLD_AUDIO_S:
+    if sum(e - s for s, e, _ in hold) < MIN_HOLD_AUDIO_S:
         return None
     first_hold = hold[0][0]
     transfer = [e for e in speech if e["start"] < first_hold]
     hold_start = max([e["end"] for e in transfer], default=first_hold)
+    if not transfer and len(hold) > 1 and hold[0][2] == "music" and hold[0][1] - hold[0][0] <= TRANSFER_PROMPT_MAX_S \
+            and hold[1][0] - hold[0][1] >= TRANSFER_PAUSE_S:
+        # no speech before the music, but a sentence-long stretch of "music" then a
+        # pause: the transfer prompt, a voice the segmenter took for music
+        hold_start = hold[0][1]
+        hold = hold[1:]
     heard = list(heard_before) + [e.get("text") or "" for e in transfer]
     waits = [w for w in (announced_wait_s(e.get("text"), lang) for e in speech) if w is not None]
     for e in speech:
@@ -167,7 +179,7 @@ def _is_person(e: dict, text: str, heard: list[str], hold, lang) -> bool:
     """Speech after the hold music that a person said: not followed by more hold
     audio, not a known announcement (unless it greets as a person does), not a
     repeat of something heard before."""
-    if any(s > e["end"] - 0.1 for s, _ in hold):
+    if any(s > e["end"] - 0.1 for s, _, _ in hold):
         return False  # the music came back: this was the IVR between its music
     norm = normalize(text)
     if not norm:
