@@ -120,7 +120,7 @@ def _diff_lines(d: dict) -> int:
     return sum(len(v) for v in d.values() if isinstance(v, list))
 
 
-def score_company(spec: dict, truths: list[dict], tls: list[dict]) -> dict:
+def score_company(spec: dict, truths: list[dict], tls: list[dict], trees: Path | None = None) -> dict:
     open_tls = [t for t, tr in zip(tls, truths) if not tr.get("after_hours")]
     closed = [(t, tr) for t, tr in zip(tls, truths) if tr.get("after_hours")]
     G = merge_timelines(open_tls, company=spec["company"], number=spec.get("number"))
@@ -150,6 +150,12 @@ def score_company(spec: dict, truths: list[dict], tls: list[dict]) -> dict:
         G3 = merge_timelines(open_tls + stripped, company=spec["company"], number=spec.get("number"))
         r["without_handling_diff_lines"] = _diff_lines(diff_trees(G, G3))
         r["graph_after_hours"] = len((G2.graph.get("after_hours") or {}).get("evidence") or [])
+    if trees is not None:  # every call merged, the closed ones too
+        from ivrkit.trees.io import write_tree
+
+        trees.mkdir(parents=True, exist_ok=True)
+        write_tree(merge_timelines(tls, company=spec["company"], number=spec.get("number")),
+                   trees / (spec["company"].lower().replace(" ", "-") + ".json"))
     return r
 
 
@@ -206,6 +212,7 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--reuse-timelines", action="store_true",
                     help="read kept timelines in --calls again instead of recognizing anew (fast, approximate)")
+    ap.add_argument("--trees", type=Path, default=None, help="write each company's merged tree here")
     ap.add_argument("--json", type=Path, default=None, help="also write the figures as JSON")
     a = ap.parse_args(argv)
     os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -222,7 +229,7 @@ def main(argv=None) -> int:
             spec, truths = render_company(sp, out, renderer, a.calls_per_company, a.closed_per_company,
                                           a.seed * 100 + k)
             tls = [timeline_of(out, tr, a.reuse_timelines) for tr in truths]
-            companies.append(score_company(spec, truths, tls))
+            companies.append(score_company(spec, truths, tls, a.trees))
             print(f"[{time.time() - t0:.0f} s] {spec['company']}: {len(truths)} calls", file=sys.stderr)
     text = report(table, companies)
     print(text)

@@ -167,7 +167,8 @@ def test_tree_hours_holds_and_inheritance():
     assert entries["claims"]["hours"] == "Mo-Fr 08:00-18:00"  # inherited from the greeting
     assert entries["claims"]["hold_s"]["median"] == 50.6
     line = format_human(export_entries(G))
-    assert line.count("\n") == 1 and "press 2" in line and "at least 33 s" in line
+    # a measured hold ranks before a lower bound ("at least 33 s" on key 2 says little)
+    assert line.count("\n") == 1 and "press 1 -> claims" in line and "hold 51 s (n=2)" in line
 
 
 def test_after_hours_calls_add_no_diff_lines():

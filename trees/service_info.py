@@ -191,16 +191,24 @@ def _to_person_s(e: dict) -> float:
     return float(e.get("seconds") or 0.0) + float(hold.get("median") or 0.0)
 
 
+def _rank(e: dict) -> tuple:
+    """Measured holds first (a lower bound or no measurement says little about how
+    fast a person answers), then the fewest seconds to a person."""
+    hold = e.get("hold_s") or {}
+    return (not hold or bool(hold.get("at_least")), _to_person_s(e))
+
+
 def fastest_to_person(entries) -> dict[str, dict | None]:
     """Per company (in order met): its fastest entry to a person (agent services,
-    keys' seconds plus the median hold), or None when no route to one was heard."""
+    keys' seconds plus the median hold, measured holds first), or None when no route
+    to one was heard."""
     best: dict[str, dict | None] = {}
     for e in entries:
         c = e.get("company") or e.get("number") or "?"
         best.setdefault(c, None)
         if e.get("kind") != "agent" and not e.get("hold_s"):
             continue
-        if best[c] is None or _to_person_s(e) < _to_person_s(best[c]):
+        if best[c] is None or _rank(e) < _rank(best[c]):
             best[c] = e
     return best
 
