@@ -113,6 +113,8 @@ def _add_export(sub) -> None:
                         "always carry them with verified=false)")
     e.add_argument("--number", help="phone number for trees mapped without one (default: the tree's; "
                                     "a tree without a number is refused)")
+    e.add_argument("--human", action="store_true",
+                   help="one line per company: the fastest route to a person, with waits and hold")
 
 
 def _add_diff(sub) -> None:
@@ -409,6 +411,11 @@ def cmd_export(args, out, err) -> int:
     from ivrkit.trees.export import format_csv, format_dial, format_directory, verified_only
 
     entries = _export_entries(args, err)
+    if args.human:
+        from ivrkit.trees.export import format_human
+
+        out.write(format_human(entries))
+        return EXIT_OK
     if args.format == "json":
         out.write(json.dumps(entries, indent=2, ensure_ascii=False) + "\n")
         return EXIT_OK
