@@ -62,7 +62,7 @@ class Grammar:
     words: dict = field(repr=False)        # list name -> frozenset of single tokens
     phrases: dict = field(repr=False)      # list name -> tuple of token tuples (longest first)
     digits: dict = field(repr=False)       # token -> key
-    key_phrases: tuple = field(repr=False)  # ((tokens...), key), multi-word key names
+    key_phrases: dict = field(repr=False)  # first token -> (((tokens...), key), ...), multi-word keys
     homophones: dict = field(repr=False)   # token -> key, read only in key position
     lead_homophones: frozenset = field(repr=False)
     lead_prefixes: tuple = field(repr=False)   # ((prefix, replacement), ...) longest first
@@ -235,7 +235,17 @@ def _word_tables(path: Path, words: dict, norm) -> tuple[dict, dict]:
     listed = [tuple(norm(x).split()) for x in _strs(path, "words.label_openings", words.get("label_openings", []))]
     # every lead word opens a label too ("para español" -> "español")
     phrases["label_openings_all"] = tuple(listed + [(w,) for w in sorted(singles["leads"]) if (w,) not in listed])
+    phrases["label_openings_by_first"] = _by_first(phrases["label_openings_all"])
     return singles, phrases
+
+
+def _by_first(items) -> dict:
+    """Phrases (or (phrase, value) pairs) indexed by their first word, order kept."""
+    out: dict = {}
+    for it in items:
+        words = it[0] if isinstance(it[0], tuple) else it
+        out.setdefault(words[0], []).append(it)
+    return {k: tuple(v) for k, v in out.items()}
 
 
 def _digit_table(path: Path, digits: dict, norm) -> dict:
@@ -281,7 +291,7 @@ def _compile(path: Path, data: dict) -> Grammar:
     if not singles["press_verbs"] | singles["key_verbs"]:
         _fail(path, "[words] needs press_verbs or key_verbs")
     digits = _digit_table(path, data.get("digits"), norm)
-    key_phrases = tuple(sorted([(p, "*") for p in phrases["star"]] + [(p, "#") for p in phrases["pound"]],
+    key_phrases = _by_first(sorted([(p, "*") for p in phrases["star"]] + [(p, "#") for p in phrases["pound"]],
                                key=lambda kp: len(kp[0]), reverse=True))
     homophones, lead_h, pounds, rewrites = _lexicon(path, data.get("lexicon", []), norm)
     ent, kind, roles = data.get("entry", {}), data.get("kind", {}), data.get("roles", {})

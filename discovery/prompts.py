@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
-from typing import Iterable, Sequence
+from typing import Iterable, NamedTuple, Sequence
 
 from .grammar import Grammar, GrammarError, available_languages, grammar
 
@@ -81,8 +81,7 @@ def _g(lang: str | Grammar) -> Grammar:
     return lang if isinstance(lang, Grammar) else grammar(lang)
 
 
-@dataclass(frozen=True)
-class _Tok:
+class _Tok(NamedTuple):  # a tuple: built once per token, on the hot path
     text: str
     start_s: float | None
     end_s: float | None
@@ -93,7 +92,9 @@ class _Tok:
 def _fold(text: str, g: Grammar) -> str:
     """Lower case, the grammar's character folds (Arabic-Indic digits, ё -> е ...)
     and, when asked, no combining marks (niqqud, harakat)."""
-    text = text.lower().replace("’", "'").translate(g.fold)
+    text = text.lower().replace("’", "'")
+    if g.fold:
+        text = text.translate(g.fold)
     if g.strip_marks:
         text = unicodedata.normalize("NFC", "".join(
             c for c in unicodedata.normalize("NFD", text) if unicodedata.category(c) != "Mn"))
@@ -123,6 +124,7 @@ def _tokens(words: Iterable, g: Grammar) -> list[_Tok]:
     times.
     """
     toks: list[_Tok] = []
+    leads, prefixed = g.words["leads"], bool(g.lead_prefixes)
     for w in words:
         text = _fold(str(getattr(w, "word", w)), g)
         s, e = getattr(w, "start_s", None), getattr(w, "end_s", None)
@@ -135,7 +137,7 @@ def _tokens(words: Iterable, g: Grammar) -> list[_Tok]:
                     if last.brk != ".":
                         toks[-1] = _Tok(last.text, last.start_s, last.end_s, brk, last.lead)
                 continue
-            toks.append(_Tok(t, s, e, "", _is_lead_word(t, g)))
+            toks.append(_Tok(t, s, e, "", t in leads or (prefixed and _is_lead_word(t, g))))
     return toks
 
 
@@ -158,10 +160,10 @@ def _phrase_at(toks: Sequence[_Tok], i: int, phrase: tuple[str, ...]) -> bool:
 def _named_key(toks: Sequence[_Tok], i: int, g: Grammar) -> tuple[str, int] | None:
     """A key named at ``i`` by a phrase ("number sign", "tecla de numero"), a noun
     before it ("number 1", "la tecla 1", "клавишу 1") or a single word."""
-    for phrase, key in g.key_phrases:
+    t, n = toks[i].text, len(toks)
+    for phrase, key in g.key_phrases.get(t, ()):
         if _phrase_at(toks, i, phrase):
             return key, i + len(phrase)
-    t, n = toks[i].text, len(toks)
     if t in g.words["key_prefix_nouns"] and i + 1 < n and toks[i].brk == "":
         k = g.plain.get(toks[i + 1].text)
         if k is not None:
@@ -459,9 +461,10 @@ def _suffix_range(toks: Sequence[_Tok], lo: int, hi: int, g: Grammar) -> tuple[i
 
 def _strip_openings(words: list[str], g: Grammar) -> list[str]:
     changed = True
+    by_first = g.phrases["label_openings_by_first"]
     while changed and words:
         changed = False
-        for op in g.phrases["label_openings_all"]:
+        for op in by_first.get(words[0], ()):
             if tuple(words[:len(op)]) == op and len(words) > len(op):
                 words = words[len(op):]
                 changed = True
