@@ -117,6 +117,15 @@ def _is_lead_word(t: str, g: Grammar) -> bool:
         and t not in g.plain and _prefixed_lead(t, g) is not None
 
 
+def _bare_lead(tok: _Tok | None, g: Grammar) -> bool:
+    """A lead word that makes a bare key the next option ("2 to lock", Hebrew "2
+    למכירות": every prefixed lead counts)."""
+    if tok is None:
+        return False
+    return tok.text in g.words["bare_key_leads"] or (
+        bool(g.lead_prefixes) and tok.lead and tok.text not in g.words["leads"])
+
+
 def _tokens(words: Iterable, g: Grammar) -> list[_Tok]:
     """Split recognizer words into lower-case tokens with punctuation as breaks.
 
@@ -196,7 +205,7 @@ def _key_at(toks: Sequence[_Tok], i: int, after_verb: bool, g: Grammar) -> tuple
             if toks[i].brk or follow is None or follow.text in g.words["leads"] \
                     or follow.text in g.words["key_followers"] or follow.text in g.words["key_verbs"] \
                     or follow.text in g.words["press_verbs"] or follow.text in g.words["key_nouns"]:
-                if after_verb or (follow is not None and follow.text in g.words["bare_key_leads"]):
+                if after_verb or _bare_lead(follow, g):
                     key = h
     if key is None:
         return None
@@ -257,8 +266,8 @@ def _multi_keys(sent: Sequence[_Tok], j: int, keys: list[str], g: Grammar) -> in
         if got is None:
             break
         # a bare next key followed by its own label is the next option, not this one
-        nxt = sent[got[1]].text if got[1] < n else None
-        if nxt in g.words["bare_key_leads"] and sent[got[1] - 1].brk == "" and sent[j - 1].brk == ",":
+        nxt = sent[got[1]] if got[1] < n else None
+        if _bare_lead(nxt, g) and sent[got[1] - 1].brk == "" and sent[j - 1].brk == ",":
             break
         if sent[k].text in g.homophones and sent[k].text not in g.plain:
             break
@@ -333,7 +342,7 @@ def _continuation(sent: Sequence[_Tok], i: int, out: list[_Anchor], g: Grammar) 
         return None
     keys = [got[0]]
     j = _multi_keys(sent, got[1], keys, g)
-    if j < n and sent[j].text in g.words["bare_key_leads"]:
+    if j < n and _bare_lead(sent[j], g):
         return _Anchor(keys, i, j, bare=True)
     return None
 
@@ -383,7 +392,7 @@ def _is_for_as_number(toks: Sequence[_Tok], k: int, lo: int, hi: int, g: Grammar
     if toks[k].text not in g.lead_homophones or k + 1 >= hi:
         return False
     nxt = toks[k + 1].text
-    if toks[k].brk or nxt in g.plain or nxt in g.words["conjunctions"] or nxt in g.words["bare_key_leads"] \
+    if toks[k].brk or nxt in g.plain or nxt in g.words["conjunctions"] or _bare_lead(toks[k + 1], g) \
             or nxt in g.words["digit_nouns"]:
         return False
     prev = toks[k - 1] if k > lo else None
