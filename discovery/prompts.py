@@ -337,7 +337,7 @@ def _continuation(sent: Sequence[_Tok], i: int, out: list[_Anchor], g: Grammar) 
     if not (out and out[-1].keys and i - out[-1].end <= CONTINUATION_GAP and (sent[i - 1].brk or t in conj)):
         return None
     k = i + 1 if t in conj else i
-    got = _key_at(sent, k, False, g) if k < n and sent[k].text not in g.words["articles"] else None
+    got = _key_at(sent, k, False, g) if k < n else None
     if got is None:
         return None
     keys = [got[0]]
@@ -581,7 +581,8 @@ def _label_ranges(toks: Sequence[_Tok], anchors: list[_Anchor], g: Grammar) -> l
         lead_after = a.end < len(toks) and toks[a.end].lead and not toks[a.end - 1].brk
         # a verb whose key was lost ends its clause ("for X, press"): words before it
         c = {"S": (suf, CUE_BONUS if lead_after else 0.0)} if a.keys and g.label_after else {}
-        if not a.bare and g.label_before:
+        # a bare key closing its clause ("Pour X, 2.") may take the words before it
+        if g.label_before and (not a.bare or toks[a.end - 1].brk):
             # a call to action opening its sentence may take the short sentence before
             # it when the prompt ends "... Press 2." with nothing after: the menu names
             # its options before their keys ("a new mortgage. Press 1 for an existing
