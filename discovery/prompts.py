@@ -74,7 +74,9 @@ TERMINATOR_CUE_WINDOW = 5
 PREFIX_MIN_REST = 2
 
 SENTENCE_END = frozenset(".?!;:")
-_TOKEN_RE = re.compile(r"[#*]|[0-9]+|[^\W\d_]+(?:['’][^\W\d_]+)*|[.,?!;:]", re.UNICODE)
+#: A free-standing dash is a clause break in writing ("2 - чтобы заблокировать").
+_TOKEN_RE = re.compile(r"[#*]|[0-9]+|[^\W\d_]+(?:['’][^\W\d_]+)*|[.,?!;:]|(?<!\S)[-–—](?!\S)", re.UNICODE)
+CLAUSE_MARKS = frozenset(",-–—")
 
 
 def _g(lang: str | Grammar) -> Grammar:
@@ -139,7 +141,7 @@ def _tokens(words: Iterable, g: Grammar) -> list[_Tok]:
         s, e = getattr(w, "start_s", None), getattr(w, "end_s", None)
         for m in _TOKEN_RE.finditer(text):
             t = m.group(0)
-            if t in SENTENCE_END or t == ",":
+            if t in SENTENCE_END or t in CLAUSE_MARKS:
                 if toks:
                     brk = "." if t in SENTENCE_END else ","
                     last = toks[-1]
@@ -430,6 +432,9 @@ def _prefix_range(toks: Sequence[_Tok], lo: int, hi: int, g: Grammar,
         first = leads[0]
         if hi - first > LONG_PREAMBLE and len(leads) > 1:
             first = leads[-1]
+        cuts = [k + 1 for k in range(first, hi - 1) if toks[k].brk]
+        if cuts and toks[hi - 1].text in g.words["conjunctions"]:
+            hi = cuts[-1]  # "to end the test, hang up or press #": another way out, no label
         return first, hi
     if need_lead:
         # "Directions and hours. Press 4.": the recognizer lost the lead word and put a
@@ -463,8 +468,11 @@ def _suffix_range(toks: Sequence[_Tok], lo: int, hi: int, g: Grammar) -> tuple[i
     if lo >= hi or not toks[lo].lead:
         return None
     k = lo
-    while k < hi - 1 and not toks[k].brk:
+    cont = g.words["clause_continuers"]
+    while k < hi - 1 and (not toks[k].brk or (toks[k].brk == "," and toks[k + 1].text in cont)):
         k += 1
+    if k + 1 < hi and toks[k + 1].lead and all(_is_not_lead(toks, m, g) for m in range(lo, k + 1)):
+        return _suffix_range(toks, k + 1, hi, g)  # "для того, чтобы X": the lead is the second
     return lo, k + 1
 
 
