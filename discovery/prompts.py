@@ -212,8 +212,9 @@ def _key_at(toks: Sequence[_Tok], i: int, after_verb: bool, g: Grammar) -> tuple
     if key is None:
         return None
     if key.isdigit() and j < n and not toks[j - 1].brk and (
-            toks[j].text.isdigit() or (g.plain.get(toks[j].text) or "x").isdigit()):
-        return None  # "dial nine one one": a number, not a key
+            toks[j].text.isdigit() or (g.plain.get(toks[j].text) or "x").isdigit()
+            or toks[j].text in g.words["digit_nouns"]):
+        return None  # "dial nine one one", "הקישו את 9 הספרות": a number, not a key
     while j < n and toks[j - 1].brk == "" and toks[j].text in g.words["key_nouns"]:
         j += 1
     return key, j
