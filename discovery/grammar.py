@@ -173,8 +173,7 @@ NEVER = re.compile(r"(?!)")
 def _norm_word(s: str, fold: dict, strip_marks: bool) -> str:
     s = s.lower().translate(fold)
     if strip_marks:
-        s = "".join(c for c in unicodedata.normalize("NFD", s) if unicodedata.category(c) != "Mn")
-        s = unicodedata.normalize("NFC", s)
+        s = "".join(c for c in unicodedata.normalize("NFC", s) if unicodedata.category(c) != "Mn")
     return s
 
 

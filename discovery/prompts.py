@@ -70,7 +70,7 @@ CLAUSE_LABEL_MAX = 6
 BARE_LABEL_MAX = 8
 #: A terminator cue ("then", "when done") counts this many tokens before the verb.
 TERMINATOR_CUE_WINDOW = 5
-#: A Hebrew/Arabic prefixed lead ("לשירות") leaves at least this many letters.
+#: A Hebrew/Arabic prefixed lead ("לשירות") leaves a word of at least this many letters.
 PREFIX_MIN_REST = 2
 
 SENTENCE_END = frozenset(".?!;:")
@@ -98,8 +98,8 @@ def _fold(text: str, g: Grammar) -> str:
     if g.fold:
         text = text.translate(g.fold)
     if g.strip_marks:
-        text = unicodedata.normalize("NFC", "".join(
-            c for c in unicodedata.normalize("NFD", text) if unicodedata.category(c) != "Mn"))
+        # on composed text: niqqud and harakat go, letters with a hamza stay (ئ, أ)
+        text = "".join(c for c in unicodedata.normalize("NFC", text) if unicodedata.category(c) != "Mn")
     return text
 
 
@@ -107,7 +107,7 @@ def _prefixed_lead(t: str, g: Grammar) -> tuple[str, str] | None:
     """(prefix, replacement) when ``t`` is a lead prefix glued to a word ("לשירות",
     "للعربية"), else None."""
     for p, rep in g.lead_prefixes:
-        if t.startswith(p) and len(t) - len(p) >= PREFIX_MIN_REST and t not in g.words["not_prefixed"]:
+        if t.startswith(p) and len(rep) + len(t) - len(p) >= PREFIX_MIN_REST and t not in g.words["not_prefixed"]:
             return p, rep
     return None
 
