@@ -317,9 +317,7 @@ def _compile(path: Path, data: dict) -> Grammar:
         roles={k: _regex(path, f"roles.{k}", roles.get(k)) for k in ("back", "repeat", "repeat_not")},
         entry={**{k: _regex(path, f"entry.{k}", ent.get(k), **fill)
                   for k in ("terminator", "terminator_key", "terminator_lost")},
-               # the entry verbs are whole words
-               **{k: _regex(path, f"entry.{k}", r"\b(?:" + ent[k] + r")\b" if k in ent else None)
-                  for k in ("verb", "verb_after")},
+               **{k: _regex(path, f"entry.{k}", ent.get(k)) for k in ("verb", "verb_after")},
                "star_words": frozenset(star_words)},
         entry_nouns=tuple(nouns),
         kind={k: _regex(path, f"kind.{k}", kind.get(k)) for k in ("agent", "input", "back", "dial_any", "extension")},

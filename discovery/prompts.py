@@ -324,7 +324,11 @@ def _key_first_anchor(sent: Sequence[_Tok], i: int, g: Grammar) -> tuple[_Anchor
     """The call to action whose key is at ``i`` in a key-first language ("1번을
     누르세요"): the key, its nouns/particles, then a verb and its endings."""
     got = _key_at(sent, i, False, g)
-    if got is None or got[1] >= len(sent) or sent[got[1] - 1].brk or not _is_verb(sent, got[1], g):
+    if got is None or (got[0] in "#*" and _is_terminator_verb(sent, i, g)):
+        return None, i + 1
+    if got[1] > i + 1 and sent[got[1] - 1].brk == ",":
+        return _Anchor([got[0]], i, got[1]), got[1]  # "요금 문의는 1번, ...": the verb comes later
+    if got[1] >= len(sent) or sent[got[1] - 1].brk or not _is_verb(sent, got[1], g):
         return None, i + 1
     j = got[1] + 1
     while j < len(sent) and not sent[j - 1].brk and sent[j].text in g.words["verb_tails"]:
