@@ -32,6 +32,7 @@ __all__ = [
     "parse_entry",
     "classify_prompt",
     "first_call_to_action",
+    "call_to_action_words",
     "grammar",
     "available_languages",
     "GrammarError",
@@ -695,6 +696,24 @@ def _options(toks: Sequence[_Tok], g: Grammar, lost: bool = False) -> list[Optio
         for key, part in zip(a.keys, _split_alternatives(label, len(a.keys), g)):
             out.append(Option(key, part, s, e, _role(part, g)))
     return out
+
+
+#: The word lists that make up a call to action (for a recognizer's word list).
+CTA_LISTS = ("press_verbs", "key_verbs", "verb_tails", "articles", "key_nouns", "key_prefix_nouns",
+             "star", "pound", "conjunctions", "label_suffixes")
+
+
+def call_to_action_words(lang: str | Grammar = "en") -> list[str]:
+    """The words a language's calls to action are made of (verbs and their endings,
+    digit words, star/pound words, key nouns, particles), sorted: what a recognizer
+    restricted to a word list (Vosk's grammar mode) needs to hear the keys of a menu;
+    add the words of the labels you expect."""
+    g = _g(lang)
+    words = set(g.digits)
+    for name in CTA_LISTS:
+        words |= g.words[name]
+        words |= {w for p in g.phrases.get(name, ()) for w in p}
+    return sorted(w for w in words if w.strip())
 
 
 def parse_options(words: Sequence, lang: str | Grammar = "en") -> list[Option]:
