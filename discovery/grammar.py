@@ -23,7 +23,7 @@ WORD_LISTS = (
     "press_verbs", "key_verbs", "past_verbs", "not_before_past", "verb_tails", "articles",
     "key_nouns", "key_prefix_nouns", "star", "pound", "key_followers", "conjunctions",
     "or_words", "digit_nouns", "leads", "bare_key_leads", "lead_prefix_keep", "label_suffixes",
-    "not_prefixed", "clause_continuers", "filler", "anytime", "say", "terminator_cues", "not_leads", "label_openings",
+    "not_prefixed", "clause_continuers", "sentence_enders", "filler", "anytime", "say", "terminator_cues", "not_leads", "label_openings",
     "empty_openings", "label_tails",
 )
 #: The lists an ``include`` takes from another language: the words of a call to

@@ -136,7 +136,7 @@ def _tokens(words: Iterable, g: Grammar) -> list[_Tok]:
     times.
     """
     toks: list[_Tok] = []
-    leads, prefixed = g.words["leads"], bool(g.lead_prefixes)
+    leads, prefixed, enders = g.words["leads"], bool(g.lead_prefixes), g.words["sentence_enders"]
     for w in words:
         text = _fold(str(getattr(w, "word", w)), g)
         s, e = getattr(w, "start_s", None), getattr(w, "end_s", None)
@@ -149,7 +149,8 @@ def _tokens(words: Iterable, g: Grammar) -> list[_Tok]:
                     if last.brk != ".":
                         toks[-1] = _Tok(last.text, last.start_s, last.end_s, brk, last.lead)
                 continue
-            toks.append(_Tok(t, s, e, "", t in leads or (prefixed and _is_lead_word(t, g))))
+            # a sentence-final word ends its sentence where the recognizer wrote no period
+            toks.append(_Tok(t, s, e, "." if t in enders else "", t in leads or (prefixed and _is_lead_word(t, g))))
     return toks
 
 
