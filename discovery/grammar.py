@@ -287,7 +287,8 @@ def _compile(path: Path, data: dict) -> Grammar:
     data = _merge_include(path, data)
     key_first, before, after = _patterns(path, data.get("patterns"))
     singles, phrases = _word_tables(path, data["words"], norm)
-    if not singles["press_verbs"] | singles["key_verbs"]:
+    singles["verbs"] = singles["press_verbs"] | singles["key_verbs"]
+    if not singles["verbs"]:
         _fail(path, "[words] needs press_verbs or key_verbs")
     digits = _digit_table(path, data.get("digits"), norm)
     key_phrases = _by_first(sorted([(p, "*") for p in phrases["star"]] + [(p, "#") for p in phrases["pound"]],

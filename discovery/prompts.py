@@ -78,6 +78,7 @@ SENTENCE_END = frozenset(".?!;:")
 #: A free-standing dash is a clause break in writing ("2 - чтобы заблокировать").
 _TOKEN_RE = re.compile(r"[#*]|[0-9]+|[^\W\d_]+(?:['’][^\W\d_]+)*|[.,?!;:]|(?<!\S)[-–—](?!\S)", re.UNICODE)
 CLAUSE_MARKS = frozenset(",-–—")
+_BREAKS = SENTENCE_END | CLAUSE_MARKS
 
 
 def _g(lang: str | Grammar) -> Grammar:
@@ -140,14 +141,11 @@ def _tokens(words: Iterable, g: Grammar) -> list[_Tok]:
     for w in words:
         text = _fold(str(getattr(w, "word", w)), g)
         s, e = getattr(w, "start_s", None), getattr(w, "end_s", None)
-        for m in _TOKEN_RE.finditer(text):
-            t = m.group(0)
-            if t in SENTENCE_END or t in CLAUSE_MARKS:
-                if toks:
-                    brk = "." if t in SENTENCE_END else ","
+        for t in _TOKEN_RE.findall(text):
+            if t in _BREAKS:
+                if toks and toks[-1].brk != ".":
                     last = toks[-1]
-                    if last.brk != ".":
-                        toks[-1] = _Tok(last.text, last.start_s, last.end_s, brk, last.lead)
+                    toks[-1] = _Tok(last.text, last.start_s, last.end_s, "." if t in SENTENCE_END else ",", last.lead)
                 continue
             # a sentence-final word ends its sentence where the recognizer wrote no period
             toks.append(_Tok(t, s, e, "." if t in enders else "", t in leads or (prefixed and _is_lead_word(t, g))))
@@ -296,7 +294,7 @@ def _skip_anytime(sent: Sequence[_Tok], j: int, g: Grammar) -> int:
 
 def _is_verb(sent: Sequence[_Tok], i: int, g: Grammar) -> bool:
     t = sent[i].text
-    if t not in g.words["key_verbs"] and t not in g.words["press_verbs"]:
+    if t not in g.words["verbs"]:
         return False
     return not (t in g.words["past_verbs"] and i and sent[i - 1].text in g.words["not_before_past"])
 
