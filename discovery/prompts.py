@@ -28,7 +28,7 @@ __all__ = [
     "first_call_to_action",
 ]
 
-ROLES = ("option", "back", "repeat")
+from ivrkit.trees.model import OPTION_ROLES as ROLES  # noqa: E402  (one list of roles)
 
 
 @dataclass(frozen=True)

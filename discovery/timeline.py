@@ -21,11 +21,15 @@ import numpy as np
 
 from ivrkit.audio import io as audio_io
 from ivrkit.audio.analysis import analyse as analyse_signal
+from ivrkit.audio.vocab import bridge_spans
+from ivrkit.trees.model import (MIN_ENTRY_KEYS, RESUME_GAP_S, TERMINATORS, TIMELINE_SCHEMA, clip_listen,
+                                entry_runs)
+from ivrkit.trees.model import round_s as _r
 
 from . import prompts
 from .asr import Engine, Utterance, Word
 
-SCHEMA = "ivrkit.timeline/1"
+SCHEMA = TIMELINE_SCHEMA
 
 #: Longest time from a key press to the end of the prompt it interrupted that still
 #: counts as the prompt stopping for the key (barge-in). Platforms stop prompts within
@@ -49,35 +53,15 @@ NEXT_AUDIO_MIN_S = 0.25
 CONTINUITY_GAP_S = 0.2
 #: Audio just before a press must be this close for the press to be "over" the prompt.
 OVER_PROMPT_S = 0.15
-#: Far-end audio that resumes this soon after a press made in a pause is the prompt
-#: playing on (a pause between its sentences), not the next node: taking a key,
-#: stopping the prompt and starting the next one takes platforms 0.3-2 s (the same
-#: bound trees.build uses to fold a prompt that went on).
-RESUME_GAP_S = 0.3
-#: Keys that end a data entry.
-TERMINATORS = ("#", "*")
-#: Keys typed as data (an ID, a phone number) follow each other within this gap
-#: (0.3-0.5 s apart for a person, less for a dialer)... (trees.build has the same
-#: rule for timelines made before this one: trees does not import discovery)
-ENTRY_KEY_GAP_S = 0.8
-#: ...and come at least this many in a row (the shortest token, 4D, is four keys);
-#: menu keys come one at a time, each waiting for the next prompt.
-MIN_ENTRY_KEYS = 4
+# RESUME_GAP_S (a prompt playing on after a press), TERMINATORS and the entry pace
+# (ENTRY_KEY_GAP_S, MIN_ENTRY_KEYS) are ivrkit.trees.model's: the merge applies them too.
 
 
 def entry_bursts(presses) -> set[int]:
-    """Indices of presses typed at data-entry pace: runs of at least MIN_ENTRY_KEYS
-    keys, each within ENTRY_KEY_GAP_S of the one before, a terminator ending a run."""
-    out: set[int] = set()
-    run: list[int] = []
-    for i, p in enumerate(presses):
-        if run and (p.start_s - presses[run[-1]].start_s > ENTRY_KEY_GAP_S
-                    or presses[run[-1]].key in TERMINATORS):
-            run = []
-        run.append(i)
-        if len(run) >= MIN_ENTRY_KEYS:
-            out.update(run)
-    return out
+    """Indices of presses typed at data-entry pace: runs (``entry_runs``, a terminator
+    ending a run) of at least MIN_ENTRY_KEYS keys."""
+    runs = entry_runs([p.start_s for p in presses], [p.key for p in presses])
+    return {i for run in runs if len(run) >= MIN_ENTRY_KEYS for i in run}
 
 
 @dataclass
@@ -98,17 +82,13 @@ def _far_end_spans(regions, exclude: Sequence[tuple[float, float]]) -> list[tupl
     """
     spans = sorted((r.start_s, r.end_s) for r in regions if r.kind in ("speech", "music"))
     bridges = sorted(exclude)
-    merged: list[list[float]] = []
-    for s, e in spans:
-        if merged:
-            gap_start, gap_end = merged[-1][1], s
-            bridged = any(b0 <= gap_end and b1 >= gap_start and (gap_end - gap_start) < (b1 - b0) + 2 * CONTINUITY_GAP_S
-                          for b0, b1 in bridges)
-            if gap_end - gap_start < CONTINUITY_GAP_S or bridged:
-                merged[-1][1] = max(merged[-1][1], e)
-                continue
-        merged.append([s, e])
-    return [(s, e) for s, e in merged]
+
+    def joins(gap_start: float, gap_end: float) -> bool:
+        return gap_end - gap_start < CONTINUITY_GAP_S or any(
+            b0 <= gap_end and b1 >= gap_start and (gap_end - gap_start) < (b1 - b0) + 2 * CONTINUITY_GAP_S
+            for b0, b1 in bridges)
+
+    return [(s, e) for s, e in bridge_spans(spans, joins)]
 
 
 def _prompt_tail_s(press_start: float, press_end: float, spans) -> float | None:
@@ -151,10 +131,6 @@ def measured_stop_latency(classified) -> float | None:
 
 def _words_in(words: Sequence[Word], start: float, end: float) -> list[Word]:
     return [w for w in words if start - 0.05 <= (w.start_s + w.end_s) / 2 < end]
-
-
-def _r(x: float | None, nd: int = 3) -> float | None:
-    return None if x is None else round(float(x), nd)
 
 
 def _next_audio_after(press_start: float, press_end: float, spans) -> float | None:
@@ -263,10 +239,7 @@ def build_timeline(
         if est is None and kind in ("menu", "input"):
             est = 0.0
         if est is not None:
-            if lower is not None:
-                est = max(est, lower)
-            if upper is not None:
-                est = min(est, upper)
+            est = clip_listen(est, lower, upper)
         elif lower is not None or upper is not None:
             est = upper if upper is not None else lower
         menus.append({

@@ -19,18 +19,12 @@ from dataclasses import dataclass, field
 import networkx as nx
 
 from . import textsim
+from .model import (DTMF_KEYS, KINDS, MIN_ENTRY_KEYS, RESUME_GAP_S, ROLES, VISIT_KINDS,  # noqa: F401
+                    entry_runs, fmt_s, key_order, node_id, path_order)
+from .model import TREE_SCHEMA as SCHEMA
 from .reconcile import reconcile_greetings
-from .waits import fmt_s, parse_evidence, recommend_waits
+from .waits import parse_evidence, recommend_waits
 
-SCHEMA = "ivrkit.tree/1"
-KINDS = ("menu", "agent", "input", "info", "back", "unknown")
-#: Kind hints a visit can vote for; ties go to the first (an input prompt is the
-#: most specific, a bare recording the least).
-VISIT_KINDS = ("input", "menu", "agent", "info")
-#: Roles of an option in a prompt (discovery's ``Option.role``) plus the edge that
-#: follows an input node's data entry.
-ROLES = ("option", "back", "repeat", "entry")
-DTMF_KEYS = frozenset("0123456789*#")
 #: Option lists compare as "the same menu" when at least this many of the new
 #: visit's options have the same key and label as the earlier menu's...
 MIN_SHARED_OPTIONS = 2
@@ -38,10 +32,9 @@ MIN_SHARED_OPTIONS = 2
 SHARED_OPTIONS_SHARE = 0.67
 
 
-#: A prompt that plays on over an ignored press has its next audio within a word gap
-#: of the press (discovery bridges gaps under 0.35 s); a key that is taken stops the
-#: prompt (100-400 ms) and the next node starts after a transition (0.3-2 s).
-CONTINUED_PROMPT_MAX_GAP_S = 0.3
+# A prompt that plays on over an ignored press has its next audio within
+# model.RESUME_GAP_S of the press; a key that is taken stops the prompt and the next
+# node starts after a transition.
 #: The far end's audio did not pause at all after the press (the front end measures
 #: ~0 s): nothing happened, whatever the words say; the fastest platforms still take
 #: 0.3 s to stop a prompt and start the next.
@@ -51,11 +44,6 @@ NO_GAP_S = 0.15
 #: understand", common "that is not a valid option / please try again").
 INVALID_KEY_RE = re.compile(r"\b(invalid|not a valid|try again|didn t understand|did not understand|"
                             r"not recognized|not recognised)\b")
-#: Keys typed as data (an ID, a phone number) follow each other within this gap
-#: (0.3-0.5 s apart for a person, less for a dialer)...
-ENTRY_KEY_GAP_S = 0.8
-#: ...and come at least this many in a row (the shortest token, 4D, is four keys).
-MIN_ENTRY_KEYS = 4
 #: Words in a row shared by a visit and the one before it that show the menu started
 #: over (a replay repeats whole option sentences; a prompt going on shares at most
 #: stock phrases such as "press 2 for").
@@ -64,10 +52,6 @@ REPLAY_NGRAM = 4
 #: (a barge-in comes during an option or the short gap after it; the menu then waits
 #: seconds for a key): every option of the menu was heard.
 OPTIONS_DONE_GAP_S = 1.0
-
-
-def node_id(path) -> str:
-    return "root" if not path else "/".join(path)
 
 
 @dataclass
@@ -197,7 +181,7 @@ def _prompt_went_on(via: dict, prev: dict, v: dict) -> bool:
             return old_text not in new_text
         return not (old & _ngrams(new_text))
     lat = via.get("latency")
-    return lat is not None and float(lat) < CONTINUED_PROMPT_MAX_GAP_S
+    return lat is not None and float(lat) < RESUME_GAP_S
 
 
 @dataclass
@@ -302,14 +286,11 @@ def _entry_burst(presses: list[dict]) -> set[int]:
     the IVR took the whole entry (it reacted to its end), even where the front end saw
     the prompt play on over the first digits (platforms buffer typed-ahead digits)."""
     out: set[int] = set()
-    run: list[int] = []
-    for i, p in enumerate(presses):
-        if run and (p.get("time") is None or presses[run[-1]].get("time") is None
-                    or float(p["time"]) - float(presses[run[-1]]["time"]) > ENTRY_KEY_GAP_S):
-            run = []
-        run.append(i)
-        if len(run) >= MIN_ENTRY_KEYS and p.get("accepted"):
-            out.update(run)
+    times = [None if p.get("time") is None else float(p["time"]) for p in presses]
+    for run in entry_runs(times):
+        for j, i in enumerate(run):
+            if j + 1 >= MIN_ENTRY_KEYS and presses[i].get("accepted"):
+                out.update(run[:j + 1])
     return out
 
 
@@ -443,10 +424,6 @@ def _seed(G: nx.DiGraph, tree: _Tree) -> None:
             tree.node(parent).options.setdefault(d["key"], d["label"])
 
 
-def _key_order(k: str):
-    return (0, int(k), "") if k.isdigit() else (1 if k in DTMF_KEYS else 2, 0, k)
-
-
 def _misheard_keys(tree: _Tree) -> list[tuple]:
     """Options that are another key of the same menu misheard: never taken, and every
     label heard for them is the label more hearings gave another key ("to refill a
@@ -510,7 +487,7 @@ def _finish(tree: _Tree) -> nx.DiGraph:
     for path in tree.nodes:
         if path:
             children.setdefault(path[:-1], []).append(path[-1])
-    for path in sorted(tree.nodes, key=lambda p: (len(p), [_key_order(k) for k in p])):
+    for path in sorted(tree.nodes, key=path_order):
         acc = tree.nodes[path]
         e = tree.edges.get((path[:-1], path[-1])) if path else None
         role = textsim.top_vote(e.role_votes, prefer=ROLES) if e else None

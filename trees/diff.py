@@ -17,6 +17,7 @@ from __future__ import annotations
 import networkx as nx
 
 from . import textsim
+from .model import node_id as _p
 
 #: Timing differences under this are measurement noise, not a change (contract).
 TIMING_CHANGE_S = 1.0
@@ -188,10 +189,6 @@ def diff_trees(old: nx.DiGraph, new: nx.DiGraph) -> dict:
     if unconfirmed:
         out["unconfirmed"] = unconfirmed
     return out
-
-
-def _p(path) -> str:
-    return "/".join(path) if path else "root"
 
 
 def format_diff(d: dict) -> str:

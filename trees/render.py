@@ -3,11 +3,8 @@ from __future__ import annotations
 
 import networkx as nx
 
-from .waits import fmt_s
-
-
-def _key_order(k: str):
-    return (0, int(k), "") if k.isdigit() else (1, 0, k)
+from .model import fmt_s
+from .model import key_order as _key_order
 
 
 def _describe(G, n) -> str:

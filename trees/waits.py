@@ -19,6 +19,8 @@ import math
 import re
 from statistics import median
 
+from .model import LEAF_KINDS, clip_listen, fmt_s, node_id  # noqa: F401  (fmt_s: imported from here too)
+
 #: Safety margin added to the listen-start estimate: covers the spread of a prompt
 #: estimate (word timings of the recognizer are ~30 ms, the first call to action may
 #: be a sentence early) while keeping waits within the corpus target (need + 1.5 s).
@@ -31,11 +33,6 @@ DEFAULT_MARGIN_S = 0.5
 LATE_LISTEN_S = 0.4
 
 _EVIDENCE = re.compile(r"^(?P<file>.+)@(?P<t>-?[0-9.]+)\s+(?P<what>ignored|accepted|prompt)$")
-
-
-def fmt_s(x: float) -> str:
-    """Seconds as short text: 5.1, 12.31, 7."""
-    return f"{float(x):.2f}".rstrip("0").rstrip(".")
 
 
 def parse_evidence(items) -> list[tuple[str, float, str]]:
@@ -106,8 +103,7 @@ def estimate_listen_after(evidence) -> float | None:
     lower, upper = listen_bracket(evidence)
     prompt = [t for _, t, w in ev if w == "prompt"]
     if prompt:
-        clipped = [min(max(t, lower if lower is not None else -math.inf),
-                       upper if upper is not None else math.inf) for t in prompt]
+        clipped = [clip_listen(t, lower, upper) for t in prompt]
         est = min(clipped) if _two_calls_disagree(clipped) else median(clipped)
     elif lower is not None and upper is not None:
         est = (lower + upper) / 2
@@ -174,7 +170,7 @@ def recommend_waits(G, margin_s: float = DEFAULT_MARGIN_S, late_s: float = LATE_
     for n, d in G.nodes(data=True):
         la = d.get("listen_after")
         lower, upper = d.get("listen_bounds") or (None, None)
-        if la is None or (d.get("kind") in ("agent", "info", "back", "unknown") and not G.out_degree(n)):
+        if la is None or (d.get("kind") in LEAF_KINDS and not G.out_degree(n)):
             d["wait"] = None  # nothing to press there
             continue
         late = late_s if upper is None else max(0.0, min(late_s, upper - la))
@@ -195,7 +191,7 @@ def node_name(G, node) -> str:
 def explain_listen(G, node) -> str:
     """Why the tree says this node listens when it does, in one sentence."""
     if isinstance(node, (list, tuple)):
-        node = "/".join(node) or "root"
+        node = node_id(node)
     d = G.nodes[node]
     ev = parse_evidence(d.get("listen_evidence"))
     name = node_name(G, node)
