@@ -274,8 +274,9 @@ def _heard_together(a: list[str], b: list[str]) -> bool:
     return any(f1 == f2 and abs(t1 - t2) <= TOGETHER_S for f1, t1 in at(a) for f2, t2 in at(b))
 
 
-def _finish(tree: _Tree) -> nx.DiGraph:
-    G = nx.DiGraph()
+def _complete(tree: _Tree) -> dict[tuple, list]:
+    """Drop misheard options, give every edge its two nodes and every path its
+    ancestors (a call that started below the root); returns children keys per path."""
     for parent, key in _misheard_keys(tree):
         del tree.edges[(parent, key)]
         tree.nodes.pop(parent + (key,), None)
@@ -286,7 +287,6 @@ def _finish(tree: _Tree) -> nx.DiGraph:
         child = parent + (key,)
         if child not in tree.nodes:
             tree.node(child)
-    # every path's ancestors exist (a call that started below the root)
     for path in list(tree.nodes):
         for j in range(len(path)):
             tree.node(path[:j])
@@ -294,57 +294,72 @@ def _finish(tree: _Tree) -> nx.DiGraph:
     for path in tree.nodes:
         if path:
             children.setdefault(path[:-1], []).append(path[-1])
+    return children
+
+
+def _node_kind(tree: _Tree, path: tuple, role: str | None, children: dict) -> str:
+    """A node's kind: what its visits voted, a menu when callers pressed on from it, a
+    back node when it only leads back, unknown when never entered."""
+    acc = tree.nodes[path]
+    if acc.visits == 0 and (acc.returns_to is not None or role in NAV_ROLES):
+        return "back"
+    if acc.visits == 0 and not children.get(path):
+        return "unknown"
+    kind = textsim.top_vote(acc.kind_votes, prefer=VISIT_KINDS)
+    entered_options = [k for k in children.get(path, ()) if tree.nodes[path + (k,)].visits and k in DTMF_KEYS]
+    if kind in (None, "agent", "info") and entered_options:
+        kind = "menu"  # a caller pressed on from here to another menu
+    if kind is None:
+        kind = "menu" if children.get(path) else "info"
+    if acc.returns_to is not None and role in NAV_ROLES:
+        kind = "back"
+    return kind
+
+
+def _node_attrs(acc: _NodeAcc, path: tuple, kind: str, role: str | None) -> dict:
+    attrs = dict(path=list(path), kind=kind, prompt=_representative(acc.prompts), listen_after=None, wait=None,
+                 visits=acc.visits, listen_evidence=_unique([str(e) for e in acc.evidence]))
+    if kind == "input":
+        attrs["entry"] = textsim.top_vote(_entry_votes(acc.entry_votes))
+    if acc.visits:
+        attrs["options_complete"] = acc.options_complete
+    if acc.kind_votes:
+        attrs["kind_votes"] = dict(acc.kind_votes)
+    if acc.entry_votes:
+        attrs["entry_votes"] = dict(acc.entry_votes)
+    if kind == "back":
+        attrs["returns_to"] = acc.returns_to if acc.returns_to is not None else (
+            list(path[:-1]) if role == "repeat" else [])
+        attrs["role"] = "repeat" if role == "repeat" else "back"
+    return attrs
+
+
+def _edge_attrs(e: _EdgeAcc, key: str, role: str | None) -> dict:
+    label, agree, total = textsim.vote_label(e.label_votes)
+    # agreement with a prior of one vote each way (one hearing 0.67, three
+    # agreeing 0.8, a 2:1 split 0.6); a press that took the option confirms it
+    taken = len(set(e.evidence))
+    conf = (agree + taken + 1) / (total + taken + 2)
+    ed = dict(key=key, label=label, confidence=round(conf, 2), evidence=_unique(e.evidence), role=role or "option")
+    if e.label_votes:
+        ed["label_votes"] = dict(e.label_votes)
+    if e.heard:
+        ed["heard"] = _unique(e.heard)
+    if e.latencies:
+        ed["latencies"] = [round(x, 3) for x in e.latencies]
+    return ed
+
+
+def _finish(tree: _Tree) -> nx.DiGraph:
+    """The graph of the accumulators (contract node / edge attributes plus votes)."""
+    G = nx.DiGraph()
+    children = _complete(tree)
     for path in sorted(tree.nodes, key=path_order):
-        acc = tree.nodes[path]
         e = tree.edges.get((path[:-1], path[-1])) if path else None
         role = textsim.top_vote(e.role_votes, prefer=ROLES) if e else None
-        if acc.visits == 0 and (acc.returns_to is not None or role in ("back", "repeat")):
-            kind = "back"
-        elif acc.visits == 0 and not children.get(path):
-            kind = "unknown"
-        else:
-            kind = textsim.top_vote(acc.kind_votes, prefer=VISIT_KINDS)
-            entered_options = [k for k in children.get(path, ())
-                               if tree.nodes[path + (k,)].visits and k in DTMF_KEYS]
-            if kind in (None, "agent", "info") and entered_options:
-                kind = "menu"  # a caller pressed on from here to another menu
-            if kind is None:
-                kind = "menu" if children.get(path) else "info"
-            if acc.returns_to is not None and not acc.visits:
-                kind = "back"
-        if acc.returns_to is not None and kind != "back" and role in ("back", "repeat"):
-            kind = "back"
-        prompt = _representative(acc.prompts)
-        attrs = dict(path=list(path), kind=kind, prompt=prompt, listen_after=None, wait=None,
-                     visits=acc.visits, listen_evidence=_unique([str(e) for e in acc.evidence]))
-        if kind == "input":
-            attrs["entry"] = textsim.top_vote(_entry_votes(acc.entry_votes))
-        if acc.visits:
-            attrs["options_complete"] = acc.options_complete
-        if acc.kind_votes:
-            attrs["kind_votes"] = dict(acc.kind_votes)
-        if acc.entry_votes:
-            attrs["entry_votes"] = dict(acc.entry_votes)
-        if kind == "back":
-            attrs["returns_to"] = acc.returns_to if acc.returns_to is not None else (
-                list(path[:-1]) if role == "repeat" else [])
-            attrs["role"] = "repeat" if role == "repeat" else "back"
-        G.add_node(node_id(path), **attrs)
+        G.add_node(node_id(path), **_node_attrs(tree.nodes[path], path, _node_kind(tree, path, role, children), role))
         if path:
-            label, agree, total = textsim.vote_label(e.label_votes)
-            # agreement with a prior of one vote each way (one hearing 0.67, three
-            # agreeing 0.8, a 2:1 split 0.6); a press that took the option confirms it
-            taken = len(set(e.evidence))
-            conf = (agree + taken + 1) / (total + taken + 2)
-            ed = dict(key=path[-1], label=label, confidence=round(conf, 2),
-                      evidence=_unique(e.evidence), role=role or "option")
-            if e.label_votes:
-                ed["label_votes"] = dict(e.label_votes)
-            if e.heard:
-                ed["heard"] = _unique(e.heard)
-            if e.latencies:
-                ed["latencies"] = [round(x, 3) for x in e.latencies]
-            G.add_edge(node_id(path[:-1]), node_id(path), **ed)
+            G.add_edge(node_id(path[:-1]), node_id(path), **_edge_attrs(e, path[-1], role))
     return G
 
 
