@@ -2,7 +2,7 @@
 
 Each timeline (``ivrkit.timeline/1``, read as ``model.Timeline`` records) is one
 call: a walk through the IVR whose ``menus`` list the nodes visited in order. The
-calls are first read together (``reconcile``), then each is walked (``navigate``:
+navigation is decided by ``navigate`` (the calls read together, then each walked:
 where each visit landed, which presses the IVR took); this module only merges those
 decided visits. What every call says about a node or an option is kept as votes and
 evidence on the graph, so a later merge (``map --into``) adds to it instead of
@@ -21,8 +21,7 @@ from . import textsim
 from .model import DTMF_KEYS, KINDS, NAV_ROLES, ROLES, VISIT_KINDS, Evidence, Timeline, Visit  # noqa: F401
 from .model import TREE_SCHEMA as SCHEMA
 from .model import fmt_s, node_id, path_order
-from .navigate import Known, Step, ignored_vias, press_verdicts, walk
-from .reconcile import reconcile_records
+from .navigate import Decided, Known, Step, decide_call, read_together
 from .waits import recommend_waits
 
 #: A caller who pressed this long after the last option heard let the menu finish
@@ -130,10 +129,10 @@ def _hear_options(tree: _Tree, acc: _NodeAcc, v: Visit, s: Step, file: str, hear
             e.heard.append(f"{file}@{fmt_s(o.start)}")
 
 
-def _listen_evidence(acc: _NodeAcc, v: Visit, s: Step, file: str, ignored_via: set) -> None:
-    """What the visit's presses (or, without presses, its bounds) say about when the
-    node listens."""
-    for p, accepted in press_verdicts(v, s, ignored_via):
+def _listen_evidence(acc: _NodeAcc, v: Visit, s: Step, file: str, verdicts) -> None:
+    """What the visit's presses (their final verdicts; without presses, its bounds)
+    say about when the node listens."""
+    for p, accepted in verdicts:
         rel = (float(p.time) if accepted else float(p.end or p.time)) - s.origin
         if rel < 0:
             continue  # typed ahead of the prompt: says nothing about when it listens
@@ -169,14 +168,13 @@ def _arrival(tree: _Tree, v: Visit, s: Step, prev: Step, file: str) -> None:
             _taken(tree.edges[(parent, key)], v, file)
 
 
-def _add_call(tl: Timeline, tree: _Tree) -> dict:
+def _add_call(call: Decided, tree: _Tree) -> dict:
     """Merge one call's decided visits into the accumulators; returns its source entry."""
+    tl, steps = call.timeline, call.steps
     file = tl.file or "call"
-    steps, returns = walk(tl, tree.known())
-    for r in returns:
+    for r in call.returns:
         tree.node(r.parent + (r.key,)).returns_to = list(r.target)
         tree.edge(r.parent, r.key).role_votes[r.role] += 1
-    ignored_via = ignored_vias(tl, steps)
     heard_at_origin: dict[tuple, set] = {}
     estimate_at: dict[tuple, int] = {}  # (node, origin) -> index of its prompt estimate
     for i, (v, s) in enumerate(zip(tl.menus, steps)):
@@ -186,7 +184,7 @@ def _add_call(tl: Timeline, tree: _Tree) -> dict:
         else:
             _prompt_went_on_estimate(acc, v, s, file, estimate_at)
         _hear_options(tree, acc, v, s, file, heard_at_origin.setdefault((s.path, s.origin), set()))
-        _listen_evidence(acc, v, s, file, ignored_via)
+        _listen_evidence(acc, v, s, file, call.verdicts(i))
         if i > 0:
             _arrival(tree, v, s, steps[i - 1], file)
     src = {"file": file, "sha256": tl.sha256, "duration": tl.duration}
@@ -412,13 +410,13 @@ def merge_timelines(timelines, company=None, number=None, graph=None) -> nx.DiGr
         sources = [dict(s) for s in graph.graph.get("sources") or []]
     seen = {(s.get("sha256") or s.get("file")) for s in sources}
     # calls read together first: a press that only seemed to leave the greeting
-    timelines = reconcile_records([Timeline.from_json(t) for t in timelines])
+    timelines = read_together([Timeline.from_json(t) for t in timelines])
     for tl in timelines:
         ident = tl.sha256 or tl.file
         if ident in seen and ident is not None:
             continue
         seen.add(ident)
-        sources.append(_add_call(tl, tree))
+        sources.append(_add_call(decide_call(tl, tree.known()), tree))
     if not tree.nodes:
         tree.node(())
     G = _finish(tree)
