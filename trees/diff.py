@@ -229,20 +229,20 @@ def diff_trees(old: nx.DiGraph, new: nx.DiGraph) -> dict:
     return out
 
 
+#: One line per change, in this order: (change, how its item reads).
+_LINES = (
+    ("added", lambda x: f"+ added      {_p(x['path'])}: {x['key']}  {x['label']}"),
+    ("removed", lambda x: f"- removed    {_p(x['path'])}: {x['key']}  {x['label']}"),
+    ("moved", lambda x: f"~ moved      {x['label']}: {','.join(x['from'])} -> {','.join(x['to'])}"),
+    ("relabelled", lambda x: f"~ relabelled {_p(x['path'])}: {x['key']}  \"{x['old']}\" -> \"{x['new']}\""),
+    ("entry", lambda x: f"~ entry      {_p(x['path'])}: {x['old']} -> {x['new']}"),
+    ("timing", lambda x: f"~ timing     {_p(x['path'])}: {x['field']} {x['old']} s -> {x['new']} s"),
+)
+
+
 def format_diff(d: dict) -> str:
-    lines = []
-    for x in d.get("added", []):
-        lines.append(f"+ added      {_p(x['path'])}: {x['key']}  {x['label']}")
-    for x in d.get("removed", []):
-        lines.append(f"- removed    {_p(x['path'])}: {x['key']}  {x['label']}")
-    for x in d.get("moved", []):
-        lines.append(f"~ moved      {x['label']}: {','.join(x['from'])} -> {','.join(x['to'])}")
-    for x in d.get("relabelled", []):
-        lines.append(f"~ relabelled {_p(x['path'])}: {x['key']}  \"{x['old']}\" -> \"{x['new']}\"")
-    for x in d.get("entry", []):
-        lines.append(f"~ entry      {_p(x['path'])}: {x['old']} -> {x['new']}")
-    for x in d.get("timing", []):
-        lines.append(f"~ timing     {_p(x['path'])}: {x['field']} {x['old']} s -> {x['new']} s")
+    """The diff as lines a person reads ("no changes" when there are none)."""
+    lines = [line(x) for change, line in _LINES for x in d.get(change, [])]
     for x in d.get("unconfirmed", []):
         # say which tree holds it: "? removed" under a path read as a claim it is gone
         mine, other = ("old", "new") if x["change"] == "removed" else ("new", "old")
