@@ -374,21 +374,22 @@ def _via_key(v: Visit) -> str | None:
     return key
 
 
-def _known_target(v: Visit, stack: list[tuple], key, known: Known) -> tuple[tuple | None, str | None]:
-    """The node on the way (or the one the caller is at) this visit is, and how."""
+def _known_target(v: Visit, stack: list[tuple], key, known: Known) -> tuple | None:
+    """The node on the way (or the one the caller is at) this visit is, if any: the
+    same words or options, discovery's own fold, an invalid key answered with the menu
+    again, or audio that never paused."""
     cur = stack[-1]
     for anc in reversed(stack):
-        rel = same_menu(v, known.prompts.get(anc, []), known.options.get(anc, {}))
-        if rel:
-            return anc, rel
-    if v.path in stack[:-1] + [cur] and v.path != cur + (key,):
-        return v.path, "same"  # discovery folded it itself
+        if same_menu(v, known.prompts.get(anc, []), known.options.get(anc, {})):
+            return anc
+    if v.path in stack and v.path != cur + (key,):
+        return v.path  # discovery folded it itself
     if _looks_like_invalid_key(v, key, known.options.get(cur, {})):
-        return cur, "replay"
+        return cur  # the menu replayed
     if v.via is not None and v.via.latency is not None and float(v.via.latency) < NO_GAP_S \
             and not _offers_other_things(v, known.options.get(cur, {})):
-        return cur, "rest"  # the audio never paused: the same prompt going on
-    return None, None
+        return cur  # the audio never paused: the same prompt going on
+    return None
 
 
 def _misheard_sibling(v: Visit, cur: tuple, child: tuple, key: str, known: Known) -> tuple:
@@ -461,7 +462,7 @@ def walk(tl: Timeline, known: Known) -> tuple[list[Step], list[Return]]:
             w.start(v)
             continue
         key = _via_key(v)
-        target, _rel = _known_target(v, w.stack, key, known)
+        target = _known_target(v, w.stack, key, known)
         if target is not None:
             w.arrive_known(v, tl.menus[i - 1], key, target)
         else:

@@ -6,7 +6,7 @@ import networkx as nx
 from . import textsim
 
 SERVICE_KINDS = ("agent", "info", "input", "unknown")
-from .model import DTMF_KEYS, ROOT, key_order  # noqa: F401  (DTMF_KEYS: export imports it from here)
+from .model import DTMF_KEYS, key_order  # noqa: F401  (DTMF_KEYS: export imports it from here)
 #: Wait assumed at a node with no timing evidence at all (the caller pressed through
 #: it but nothing says when it listened): an ordinary menu transition plus a short
 #: prompt. The entry is marked unverified.
