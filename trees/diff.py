@@ -18,6 +18,7 @@ import networkx as nx
 
 from . import textsim
 from .model import node_id as _p
+from .render import fmt_wait
 
 #: Timing differences under this are measurement noise, not a change (contract).
 TIMING_CHANGE_S = 1.0
@@ -229,6 +230,10 @@ def diff_trees(old: nx.DiGraph, new: nx.DiGraph) -> dict:
     return out
 
 
+def _tenths(v):
+    return fmt_wait(v) if isinstance(v, (int, float)) else v
+
+
 #: One line per change, in this order: (change, how its item reads).
 _LINES = (
     ("added", lambda x: f"+ added      {_p(x['path'])}: {x['key']}  {x['label']}"),
@@ -236,7 +241,7 @@ _LINES = (
     ("moved", lambda x: f"~ moved      {x['label']}: {','.join(x['from'])} -> {','.join(x['to'])}"),
     ("relabelled", lambda x: f"~ relabelled {_p(x['path'])}: {x['key']}  \"{x['old']}\" -> \"{x['new']}\""),
     ("entry", lambda x: f"~ entry      {_p(x['path'])}: {x['old']} -> {x['new']}"),
-    ("timing", lambda x: f"~ timing     {_p(x['path'])}: {x['field']} {x['old']} s -> {x['new']} s"),
+    ("timing", lambda x: f"~ timing     {_p(x['path'])}: {x['field']} {_tenths(x['old'])} s -> {_tenths(x['new'])} s"),
 )
 
 
