@@ -5,10 +5,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .dtmf import SR, detect_dtmf, to_phone_rate
+from .dtmf import detect_dtmf
 from .events import DtmfPress, Region, Tone
 from .segment import answer_time, greeting_onset, segment
 from .tones import detect_tones
+from .vocab import PHONE_SR as SR
+from .vocab import to_phone_rate
 
 #: Presses are excluded from speech with this margin (s) either side: the
 #: envelope edges are exact, but a codec's ringing around a press is not speech.

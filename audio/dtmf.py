@@ -21,12 +21,10 @@ Times are seconds from the start of ``y``; other sample rates are resampled to 8
 from __future__ import annotations
 
 import numpy as np
-from scipy.signal import resample_poly
 
 from .events import DtmfPress
-
-#: Every test below is tuned at the telephone rate.
-SR = 8000
+from .vocab import PHONE_SR as SR  # every test below is tuned at the telephone rate
+from .vocab import bridge_spans, mask_spans, to_phone_rate
 
 ROW_HZ = (697.0, 770.0, 852.0, 941.0)
 COL_HZ = (1209.0, 1336.0, 1477.0, 1633.0)
@@ -138,19 +136,6 @@ def _basis() -> np.ndarray:
     return np.concatenate([np.cos(arg), np.sin(arg)], axis=1).astype(np.float32)
 
 
-def to_phone_rate(y: np.ndarray, sr: int) -> np.ndarray:
-    """Mono float32 at 8 kHz (polyphase resampling), with NaN/inf cleaned."""
-    y = np.asarray(y, dtype=np.float32)
-    if y.ndim > 1:
-        y = y.mean(axis=0) if y.shape[0] < y.shape[-1] else y.mean(axis=1)
-    if sr != SR:
-        g = np.gcd(int(sr), SR)
-        y = resample_poly(y, SR // g, int(sr) // g).astype(np.float32)
-    if not np.isfinite(np.dot(y, y)):  # one pass, no temporary: nan/inf poison the sum
-        y = np.nan_to_num(y, nan=0.0, posinf=1.0, neginf=-1.0)
-    return y
-
-
 def block_powers(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Tone energies at the 16 frequencies, and total energy, per block.
 
@@ -254,12 +239,6 @@ def tone_envelope(y: np.ndarray, freq_hz: float, sr: int = SR, window: int = ENV
     return 2.0 * np.abs(c[hi] - c[lo]) / window
 
 
-def _crossings(above: np.ndarray) -> list[tuple[int, int]]:
-    """[start, end) index spans where ``above`` is True."""
-    d = np.diff(np.concatenate([[0], above.astype(np.int8), [0]]))
-    return list(zip(np.flatnonzero(d == 1), np.flatnonzero(d == -1)))
-
-
 def _edge(env: np.ndarray, i: int, level: float) -> float:
     """Sub-sample position where env crosses ``level`` between i-1 and i."""
     if i <= 0 or i >= len(env):
@@ -337,14 +316,8 @@ def _refine(y: np.ndarray, key: int, b_first: int, b_last: int, votes: np.ndarra
         return []
     both = np.minimum(env_r / ref_r, env_c / ref_c)
     above = both >= EDGE_FRACTION
-    spans = _crossings(above)
     # bridge dips shorter than a Q.24 dropout
-    merged: list[list[int]] = []
-    for s, e in spans:
-        if merged and s - merged[-1][1] <= MAX_DROPOUT_S * SR:
-            merged[-1][1] = e
-        else:
-            merged.append([s, e])
+    merged = bridge_spans(mask_spans(above), lambda end, s: s - end <= MAX_DROPOUT_S * SR)
     out: list[DtmfPress] = []
     vote_centres = voted * HOP + BLOCK // 2 - a
     for s, e in merged:

@@ -19,8 +19,7 @@ from pathlib import Path
 import numpy as np
 from pydub import AudioSegment
 
-#: Telephone audio is 8 kHz; every detector in ivrkit.audio works at this rate.
-PHONE_SR = 8000
+from .vocab import PHONE_SR
 
 
 class AudioError(ValueError):

@@ -23,28 +23,10 @@ Method (all at 8 kHz, 10 ms frame hop):
    and the spread (standard deviation) of the number of spectral peaks per frame:
    voiced frames carry a comb of harmonics, unvoiced sounds, stops and pauses
    inside a word few or none, so the count swings (median 4.3 for flite slt, 1.9-4.4
-   for the other voices) where a piece of music keeps its texture (2.1). The mean
-   count per frame does less (held-out slt 57 %, music 1.0 % with the settings
-   below, against 45 % and 0.75 %).
+   for the other voices) where a piece of music keeps its texture (2.1).
    Logistic rule fitted by ``python benchmarks/fit_speech_music.py`` (refits it and
-   prints the constants below; single process, ~2 min) on mu-law 8 kHz windows, each
-   source at a random level (-36 to -14 dBFS), half of them band-limited to
-   300-3400 Hz, part through GSM and/or white noise at 15-30 dB SNR: speech = the 553
-   Asterisk recorded prompts (sounds/en and subfolders, minus silence, beeps, chimes,
-   tt-monkeys) + 24 IVR sentences by espeak-ng (en-us, en-gb, +f3, +m3; 150/175
-   wpm), flite (kal, awb, rms, slt) and festival (kal_diphone,
-   cmu_us_slt_arctic_hts); music = Asterisk's five hold-music pieces (~18 min);
-   24919 windows. Music weighs twice speech in the log-loss and the intercept is
-   then moved 1.0 towards music: with less, stretches of the test hold-music
-   fixture come out speech. Held-out single windows (a quarter of the files,
-   sentences and 20 s music chunks) wrong: music 0.75 %; Asterisk prompts 0.07 %,
-   espeak-ng 0.6-8.7 % (en-us and en-us+f3 8.7 %), flite kal/awb 0 %, rms 5.7 %,
-   festival kal 2.5 %, cmu_us_slt_arctic_hts 0.6 %, **flite slt 45 %** (the
-   4-feature rule on the same windows: music 1.1 %, slt 70 %, slt_arctic_hts 13 %,
-   espeak-ng 0-7.7 %, rms 0 %, kal 4 %; leave-one-voice-out slt 59 % against 78 %).
-   slt windows' median score is now just above 0, so after the smoothing below
-   its stretches come out speech (corpus ivy-pharmacy: no greeting lost any more),
-   but a quiet slt prompt (~-32 dBFS) can still be music. Window scores are
+   prints the constants below); its training windows and held-out error rates per
+   voice are in ``docs/benchmarks-segment.md``. Window scores are
    median-smoothed over ~2 s inside each sound stretch; label runs shorter than
    ``MIN_RUN_S`` are absorbed, so a long music stretch cannot flicker into speech.
 
@@ -57,10 +39,10 @@ from typing import Iterable, Sequence
 import numpy as np
 from scipy.ndimage import maximum_filter1d, median_filter, uniform_filter1d
 
-from .dtmf import to_phone_rate
 from .events import Region, Tone
+from .vocab import PHONE_SR as SR
+from .vocab import bridge_spans, mask_spans, to_phone_rate
 
-SR = 8000
 #: 64 ms analysis frame (Hann, 15.6 Hz bins: resolves speech harmonics and notes),
 #: 10 ms hop; energy on the central 20 ms.
 FRAME = 512
@@ -180,11 +162,6 @@ def frame_features(y: np.ndarray) -> tuple[np.ndarray, ...]:
     return e_db, flat, flux, persist, persist_long, n_peaks
 
 
-def _spans(mask: np.ndarray) -> list[tuple[int, int]]:
-    d = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))
-    return list(zip(np.flatnonzero(d == 1).tolist(), np.flatnonzero(d == -1).tolist()))
-
-
 def window_features(e_db, flux, persist, persist_long, n_peaks, usable) -> np.ndarray:
     """``(spread_db, flux, persistence, persistence_long, peaks_sd)`` per window of WINDOW_S
     every WINDOW_HOP_S (``peaks_sd``: standard deviation of the number of spectral peaks
@@ -255,7 +232,7 @@ def _label_stretch(z: np.ndarray) -> np.ndarray:
         z = median_filter(z, size=min(SMOOTH_WINDOWS, len(z) | 1), mode="nearest")
     lab = z > 0
     min_run = int(round(MIN_RUN_S / WINDOW_HOP_S))
-    runs = _spans(lab) + _spans(~lab)
+    runs = mask_spans(lab) + mask_spans(~lab)
     if len(runs) > 1 and max(e - s for s, e in runs) < min_run:
         # no run long enough to anchor the others: absorbing shortest-first could
         # let a minority label spread over the whole stretch (a slow TTS voice
@@ -263,7 +240,7 @@ def _label_stretch(z: np.ndarray) -> np.ndarray:
         return np.full(len(z), bool(np.median(z) > 0))
     # absorb short runs into their neighbours, shortest first, until none is left
     while True:
-        runs = _spans(lab) + [(s, e) for s, e in _spans(~lab)]
+        runs = mask_spans(lab) + [(s, e) for s, e in mask_spans(~lab)]
         runs.sort()
         short = [(e - s, s, e) for s, e in runs if e - s < min_run]
         if len(runs) <= 1 or not short:
@@ -282,12 +259,7 @@ def sound_spans(e_db: np.ndarray, flat: np.ndarray, usable: np.ndarray) -> list[
 
     # bridge short pauses (never across an excluded span), drop blips
     max_gap = int(round(MAX_PAUSE_S * SR / HOP))
-    spans: list[list[int]] = []
-    for s, e in _spans(sound):
-        if spans and s - spans[-1][1] <= max_gap and usable[spans[-1][1] : s].all():
-            spans[-1][1] = e
-        else:
-            spans.append([s, e])
+    spans = bridge_spans(mask_spans(sound), lambda end, s: s - end <= max_gap and usable[end:s].all())
     min_len = int(round(MIN_SOUND_S * SR / HOP))
     return [sp for sp in spans if sp[1] - sp[0] >= min_len]
 

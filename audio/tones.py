@@ -29,10 +29,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from .dtmf import to_phone_rate
 from .events import Tone
+from .vocab import PHONE_SR as SR
+from .vocab import to_phone_rate
 
-SR = 8000
 FRAME = 1024
 HOP = 160
 #: Band searched for tones (Hz): every call-progress tone and the usual beeps.

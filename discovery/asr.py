@@ -15,7 +15,6 @@ Only the given regions are transcribed: Whisper invents words in silence and mus
 from __future__ import annotations
 
 import functools
-import hashlib
 import json
 import math
 import os
@@ -25,7 +24,9 @@ from pathlib import Path
 from typing import Protocol, Sequence
 
 import numpy as np
-from scipy.signal import resample_poly
+
+from ivrkit.audio import io as audio_io
+from ivrkit.audio.vocab import resample as _resample
 
 __all__ = [
     "Word",
@@ -129,24 +130,12 @@ def chunk_regions(
     return chunks
 
 
-def _resample(y: np.ndarray, sr: int, target_sr: int) -> np.ndarray:
-    if sr == target_sr:
-        return np.asarray(y, dtype=np.float32)
-    g = math.gcd(int(sr), int(target_sr))
-    return resample_poly(np.asarray(y, dtype=np.float32), target_sr // g, sr // g).astype(np.float32)
-
-
 def _inside(t_mid: float, regions: Sequence[tuple[float, float]], slack_s: float = WORD_SLACK_S) -> bool:
     return any(s - slack_s <= t_mid <= e + slack_s for s, e in regions)
 
 
-@functools.lru_cache(maxsize=8)
-def _sha256_file(path: str) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+#: a model file is hashed once per process
+_sha256_file = functools.lru_cache(maxsize=8)(audio_io.sha256)
 
 
 _NUMBER_WORDS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]

@@ -39,7 +39,7 @@ __all__ = [
     "Grammar",
 ]
 
-ROLES = ("option", "back", "repeat")
+from ivrkit.trees.model import OPTION_ROLES as ROLES  # noqa: E402  (one list of roles)
 
 
 @dataclass(frozen=True)

@@ -21,11 +21,17 @@ import numpy as np
 
 from ivrkit.audio import io as audio_io
 from ivrkit.audio.analysis import analyse as analyse_signal
+from ivrkit.audio.vocab import bridge_spans
+from ivrkit.trees.model import (MIN_ENTRY_KEYS, RESUME_GAP_S, TERMINATORS, TIMELINE_SCHEMA, clip_listen,
+                                entry_runs)
+from ivrkit.trees.model import Event, Option, Press, Timeline, Via, Visit
+from ivrkit.trees.model import Word as WordRecord
+from ivrkit.trees.model import round_s as _r
 
 from . import prompts, service
 from .asr import Engine, Utterance, Word
 
-SCHEMA = "ivrkit.timeline/1"
+SCHEMA = TIMELINE_SCHEMA
 
 #: Longest time from a key press to the end of the prompt it interrupted that still
 #: counts as the prompt stopping for the key (barge-in). Platforms stop prompts within
@@ -49,44 +55,25 @@ NEXT_AUDIO_MIN_S = 0.25
 CONTINUITY_GAP_S = 0.2
 #: Audio just before a press must be this close for the press to be "over" the prompt.
 OVER_PROMPT_S = 0.15
-#: Far-end audio that resumes this soon after a press made in a pause is the prompt
-#: playing on (a pause between its sentences), not the next node: taking a key,
-#: stopping the prompt and starting the next one takes platforms 0.3-2 s (the same
-#: bound trees.build uses to fold a prompt that went on).
-RESUME_GAP_S = 0.3
-#: Keys that end a data entry.
-TERMINATORS = ("#", "*")
-#: Keys typed as data (an ID, a phone number) follow each other within this gap
-#: (0.3-0.5 s apart for a person, less for a dialer)... (trees.build has the same
-#: rule for timelines made before this one: trees does not import discovery)
-ENTRY_KEY_GAP_S = 0.8
-#: ...and come at least this many in a row (the shortest token, 4D, is four keys);
-#: menu keys come one at a time, each waiting for the next prompt.
-MIN_ENTRY_KEYS = 4
+# RESUME_GAP_S (a prompt playing on after a press), TERMINATORS and the entry pace
+# (ENTRY_KEY_GAP_S, MIN_ENTRY_KEYS) are ivrkit.trees.model's: the merge applies them too.
 
 
 def entry_bursts(presses) -> set[int]:
-    """Indices of presses typed at data-entry pace: runs of at least MIN_ENTRY_KEYS
-    keys, each within ENTRY_KEY_GAP_S of the one before, a terminator ending a run."""
-    out: set[int] = set()
-    run: list[int] = []
-    for i, p in enumerate(presses):
-        if run and (p.start_s - presses[run[-1]].start_s > ENTRY_KEY_GAP_S
-                    or presses[run[-1]].key in TERMINATORS):
-            run = []
-        run.append(i)
-        if len(run) >= MIN_ENTRY_KEYS:
-            out.update(run)
-    return out
+    """Indices of presses typed at data-entry pace: runs (``entry_runs``, a terminator
+    ending a run) of at least MIN_ENTRY_KEYS keys."""
+    runs = entry_runs([p.start_s for p in presses], [p.key for p in presses])
+    return {i for run in runs if len(run) >= MIN_ENTRY_KEYS for i in run}
 
 
 @dataclass
 class _Visit:
+    """A node visit while the call is walked (made a ``model.Visit`` once described)."""
     path: list[str]
     start: float
-    via: dict | None
+    via: Via | None
     end: float = 0.0
-    presses: list[dict] = field(default_factory=list)
+    presses: list[Press] = field(default_factory=list)
     keyed: str = ""
 
 
@@ -98,17 +85,13 @@ def _far_end_spans(regions, exclude: Sequence[tuple[float, float]]) -> list[tupl
     """
     spans = sorted((r.start_s, r.end_s) for r in regions if r.kind in ("speech", "music"))
     bridges = sorted(exclude)
-    merged: list[list[float]] = []
-    for s, e in spans:
-        if merged:
-            gap_start, gap_end = merged[-1][1], s
-            bridged = any(b0 <= gap_end and b1 >= gap_start and (gap_end - gap_start) < (b1 - b0) + 2 * CONTINUITY_GAP_S
-                          for b0, b1 in bridges)
-            if gap_end - gap_start < CONTINUITY_GAP_S or bridged:
-                merged[-1][1] = max(merged[-1][1], e)
-                continue
-        merged.append([s, e])
-    return [(s, e) for s, e in merged]
+
+    def joins(gap_start: float, gap_end: float) -> bool:
+        return gap_end - gap_start < CONTINUITY_GAP_S or any(
+            b0 <= gap_end and b1 >= gap_start and (gap_end - gap_start) < (b1 - b0) + 2 * CONTINUITY_GAP_S
+            for b0, b1 in bridges)
+
+    return [(s, e) for s, e in bridge_spans(spans, joins)]
 
 
 def _prompt_tail_s(press_start: float, press_end: float, spans) -> float | None:
@@ -153,10 +136,6 @@ def _words_in(words: Sequence[Word], start: float, end: float) -> list[Word]:
     return [w for w in words if start - 0.05 <= (w.start_s + w.end_s) / 2 < end]
 
 
-def _r(x: float | None, nd: int = 3) -> float | None:
-    return None if x is None else round(float(x), nd)
-
-
 def _next_audio_after(press_start: float, press_end: float, spans) -> float | None:
     """First audio of the node a press leads to: the first far-end span that starts
     after the press and after the prompt it interrupted (whose tail may run on for
@@ -171,6 +150,130 @@ def _next_audio_after(press_start: float, press_end: float, spans) -> float | No
     return None
 
 
+def _press_accepted(i: int, p, accepted: bool, cur: _Visit, text: str, burst: set[int]) -> tuple[bool, bool]:
+    """(accepted, collecting): the verdict on press ``i`` at the node being visited,
+    and whether it is data keyed at an input node."""
+    entry = prompts.parse_entry(text) if text else None
+    # data typed at entry pace is data even where the request was not understood
+    # (an unclear prompt, a data kind without a directory token)
+    collecting = (entry is not None or i in burst) and not (cur.keyed and cur.keyed[-1:] in TERMINATORS)
+    if collecting:
+        # an input node takes digits typed over its prompt (Read() / VoiceXML
+        # <field> buffer them), so the prompt playing on does not mean ignored
+        accepted = True
+    elif p.start_s < cur.start - 0.05:
+        # pressed before this node's first audio: typed ahead, the IVR had no
+        # prompt to stop; platforms drop such keys during transitions
+        accepted = False
+    return bool(accepted), collecting
+
+
+def _path_after(cur: _Visit, key: str, cur_words) -> list[str]:
+    """Where an accepted key leads from ``cur``: a repeat option stays, a back option
+    goes up (to the root for "main menu"), any other key goes down."""
+    opt = {o.key: o for o in prompts.parse_options(cur_words)}.get(key)
+    if opt is not None and opt.role == "repeat":
+        return list(cur.path)
+    if opt is not None and opt.role == "back":
+        return [] if ("main" in opt.label or len(cur.path) <= 1) else list(cur.path[:-1])
+    return cur.path + [key]
+
+
+def _walk_call(presses, classified, words, spans, root_start: float, duration_s: float):
+    """The call as a walk: the visits (with their presses and keyed data) and each
+    press's verdict, in press order."""
+    visits: list[_Visit] = [_Visit(path=[], start=root_start, via=None)]
+    accepted_flags: list[bool] = []
+    burst = entry_bursts(presses)
+    for i, (p, (accepted, _tail)) in enumerate(zip(presses, classified)):
+        cur = visits[-1]
+        cur_words = _words_in(words, cur.start, p.start_s)
+        accepted, collecting = _press_accepted(i, p, accepted, cur, " ".join(w.word for w in cur_words), burst)
+        cur.presses.append(Press(p.key, _r(p.start_s), _r(p.end_s), accepted))
+        accepted_flags.append(accepted)
+        if not accepted:
+            continue
+        if collecting:
+            cur.keyed += p.key
+            continue
+        nxt = _next_audio_after(p.start_s, p.end_s, spans)
+        start = nxt if nxt is not None else p.end_s
+        cur.end = p.start_s
+        visits.append(_Visit(path=_path_after(cur, p.key, cur_words), start=start,
+                             via=Via(p.key, _r(p.start_s), _r(start - p.end_s))))
+    visits[-1].end = duration_s
+    return visits, accepted_flags
+
+
+def _visit_kind_entry(v: _Visit, text: str, opts, music_regions) -> tuple[str, str | None]:
+    """(kind, entry token) of a visit from its words, options, music and keyed data."""
+    entry = prompts.parse_entry(text) if text else None
+    keyed_data = len((v.keyed or "").rstrip("".join(TERMINATORS))) >= MIN_ENTRY_KEYS
+    if entry is None and text and keyed_data:
+        # the caller keyed data here: a data noun heard without its verb names it
+        entry = prompts.parse_entry(text, need_verb=False)
+    if entry and entry[-1] not in TERMINATORS and v.keyed and v.keyed[-1] in TERMINATORS:
+        # the caller cut the prompt short before it named its terminator, and the
+        # IVR took the entry ended by this key: that is the terminator it wants
+        entry += v.keyed[-1]
+    has_music = any(r.start_s < v.end and r.end_s > v.start and (min(r.end_s, v.end) - max(r.start_s, v.start)) > 2.0
+                    for r in music_regions)
+    kind = prompts.classify_prompt(text, opts) if text else ("agent" if has_music else "unknown")
+    if has_music and kind in ("info", "unknown"):
+        kind = "agent"
+    if keyed_data:
+        kind = "input"  # the caller keyed data here and the IVR took it
+    return kind, entry
+
+
+def _visit_listen(v: _Visit, vw, kind: str) -> tuple[float | None, float | None, float | None]:
+    """(listen_after, lower, upper) seconds from the visit's start: its first call to
+    action kept inside this call's press bracket (latest ignored, earliest accepted)."""
+    lower = max((pr.end - v.start for pr in v.presses if not pr.accepted and pr.time >= v.start - 0.05), default=None)
+    upper = min((pr.time - v.start for pr in v.presses if pr.accepted), default=None)
+    cta = prompts.first_call_to_action(vw)
+    est = (cta - v.start) if cta is not None else None
+    if est is None and kind in ("menu", "input"):
+        est = 0.0
+    if est is not None:
+        est = clip_listen(est, lower, upper)
+    elif lower is not None or upper is not None:
+        est = upper if upper is not None else lower
+    return (max(0.0, est) if est is not None else None), lower, upper
+
+
+def _describe(v: _Visit, words, music_regions) -> Visit:
+    """The timeline's record of one visit."""
+    vw = _words_in(words, v.start, v.end)
+    text = " ".join(w.word for w in vw).strip()
+    opts = prompts.parse_options(vw)
+    kind, entry = _visit_kind_entry(v, text, opts, music_regions)
+    listen_after, lower, upper = _visit_listen(v, vw, kind)
+    return Visit(path=tuple(v.path), kind=kind, start=_r(v.start), end=_r(v.end), prompt=text,
+                 listen_after=_r(listen_after), listen_bounds=(_r(lower), _r(upper)),
+                 options=tuple(Option(o.key, o.label, _r(o.start_s), _r(o.end_s), o.role) for o in opts),
+                 entry=entry, via=v.via, presses=tuple(v.presses), keyed=v.keyed or None)
+
+
+def _events(sig, words, presses, accepted_flags) -> list[Event]:
+    """Tones, speech (with its words), music, long silences and DTMF, by time."""
+    events: list[Event] = [Event("tone", _r(t.start_s), _r(t.end_s), name=t.name) for t in sig.tones]
+    for r in sig.regions:
+        if r.kind == "speech":
+            rw = _words_in(words, r.start_s, r.end_s)
+            events.append(Event("speech", _r(r.start_s), _r(r.end_s), text=" ".join(w.word for w in rw).strip(),
+                                words=tuple(WordRecord(w.word, _r(w.start_s), _r(w.end_s), _r(w.conf, 3))
+                                            for w in rw)))
+        elif r.kind == "music":
+            events.append(Event("music", _r(r.start_s), _r(r.end_s)))
+        elif r.kind == "silence" and r.end_s - r.start_s >= 0.5:
+            events.append(Event("silence", _r(r.start_s), _r(r.end_s)))
+    for p, acc in zip(presses, accepted_flags):
+        events.append(Event("dtmf", _r(p.start_s), _r(p.end_s), key=p.key, level_db=_r(p.level_db, 1), accepted=acc))
+    events.sort(key=lambda e: (e.start, e.end))
+    return events
+
+
 def build_timeline(
     file: str,
     duration_s: float,
@@ -178,147 +281,20 @@ def build_timeline(
     utterances: Sequence[Utterance],
     sha256: str | None = None,
 ) -> dict:
-    """Assemble the timeline dict from a signal analysis and the recognizer's output."""
+    """Assemble the timeline dict (``model.Timeline.to_json()``) from a signal analysis
+    and the recognizer's output."""
     presses = list(sig.presses)
-    dtmf_spans = [(p.start_s, p.end_s) for p in presses]
-    spans = _far_end_spans(sig.regions, dtmf_spans)
+    spans = _far_end_spans(sig.regions, [(p.start_s, p.end_s) for p in presses])
     words = sorted((w for u in utterances for w in u.words), key=lambda w: w.start_s)
     onset = sig.greeting_onset_s
     root_start = onset if onset is not None else (spans[0][0] if spans else 0.0)
-
     classified = classify_presses(presses, spans)
-
-    # -- walk the call -----------------------------------------------------------
-    visits: list[_Visit] = [_Visit(path=[], start=root_start, via=None)]
-    entry_of: dict[int, str | None] = {}
-    accepted_flags: list[bool] = []
-    burst = entry_bursts(presses)
-    for i, (p, (accepted, tail)) in enumerate(zip(presses, classified)):
-        cur = visits[-1]
-        cur_words = _words_in(words, cur.start, p.start_s)
-        text = " ".join(w.word for w in cur_words)
-        entry = prompts.parse_entry(text) if text else None
-        # data typed at entry pace is data even where the request was not understood
-        # (an unclear prompt, a data kind without a directory token)
-        collecting = (entry is not None or i in burst) and not (cur.keyed and cur.keyed[-1:] in TERMINATORS)
-        if collecting:
-            # an input node takes digits typed over its prompt (Read() / VoiceXML
-            # <field> buffer them), so the prompt playing on does not mean ignored
-            accepted = True
-        elif p.start_s < cur.start - 0.05:
-            # pressed before this node's first audio: typed ahead, the IVR had no
-            # prompt to stop; platforms drop such keys during transitions
-            accepted = False
-        rec = {"key": p.key, "time": _r(p.start_s), "end": _r(p.end_s), "accepted": bool(accepted)}
-        cur.presses.append(rec)
-        accepted_flags.append(bool(accepted))
-        if not accepted:
-            continue
-        if collecting:
-            cur.keyed += p.key
-            continue
-        opts = prompts.parse_options(cur_words)
-        by_key = {o.key: o for o in opts}
-        opt = by_key.get(p.key)
-        if opt is not None and opt.role == "repeat":
-            new_path = list(cur.path)
-        elif opt is not None and opt.role == "back":
-            new_path = [] if ("main" in opt.label or len(cur.path) <= 1) else list(cur.path[:-1])
-        else:
-            new_path = cur.path + [p.key]
-        nxt = _next_audio_after(p.start_s, p.end_s, spans)
-        start = nxt if nxt is not None else p.end_s
-        cur.end = p.start_s
-        visits.append(_Visit(path=new_path, start=start,
-                             via={"key": p.key, "time": _r(p.start_s), "latency": _r(start - p.end_s)}))
-    visits[-1].end = duration_s
-
-    # -- describe each visit -----------------------------------------------------
+    visits, accepted_flags = _walk_call(presses, classified, words, spans, root_start, duration_s)
     music_regions = [r for r in sig.regions if r.kind == "music"]
-    menus = []
-    for v in visits:
-        vw = _words_in(words, v.start, v.end)
-        text = " ".join(w.word for w in vw).strip()
-        opts = prompts.parse_options(vw)
-        entry = prompts.parse_entry(text) if text else None
-        keyed_data = len((v.keyed or "").rstrip("".join(TERMINATORS))) >= MIN_ENTRY_KEYS
-        if entry is None and text and keyed_data:
-            # the caller keyed data here: a data noun heard without its verb names it
-            entry = prompts.parse_entry(text, need_verb=False)
-        if entry and entry[-1] not in TERMINATORS and v.keyed and v.keyed[-1] in TERMINATORS:
-            # the caller cut the prompt short before it named its terminator, and the
-            # IVR took the entry ended by this key: that is the terminator it wants
-            entry += v.keyed[-1]
-        has_music = any(r.start_s < v.end and r.end_s > v.start and (min(r.end_s, v.end) - max(r.start_s, v.start)) > 2.0
-                        for r in music_regions)
-        kind = prompts.classify_prompt(text, opts) if text else ("agent" if has_music else "unknown")
-        if has_music and kind in ("info", "unknown"):
-            kind = "agent"
-        if keyed_data:
-            kind = "input"  # the caller keyed data here and the IVR took it
-        lower = max((pr["end"] - v.start for pr in v.presses if not pr["accepted"] and pr["time"] >= v.start - 0.05), default=None)
-        upper = min((pr["time"] - v.start for pr in v.presses if pr["accepted"]), default=None)
-        cta = prompts.first_call_to_action(vw)
-        est = (cta - v.start) if cta is not None else None
-        if est is None and kind in ("menu", "input"):
-            est = 0.0
-        if est is not None:
-            if lower is not None:
-                est = max(est, lower)
-            if upper is not None:
-                est = min(est, upper)
-        elif lower is not None or upper is not None:
-            est = upper if upper is not None else lower
-        menus.append({
-            "path": v.path,
-            "kind": kind,
-            "start": _r(v.start),
-            "end": _r(v.end),
-            "prompt": text,
-            "listen_after": _r(max(0.0, est) if est is not None else None),
-            "listen_bounds": [_r(lower), _r(upper)],
-            "options": [
-                {"key": o.key, "label": o.label, "start": _r(o.start_s), "end": _r(o.end_s), "role": o.role}
-                for o in opts
-            ],
-            "entry": entry,
-            "via": v.via,
-            "presses": v.presses,
-            "keyed": v.keyed or None,
-        })
-
-    # -- events --------------------------------------------------------------------
-    events: list[dict] = []
-    for t in sig.tones:
-        events.append({"type": "tone", "name": t.name, "start": _r(t.start_s), "end": _r(t.end_s)})
-    for r in sig.regions:
-        if r.kind == "speech":
-            rw = _words_in(words, r.start_s, r.end_s)
-            events.append({
-                "type": "speech", "start": _r(r.start_s), "end": _r(r.end_s),
-                "text": " ".join(w.word for w in rw).strip(),
-                "words": [{"word": w.word, "start": _r(w.start_s), "end": _r(w.end_s), "conf": _r(w.conf, 3)} for w in rw],
-            })
-        elif r.kind == "music":
-            events.append({"type": "music", "start": _r(r.start_s), "end": _r(r.end_s)})
-        elif r.kind == "silence" and r.end_s - r.start_s >= 0.5:
-            events.append({"type": "silence", "start": _r(r.start_s), "end": _r(r.end_s)})
-    for p, acc in zip(presses, accepted_flags):
-        events.append({"type": "dtmf", "key": p.key, "start": _r(p.start_s), "end": _r(p.end_s),
-                       "level_db": _r(p.level_db, 1), "accepted": acc})
-    events.sort(key=lambda e: (e["start"], e["end"]))
-
-    tl = {
-        "schema": SCHEMA,
-        "file": file,
-        "sha256": sha256,
-        "duration": _r(duration_s),
-        "answer": _r(sig.answer_s),
-        "greeting_onset": _r(onset),
-        "stop_latency": _r(measured_stop_latency(classified)),
-        "events": events,
-        "menus": menus,
-    }
+    tl = Timeline(file=file, sha256=sha256, duration=_r(duration_s), answer=_r(sig.answer_s),
+                  greeting_onset=_r(onset), stop_latency=_r(measured_stop_latency(classified)),
+                  events=tuple(_events(sig, words, presses, accepted_flags)),
+                  menus=tuple(_describe(v, words, music_regions) for v in visits)).to_json()
     # opening hours, holds and a closed-hours greeting (discovery/service.py)
     return service.annotate(tl, words)
 

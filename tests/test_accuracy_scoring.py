@@ -84,6 +84,7 @@ def test_waits_must_not_be_early_nor_too_late():
     assert bad == ["1", "root"] and s["n"] == len(need)
 
 
+@pytest.mark.slow
 def test_dtmf_only_benchmark_runs_on_the_fixture_calls(tmp_path, capsys):
     out = tmp_path / "acc.json"
     rc = accuracy.main(["--corpus", str(ROOT / "tests" / "fixtures" / "calls"), "--dtmf-only",

@@ -89,6 +89,7 @@ def test_embedded_model_is_pinned(tmp_path):
         WhisperEngine(model_dir=tmp_path / "empty")
 
 
+@pytest.mark.slow
 def test_whisper_asterisk_vm_options(whisper):
     truth = TRUTH["vm_options.wav"]
     y, sr = _load("vm_options.wav")
@@ -105,6 +106,7 @@ def test_whisper_asterisk_vm_options(whisper):
     assert starts == sorted(starts)
 
 
+@pytest.mark.slow
 def test_whisper_espeak_menu_keys(whisper):
     truth = TRUTH["espeak_menu.wav"]
     y, sr = _load("espeak_menu.wav")
@@ -117,6 +119,7 @@ def test_whisper_espeak_menu_keys(whisper):
     _check_times(words, truth["speech"])
 
 
+@pytest.mark.slow
 def test_whisper_only_hears_given_regions(whisper):
     truth = TRUTH["speech_music.wav"]
     y, sr = _load("speech_music.wav")
@@ -136,6 +139,7 @@ def test_whisper_only_hears_given_regions(whisper):
     assert late and min(w.start_s for w in late) > m1 - 0.1
 
 
+@pytest.mark.slow
 def test_whisper_accepts_16k_input(whisper):
     truth = TRUTH["vm_options.wav"]
     y, sr = _load("vm_options.wav")
@@ -157,6 +161,7 @@ def ko_model():
 KO_WORDS = ["안녕하세요", "고객", "센터", "입니다"]
 
 
+@pytest.mark.slow
 def test_vosk_korean_streaming_word_times(ko_model):
     truth = TRUTH["korean.wav"]
     y, sr = _load("korean.wav")
@@ -168,6 +173,7 @@ def test_vosk_korean_streaming_word_times(ko_model):
     assert eng.transcribe(y, sr, []) == []
 
 
+@pytest.mark.slow
 def test_vosk_grammar_mode_and_resampling(ko_model):
     truth = TRUTH["korean.wav"]
     y, sr = _load("korean.wav")
@@ -202,6 +208,7 @@ def test_vosk_missing_model_is_a_clear_error(tmp_path, monkeypatch):
         make_engine("vosk")
 
 
+@pytest.mark.slow
 def test_make_engine_picks_vosk_only_when_configured(tmp_path, monkeypatch, ko_model):
     monkeypatch.delenv("VOSK_MODEL_PATH", raising=False)
     monkeypatch.setenv("HOME", str(tmp_path))

@@ -158,6 +158,7 @@ def test_tree_with_impossible_waits_is_refused(tmp_path, nw_tree, field, value):
 
 # -- no menu heard: no tree ----------------------------------------------------------
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["silence", "noise", "tones"])
 def test_no_tree_from_calls_without_a_menu(tmp_path, kind):
     from ivrkit.audio.io import write_wav
@@ -207,6 +208,7 @@ def test_export_without_a_number_refused_unless_given(tmp_path):
     assert rc == 0 and all(line.startswith("1-800-555-0142 → ") for line in out.splitlines())
 
 
+@pytest.mark.slow
 def test_unverified_options_marked_in_every_format(tmp_path, nw_tree):
     entries = json.loads(discover("export", nw_tree.name, "--format", "json", cwd=tmp_path)[2])
     unver = [e for e in entries if e["verified"] is False]
@@ -240,6 +242,7 @@ def test_export_since_lists_removals(tmp_path):
 
 # -- help ------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_every_flag_described_with_its_default(tmp_path):
     rc, err, top = discover("--help", cwd=tmp_path)
     assert "discover CALL..." in top
@@ -273,6 +276,7 @@ def _mutations(data: bytes, rng, n: int):
             yield f"flip{i}", bytes(b)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["wav", "mp3"])
 def test_damaged_recordings(tmp_path, kind):
     work = tmp_path / "src"
@@ -290,6 +294,7 @@ def test_damaged_recordings(tmp_path, kind):
         refused(case, "map", name, "--out", "t.json", names=name)
 
 
+@pytest.mark.slow
 def test_damaged_tree_files(tmp_path, nw_tree):
     data = nw_tree.read_bytes()
     rng = np.random.default_rng(SEED)

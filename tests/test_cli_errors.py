@@ -14,6 +14,7 @@ def discover(*args, cwd=None):
                           capture_output=True, text=True, cwd=cwd, timeout=300)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["text.wav", "empty.wav", "truncated.wav", "missing.wav"])
 def test_bad_call_exit_2_one_line_no_tree_written(name, tmp_path):
     out = tmp_path / "tree.json"
@@ -24,6 +25,7 @@ def test_bad_call_exit_2_one_line_no_tree_written(name, tmp_path):
     assert not out.exists() and list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.slow
 def test_one_bad_call_among_good_ones_writes_nothing(tmp_path):
     out = tmp_path / "tree.json"
     r = discover(FX / "mulaw8k.wav", FX / "text.wav", "--out", out)
@@ -61,6 +63,7 @@ def test_missing_vosk_model_is_a_clear_error(tmp_path):
     assert len(r.stderr.strip().splitlines()) == 1 and "no-model" in r.stderr
 
 
+@pytest.mark.slow
 def test_picture_without_matplotlib_is_a_clear_error_before_any_work(tmp_path):
     # matplotlib is the optional `plot` extra: a machine without it gets one line,
     # exit 2, and no half-drawn file (the import is blocked, the CLI is the real one)

@@ -258,6 +258,7 @@ def test_diff_svg_colours_changed_items(tmp_path):
     assert "? removed, unconfirmed" in texts
 
 
+@pytest.mark.slow
 def test_diff_png_shows_each_colour_and_tree_png_none(tmp_path):
     import matplotlib.image as mpimg
 

@@ -9,6 +9,9 @@ import networkx as nx
 import pytest
 from rapidfuzz import fuzz
 
+#: speech recognition over whole calls / CLI runs: minutes
+pytestmark = pytest.mark.slow
+
 REC = Path(__file__).parents[1] / "recordings" / "northwind"
 CALLS = sorted(REC.glob("call*.wav"))
 

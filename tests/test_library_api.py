@@ -25,6 +25,7 @@ def test_map_calls_maps_northwind(tmp_path):
     assert any(e["directory"].startswith("1-800-555-0142 → ") for e in entries)
 
 
+@pytest.mark.slow
 def test_analyse_call_returns_the_timeline():
     tl = analyse_call(NW / "call01.wav")
     assert tl["schema"] == "ivrkit.timeline/1"

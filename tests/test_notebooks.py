@@ -83,6 +83,7 @@ def test_committed_without_outputs(path):
     assert nb["metadata"]["kernelspec"]["name"] == "python3"
 
 
+@pytest.mark.slow
 def test_walkthrough_runs_and_draws_the_call(tmp_path, monkeypatch):
     nb = _run(WALKTHROUGH, tmp_path, monkeypatch)
     tl = json.loads((tmp_path / "call01.timeline.json").read_text())
@@ -100,6 +101,7 @@ def test_walkthrough_runs_and_draws_the_call(tmp_path, monkeypatch):
                for c in nb.cells if c.cell_type == "code" for o in c.outputs)
 
 
+@pytest.mark.slow
 def test_mapping_runs_and_writes_tree_entries_and_diff(tmp_path, monkeypatch):
     nb = _run(MAPPING, tmp_path, monkeypatch)
     from ivrkit.trees.io import read_tree

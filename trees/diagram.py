@@ -11,13 +11,16 @@ import math
 import os
 import textwrap
 from pathlib import Path
-from typing import Iterable
 
 import networkx as nx
 
+from .model import KEYPAD_ORDER, node_path
+from .model import keypad_rank as _key_rank
+from .model import node_id as _path_id
+
 #: Children are drawn in the order a keypad reads (1-9, then *, 0, #): the order
 #: prompts announce options in, so the picture reads like the menu sounds.
-KEY_ORDER = "123456789*0#ABCD"
+KEY_ORDER = KEYPAD_ORDER
 
 #: Node text is wrapped to this many characters: wide enough for a typical option
 #: label ("technical support for television") in two lines at 8 pt.
@@ -71,11 +74,6 @@ def _require_matplotlib() -> None:
         import matplotlib  # noqa: F401
     except ImportError:
         raise ImportError("drawing a tree as SVG needs matplotlib: pip install 'ivrkit[plot]'") from None
-
-
-def _key_rank(key: str) -> tuple[int, str]:
-    k = str(key)
-    return (KEY_ORDER.index(k), k) if k in KEY_ORDER else (len(KEY_ORDER), k)
 
 
 def _root(G: nx.DiGraph):
@@ -156,17 +154,12 @@ def _node_text(G: nx.DiGraph, node) -> tuple[list[str], list[str]]:
     return words, detail
 
 
-def _path_id(path: Iterable[str]) -> str:
-    path = [str(k) for k in path]
-    return "/".join(path) if path else "root"
-
-
 def _node_by_path(G: nx.DiGraph) -> dict[tuple, object]:
     out = {}
     for n, a in G.nodes(data=True):
         p = a.get("path")
         if p is None:
-            p = [] if n == "root" else str(n).split("/")
+            p = node_path(n)
         out[tuple(str(k) for k in p)] = n
     return out
 
@@ -209,7 +202,7 @@ def _mermaid_id(node) -> str:
     s = str(node)
     if s == "root":
         return "root"
-    return "n_" + "_".join({"*": "star", "#": "hash"}.get(k, k) for k in s.split("/"))
+    return "n_" + "_".join({"*": "star", "#": "hash"}.get(k, k) for k in node_path(s))
 
 
 def _mermaid_node(mid: str, kind: str, lines: list[str], cls: str | None = None) -> str:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import networkx as nx
 
 from . import textsim
+from .model import node_id as _p
 from .render import fmt_wait
 
 #: Timing differences under this are measurement noise, not a change (contract).
@@ -88,19 +89,31 @@ def _subtree_similarity(old, o, new, n) -> float:
     return hits / max(len(lo), len(ln))
 
 
-def diff_trees(old: nx.DiGraph, new: nx.DiGraph) -> dict:
-    out = {"added": [], "removed": [], "moved": [], "relabelled": [], "entry": [], "timing": []}
-    unconfirmed = []
-    pairs: list[tuple[str, str]] = [("root", "root")]
-    queue = [("root", "root")]
-    pool_old: list[tuple[str, str]] = []  # (old node, matched old parent)
-    pool_new: list[tuple[str, str]] = []
-    matched_old, matched_new = {"root"}, {"root"}
-    partner = {"root": "root"}
+class _Matcher:
+    """Pairs the nodes of two trees (see the module docstring): ``pairs`` matched,
+    ``pool_old`` / ``pool_new`` the options still unpaired, each with its parent."""
 
-    def expand():
-        while queue:
-            o, n = queue.pop(0)
+    def __init__(self, old: nx.DiGraph, new: nx.DiGraph):
+        self.old, self.new = old, new
+        self.pairs: list[tuple[str, str]] = [("root", "root")]
+        self.queue = [("root", "root")]
+        self.pool_old: list[tuple[str, str]] = []  # (old node, matched old parent)
+        self.pool_new: list[tuple[str, str]] = []
+        self.matched_old, self.matched_new = {"root"}, {"root"}
+        self.partner = {"root": "root"}
+
+    def pair(self, a, b) -> None:
+        self.matched_old.add(a)
+        self.matched_new.add(b)
+        self.partner[a] = b
+        self.pairs.append((a, b))
+        self.queue.append((a, b))
+
+    def expand(self) -> None:
+        """Pair the children of paired menus at the same key with similar labels."""
+        old, new = self.old, self.new
+        while self.queue:
+            o, n = self.queue.pop(0)
             co, cn = _children(old, o), _children(new, n)
             for k in sorted(set(co) | set(cn)):
                 a, b = co.get(k), cn.get(k)
@@ -108,65 +121,77 @@ def diff_trees(old: nx.DiGraph, new: nx.DiGraph) -> dict:
                         textsim.same_label(_label(old, a), _label(new, b))
                         # a label nobody heard is no evidence of a change
                         or _label(old, a) is None or _label(new, b) is None):
-                    pair(a, b)
+                    self.pair(a, b)
                     continue
                 if a is not None:
-                    pool_old.append((a, o))
+                    self.pool_old.append((a, o))
                 if b is not None:
-                    pool_new.append((b, n))
+                    self.pool_new.append((b, n))
 
-    def pair(a, b):
-        matched_old.add(a)
-        matched_new.add(b)
-        partner[a] = b
-        pairs.append((a, b))
-        queue.append((a, b))
+    def _prune(self) -> None:
+        self.pool_old[:] = [x for x in self.pool_old if x[0] not in self.matched_old]
+        self.pool_new[:] = [x for x in self.pool_new if x[0] not in self.matched_new]
 
-    expand()
-    while True:
-        progressed = False
-        # moved: the same words elsewhere (best-scoring pairs first)
+    def moved(self) -> list[dict]:
+        """The same words elsewhere (best-scoring pairs first)."""
+        old, new = self.old, self.new
         cands = []
-        for a, pa in pool_old:
+        for a, pa in self.pool_old:
             if _nav(old, pa, a):
                 continue  # "return to the main menu" is in every submenu: no identity
-            for b, pb in pool_new:
+            for b, pb in self.pool_new:
                 la, lb = _label(old, a), _label(new, b)
                 if la and lb and textsim.same_label(la, lb) and not _nav(new, pb, b):
                     cands.append((textsim.label_similarity(la, lb), a, b))
+        out = []
         for _, a, b in sorted(cands, reverse=True):
-            if a in matched_old or b in matched_new:
+            if a in self.matched_old or b in self.matched_new:
                 continue
-            pair(a, b)
-            out["moved"].append({"label": _label(new, b), "from": _path(old, a), "to": _path(new, b)})
-            progressed = True
-        pool_old[:] = [x for x in pool_old if x[0] not in matched_old]
-        pool_new[:] = [x for x in pool_new if x[0] not in matched_new]
-        # relabelled: same key under the same (matched) menu, reworded
-        for a, pa in list(pool_old):
-            for b, pb in list(pool_new):
-                if b in matched_new or partner.get(pa) != pb:
+            self.pair(a, b)
+            out.append({"label": _label(new, b), "from": _path(old, a), "to": _path(new, b)})
+        self._prune()
+        return out
+
+    def relabelled(self) -> list[dict]:
+        """The same key under the same (matched) menu, reworded."""
+        old, new = self.old, self.new
+        out = []
+        for a, pa in list(self.pool_old):
+            for b, pb in list(self.pool_new):
+                if b in self.matched_new or self.partner.get(pa) != pb:
                     continue
                 if old.edges[pa, a]["key"] != new.edges[pb, b]["key"]:
                     continue
                 la, lb = _label(old, a), _label(new, b)
                 if textsim.label_similarity(la, lb) >= textsim.RELABEL_RATIO or \
                         _subtree_similarity(old, a, new, b) >= 0.5:
-                    pair(a, b)
-                    out["relabelled"].append({"path": _path(new, pb), "key": new.edges[pb, b]["key"],
-                                              "old": la, "new": lb})
-                    progressed = True
+                    self.pair(a, b)
+                    out.append({"path": _path(new, pb), "key": new.edges[pb, b]["key"], "old": la, "new": lb})
                     break
-        pool_old[:] = [x for x in pool_old if x[0] not in matched_old]
-        pool_new[:] = [x for x in pool_new if x[0] not in matched_new]
-        if queue:
-            expand()
-            progressed = True
-        if not progressed:
-            break
-    back = {v: k for k, v in partner.items()}
-    for change, G, other, pool, counterpart in (("removed", old, new, pool_old, partner),
-                                                 ("added", new, old, pool_new, back)):
+        self._prune()
+        return out
+
+    def run(self, out: dict) -> None:
+        self.expand()
+        while True:
+            moved = self.moved()
+            relabelled = self.relabelled()
+            out["moved"] += moved
+            out["relabelled"] += relabelled
+            progressed = bool(moved or relabelled)
+            if self.queue:
+                self.expand()
+                progressed = True
+            if not progressed:
+                break
+
+
+def _file_unpaired(m: _Matcher, out: dict) -> list[dict]:
+    """Options left unpaired on either side: removed / added, or unconfirmed (why)."""
+    unconfirmed = []
+    back = {v: k for k, v in m.partner.items()}
+    for change, G, other, pool, counterpart in (("removed", m.old, m.new, m.pool_old, m.partner),
+                                                 ("added", m.new, m.old, m.pool_new, back)):
         for n, parent in pool:
             item = {"path": _path(G, parent), "key": G.edges[parent, n]["key"], "label": _label(G, n)}
             why = ("incomplete" if not _complete(other, counterpart.get(parent))
@@ -175,41 +200,54 @@ def diff_trees(old: nx.DiGraph, new: nx.DiGraph) -> dict:
                 out[change].append(item)
             else:
                 unconfirmed.append(dict(item, change=change, why=why, menu=_label(G, parent)))
-    for a, b in pairs:
-        da, db = old.nodes[a], new.nodes[b]
+    return unconfirmed
+
+
+def _node_changes(m: _Matcher, out: dict) -> None:
+    """Entry tokens and timings of the paired nodes."""
+    for a, b in m.pairs:
+        da, db = m.old.nodes[a], m.new.nodes[b]
         if da.get("entry") and db.get("entry") and da.get("entry") != db.get("entry"):
-            out["entry"].append({"path": _path(new, b), "old": da.get("entry"), "new": db.get("entry")})
+            out["entry"].append({"path": _path(m.new, b), "old": da.get("entry"), "new": db.get("entry")})
         for f in TIMING_FIELDS:
             x, y = da.get(f), db.get(f)
             if x is None or y is None:
                 continue  # no evidence on one side (the wait is compared instead)
             if _apart(da, db, f) >= TIMING_CHANGE_S:
-                out["timing"].append({"path": _path(new, b), "field": f, "old": x, "new": y})
+                out["timing"].append({"path": _path(m.new, b), "field": f, "old": x, "new": y})
             break  # the wait follows listen_after: one change, reported once
+
+
+def diff_trees(old: nx.DiGraph, new: nx.DiGraph) -> dict:
+    """The contract's diff of two trees of one company (see the module docstring)."""
+    out = {"added": [], "removed": [], "moved": [], "relabelled": [], "entry": [], "timing": []}
+    m = _Matcher(old, new)
+    m.run(out)
+    unconfirmed = _file_unpaired(m, out)
+    _node_changes(m, out)
     if unconfirmed:
         out["unconfirmed"] = unconfirmed
     return out
 
 
-def _p(path) -> str:
-    return "/".join(path) if path else "root"
+def _tenths(v):
+    return fmt_wait(v) if isinstance(v, (int, float)) else v
+
+
+#: One line per change, in this order: (change, how its item reads).
+_LINES = (
+    ("added", lambda x: f"+ added      {_p(x['path'])}: {x['key']}  {x['label']}"),
+    ("removed", lambda x: f"- removed    {_p(x['path'])}: {x['key']}  {x['label']}"),
+    ("moved", lambda x: f"~ moved      {x['label']}: {','.join(x['from'])} -> {','.join(x['to'])}"),
+    ("relabelled", lambda x: f"~ relabelled {_p(x['path'])}: {x['key']}  \"{x['old']}\" -> \"{x['new']}\""),
+    ("entry", lambda x: f"~ entry      {_p(x['path'])}: {x['old']} -> {x['new']}"),
+    ("timing", lambda x: f"~ timing     {_p(x['path'])}: {x['field']} {_tenths(x['old'])} s -> {_tenths(x['new'])} s"),
+)
 
 
 def format_diff(d: dict) -> str:
-    lines = []
-    for x in d.get("added", []):
-        lines.append(f"+ added      {_p(x['path'])}: {x['key']}  {x['label']}")
-    for x in d.get("removed", []):
-        lines.append(f"- removed    {_p(x['path'])}: {x['key']}  {x['label']}")
-    for x in d.get("moved", []):
-        lines.append(f"~ moved      {x['label']}: {','.join(x['from'])} -> {','.join(x['to'])}")
-    for x in d.get("relabelled", []):
-        lines.append(f"~ relabelled {_p(x['path'])}: {x['key']}  \"{x['old']}\" -> \"{x['new']}\"")
-    for x in d.get("entry", []):
-        lines.append(f"~ entry      {_p(x['path'])}: {x['old']} -> {x['new']}")
-    for x in d.get("timing", []):
-        old_s, new_s = (fmt_wait(v) if isinstance(v, (int, float)) else v for v in (x["old"], x["new"]))
-        lines.append(f"~ timing     {_p(x['path'])}: {x['field']} {old_s} s -> {new_s} s")
+    """The diff as lines a person reads ("no changes" when there are none)."""
+    lines = [line(x) for change, line in _LINES for x in d.get(change, [])]
     for x in d.get("unconfirmed", []):
         # say which tree holds it: "? removed" under a path read as a claim it is gone
         mine, other = ("old", "new") if x["change"] == "removed" else ("new", "old")

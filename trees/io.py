@@ -9,8 +9,8 @@ from pathlib import Path
 
 import networkx as nx
 
-SCHEMA = "ivrkit.tree/1"
-KINDS = ("menu", "agent", "input", "info", "back", "unknown")
+from .model import KINDS, node_id
+from .model import TREE_SCHEMA as SCHEMA
 
 
 class TreeSchemaError(ValueError):
@@ -70,7 +70,7 @@ def _check_node(i: int, n, ids: set) -> None:
     path = n.get("path")
     if not isinstance(path, list) or not all(isinstance(k, str) for k in path):
         _fail(f"node {n['id']!r}: 'path' must be a list of keys")
-    if ("/".join(path) or "root") != n["id"]:
+    if node_id(path) != n["id"]:
         _fail(f"node {n['id']!r}: id does not match its path {path}")
     if n.get("kind") not in KINDS:
         _fail(f"node {n['id']!r}: kind {n.get('kind')!r} is not one of {', '.join(KINDS)}")

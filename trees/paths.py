@@ -6,7 +6,7 @@ import networkx as nx
 from . import textsim
 
 SERVICE_KINDS = ("agent", "info", "input", "unknown")
-DTMF_KEYS = frozenset("0123456789*#")
+from .model import DTMF_KEYS, key_order  # noqa: F401  (DTMF_KEYS: export imports it from here)
 #: Wait assumed at a node with no timing evidence at all (the caller pressed through
 #: it but nothing says when it listened): an ordinary menu transition plus a short
 #: prompt. The entry is marked unverified.
@@ -91,5 +91,5 @@ def services(G: nx.DiGraph) -> list[dict]:
         best = g[0]
         best["alternatives"] = [x["path"] for x in g[1:]]
         out.append(best)
-    out.sort(key=lambda r: [(0, int(k)) if k.isdigit() else (1, ord(k[0])) for k in r["path"]])
+    out.sort(key=lambda r: [key_order(k) for k in r["path"]])
     return out

@@ -3,16 +3,13 @@ from __future__ import annotations
 
 import networkx as nx
 
+from .model import key_order as _key_order
 
 
 def fmt_wait(x: float) -> str:
     """A wait or listen start as printed everywhere (tree, explanation, timeline,
     diagram): tenths of a second, so one figure never shows as both 5.45 and 5.5."""
     return f"{float(x):.1f}"
-
-
-def _key_order(k: str):
-    return (0, int(k), "") if k.isdigit() else (1, 0, k)
 
 
 def _describe(G, n) -> str:

@@ -16,8 +16,9 @@ what lets ``map --into`` add calls to a tree without losing what it knew.
 from __future__ import annotations
 
 import math
-import re
 from statistics import median
+
+from .model import LEAF_KINDS, Evidence, clip_listen, fmt_s, node_id  # noqa: F401  (fmt_s: imported from here too)
 
 #: Safety margin added to the listen-start estimate: covers the spread of a prompt
 #: estimate (word timings of the recognizer are ~30 ms, the first call to action may
@@ -30,22 +31,19 @@ DEFAULT_MARGIN_S = 0.5
 #: an accepted press soon after the estimate shrinks it (the platform listened by then).
 LATE_LISTEN_S = 0.4
 
-_EVIDENCE = re.compile(r"^(?P<file>.+)@(?P<t>-?[0-9.]+)\s+(?P<what>ignored|accepted|prompt)$")
-
-
-def fmt_s(x: float) -> str:
-    """Seconds as short text: 5.1, 12.31, 7."""
-    return f"{float(x):.2f}".rstrip("0").rstrip(".")
+def evidence_records(items) -> list[Evidence]:
+    """``model.Evidence`` for each well-formed evidence string (records pass as they are)."""
+    out = []
+    for s in items or []:
+        e = s if isinstance(s, Evidence) else Evidence.parse(s)
+        if e is not None:
+            out.append(e)
+    return out
 
 
 def parse_evidence(items) -> list[tuple[str, float, str]]:
-    """``(file, seconds, what)`` for each well-formed evidence string."""
-    out = []
-    for s in items or []:
-        m = _EVIDENCE.match(str(s).strip())
-        if m:
-            out.append((m["file"], float(m["t"]), m["what"]))
-    return out
+    """``(file, seconds, what)`` for each well-formed evidence string or record."""
+    return [(e.file, e.t, e.what) for e in evidence_records(items)]
 
 
 #: Weight of an accepted press against an ignored one when calls contradict each
@@ -106,8 +104,7 @@ def estimate_listen_after(evidence) -> float | None:
     lower, upper = listen_bracket(evidence)
     prompt = [t for _, t, w in ev if w == "prompt"]
     if prompt:
-        clipped = [min(max(t, lower if lower is not None else -math.inf),
-                       upper if upper is not None else math.inf) for t in prompt]
+        clipped = [clip_listen(t, lower, upper) for t in prompt]
         est = min(clipped) if _two_calls_disagree(clipped) else median(clipped)
     elif lower is not None and upper is not None:
         est = (lower + upper) / 2
@@ -145,7 +142,7 @@ def update_listen(G) -> None:
     """Set ``listen_after`` and ``listen_bounds`` on nodes, ``latency`` on edges and
     their target nodes, and the graph's ``answer_to_onset``, from the stored evidence."""
     for n, d in G.nodes(data=True):
-        ev = d.get("listen_evidence") or []
+        ev = evidence_records(d.get("listen_evidence"))  # parsed once per node
         lower, upper = listen_bracket(ev)
         est = estimate_listen_after(ev)
         d["listen_after"] = None if est is None else round(est, 2)
@@ -174,7 +171,7 @@ def recommend_waits(G, margin_s: float = DEFAULT_MARGIN_S, late_s: float = LATE_
     for n, d in G.nodes(data=True):
         la = d.get("listen_after")
         lower, upper = d.get("listen_bounds") or (None, None)
-        if la is None or (d.get("kind") in ("agent", "info", "back", "unknown") and not G.out_degree(n)):
+        if la is None or (d.get("kind") in LEAF_KINDS and not G.out_degree(n)):
             d["wait"] = None  # nothing to press there
             continue
         late = late_s if upper is None else max(0.0, min(late_s, upper - la))
@@ -195,15 +192,16 @@ def node_name(G, node) -> str:
 def explain_listen(G, node) -> str:
     """Why the tree says this node listens when it does, in one sentence."""
     if isinstance(node, (list, tuple)):
-        node = "/".join(node) or "root"
+        node = node_id(node)
     d = G.nodes[node]
-    ev = parse_evidence(d.get("listen_evidence"))
+    records = evidence_records(d.get("listen_evidence"))
+    ev = parse_evidence(records)
     name = node_name(G, node)
     la = d.get("listen_after")
     if la is None:
         return f"{name}: no evidence of when it starts listening (no presses, no prompt timing)"
     parts = []
-    bad = contradicted(d.get("listen_evidence"))
+    bad = contradicted(records)
     ign = [(t, f) for f, t, w in ev if w == "ignored" and (t, f) not in bad]
     acc = [(t, f) for f, t, w in ev if w == "accepted" and (not ign or t > max(ign)[0])]
     pro = [t for f, t, w in ev if w == "prompt"]
