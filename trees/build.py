@@ -78,6 +78,7 @@ class _NodeAcc:
     options: dict[str, str] = field(default_factory=dict)  # key -> label last heard
     kind_votes: Counter = field(default_factory=Counter)
     entry_votes: Counter = field(default_factory=Counter)
+    lang_votes: Counter = field(default_factory=Counter)  # BCP-47 code of each visit's prompt
     evidence: list[str] = field(default_factory=list)
     returns_to: list[str] | None = None
     options_complete: bool = False
@@ -334,6 +335,8 @@ def _add_call(tl: dict, tree: _Tree) -> dict:
                 acc.kind_votes[v["kind"]] += 1
             if v.get("entry"):
                 acc.entry_votes[v["entry"]] += 1
+            if v.get("lang"):
+                acc.lang_votes[v["lang"]] += 1
             la = v.get("listen_after")
             if la is not None and s.first:
                 acc.evidence.append(f"{file}@{fmt_s(start + float(la) - s.origin)} prompt")
@@ -422,6 +425,8 @@ def _seed(G: nx.DiGraph, tree: _Tree) -> None:
             acc.kind_votes.update(d.get("kind_votes") or {d["kind"]: max(acc.visits, 1)})
         if d.get("entry"):
             acc.entry_votes.update(d.get("entry_votes") or {d["entry"]: max(acc.visits, 1)})
+        if d.get("lang"):
+            acc.lang_votes.update(d.get("lang_votes") or {d["lang"]: max(acc.visits, 1)})
         acc.evidence.extend(d.get("listen_evidence") or [])
         if d.get("returns_to") is not None:
             acc.returns_to = list(d["returns_to"])
@@ -541,6 +546,9 @@ def _finish(tree: _Tree) -> nx.DiGraph:
             attrs["kind_votes"] = dict(acc.kind_votes)
         if acc.entry_votes:
             attrs["entry_votes"] = dict(acc.entry_votes)
+        if acc.lang_votes:  # the language most visits heard (labels stay in it)
+            attrs["lang"] = textsim.top_vote(acc.lang_votes)
+            attrs["lang_votes"] = dict(acc.lang_votes)
         if kind == "back":
             attrs["returns_to"] = acc.returns_to if acc.returns_to is not None else (
                 list(path[:-1]) if role == "repeat" else [])

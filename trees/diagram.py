@@ -14,6 +14,8 @@ from typing import Iterable
 
 import networkx as nx
 
+from .render import visual
+
 #: Children are drawn in the order a keypad reads (1-9, then *, 0, #): the order
 #: prompts announce options in, so the picture reads like the menu sounds.
 KEY_ORDER = "123456789*0#ABCD"
@@ -470,7 +472,7 @@ def _draw(U: nx.DiGraph, out_path, *, diff_mode: bool, title: str | None) -> Non
         return len(texts[n]) * LINE_H + 0.16
 
     if title:
-        ax.text(width / 2, height - 0.2, title, ha="center", va="center", fontsize=10, fontweight="bold")
+        ax.text(width / 2, height - 0.2, visual(title), ha="center", va="center", fontsize=10, fontweight="bold")
 
     edge_z = {"removed": 1.0, "unconfirmed": 1.0, None: 1.1, "relabelled": 1.1, "changed": 1.1, "moved": 1.2, "added": 1.3}
     for u, v, a in U.edges(data=True):
@@ -520,7 +522,8 @@ def _draw(U: nx.DiGraph, out_path, *, diff_mode: bool, title: str | None) -> Non
             ax.add_patch(inner)
         top = cy + (len(styled[n]) - 1) * LINE_H / 2
         for i, (line, (colour, weight, style)) in enumerate(styled[n]):
-            ax.text(cx, top - i * LINE_H, line, ha="center", va="center", fontsize=FONT_PT,
+            # matplotlib draws characters left to right: Hebrew lines in display order
+            ax.text(cx, top - i * LINE_H, visual(line), ha="center", va="center", fontsize=FONT_PT,
                     fontweight=weight, color=colour, fontstyle=style, zorder=3)
 
     if diff_mode:
