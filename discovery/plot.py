@@ -139,13 +139,13 @@ def timeline_figure(y: np.ndarray, sr: int, timeline: dict, seconds_per_row: flo
     gs = fig.add_gridspec(n_rows * 3, 1, height_ratios=heights * n_rows, hspace=0.0,
                           left=0.055, right=0.99, top=1 - 0.45 / fig.get_figheight(),
                           bottom=0.35 / fig.get_figheight())
-    title = f"{timeline.get('file', '')}  ·  {duration:.1f} s"
+    # a Hebrew file name reads backwards unless given in display order (python-bidi)
+    title = f"{visual(timeline.get('file', ''))}  ·  {duration:.1f} s"
     if timeline.get("answer"):
         title += f"  ·  answered at {timeline['answer']:.2f} s"
     if timeline.get("greeting_onset") is not None:
         title += f"  ·  greeting from {timeline['greeting_onset']:.2f} s"
-    # a Hebrew file name reads backwards unless given in display order (python-bidi)
-    fig.text(0.055, 1 - 0.1 / fig.get_figheight(), visual(title), fontsize=11, fontweight="bold", va="top", ha="left")
+    fig.text(0.055, 1 - 0.1 / fig.get_figheight(), title, fontsize=11, fontweight="bold", va="top", ha="left")
 
     f_hz, t_spec, S_db = spectrogram_db(y, sr)
     keep = f_hz <= SPEC_MAX_HZ
