@@ -495,7 +495,9 @@ class MultilingualEngine:
             raise EngineError(str(exc)) from None
         missing = [c for c in self.languages if c not in model_languages(self.model_dir)]
         if missing:
-            raise EngineError(f"the model in {self.model_dir} cannot transcribe {', '.join(missing)}")
+            raise EngineError(f"{self.model_dir}: this faster-whisper model cannot transcribe {', '.join(missing)} "
+                              "(English-only); give a multilingual model folder with --model, or leave --model "
+                              "out for the multilingual extra's base model")
         self.strategy = strategy or (DEFAULT_STRATEGY if "en" in self.languages else "multilingual")
         if self.strategy not in self.STRATEGIES:
             raise EngineError(f"unknown strategy {self.strategy!r} ({', '.join(self.STRATEGIES)})")
@@ -652,7 +654,9 @@ class VoskEngine:
     them. Needs a model with a runtime-grammar graph (the small models have one).
     """
 
-    def __init__(self, model_path: str | os.PathLike | None = None, grammar: Sequence[str] | None = None):
+    def __init__(self, model_path: str | os.PathLike | None = None, grammar: Sequence[str] | None = None,
+                 language: str | None = None):
+        self.language = language  # BCP-47 code given to its words (None: not told)
         path = _configured_vosk_model(model_path)
         if path is None:
             raise EngineError("no Vosk model found: " + VOSK_HELP)
@@ -710,10 +714,11 @@ class VoskEngine:
                     ws, we = max(ws, c0), min(max(we, ws), c1)
                     if not _inside((ws + we) / 2, chunk):
                         continue
-                    words.append(Word(w["word"], round(ws, 3), round(we, 3), round(float(w.get("conf", 1.0)), 3)))
+                    words.append(Word(w["word"], round(ws, 3), round(we, 3), round(float(w.get("conf", 1.0)), 3),
+                                      self.language))
                 if words:
                     out.append(Utterance(words[0].start_s, words[-1].end_s,
-                                         " ".join(w.word for w in words), tuple(words)))
+                                         " ".join(w.word for w in words), tuple(words), self.language))
         return out
 
 
@@ -773,11 +778,14 @@ def make_engine(name: str = "auto", model_path: str | os.PathLike | None = None,
         raise EngineError(f"unknown engine {name!r} (auto, whisper or vosk)")
     is_whisper_dir = model_path is not None and (Path(model_path) / "model.bin").is_file()
     if languages and tuple(languages) != ("en",):
-        if name == "vosk":
-            raise EngineError("--lang other than en needs the Whisper engine (a Vosk model hears one language)")
-        if model_path is not None and not is_whisper_dir:
-            raise EngineError(f"not a faster-whisper model folder (no model.bin): {model_path}")
-        return MultilingualEngine(languages, model_path)
+        langs = tuple(languages)
+        if name == "vosk" or (name == "auto" and model_path is not None and not is_whisper_dir):
+            # a Vosk model hears the one language it was trained on: its words carry it
+            if len(langs) > 1:
+                raise EngineError(f"--lang {','.join(langs)}: a Vosk model hears one language; "
+                                  "several need the Whisper engine")
+            return VoskEngine(model_path, language=langs[0])
+        return MultilingualEngine(langs, model_path)
     if name == "whisper" or (name == "auto" and is_whisper_dir):
         return WhisperEngine(model_path)
     if name == "vosk":

@@ -47,7 +47,7 @@ def test_base_model_is_assembled_once_and_checked(tmp_path):
 
 
 def test_english_only_model_refuses_other_languages():
-    with pytest.raises(EngineError, match="cannot transcribe es"):
+    with pytest.raises(EngineError, match="cannot transcribe es .English-only"):
         MultilingualEngine(("en", "es"), model_dir=embedded_model_dir())
 
 
@@ -177,3 +177,29 @@ def test_simulator_renders_other_languages_voices(tmp_path):
     assert len(spliced) > len(alone) + int(simulate.SPLICE_GAP_S * simulate.SR)
     tree = simulate.true_tree(spec, r)
     assert {n["lang"] for n in tree["nodes"] if n["kind"] != "back"} == {"en", "es", "fr", "ru"}
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not HAVE_BASE, reason="multilingual extra not installed")
+def test_english_menu_with_a_spanish_branch_is_heard_in_both(tmp_path):
+    """A simulated call in Asterisk's recorded voices: Allison's English root, her
+    es_MX Spanish submenu. tiny.en reads the English; the Spanish goes to base."""
+    if not Path("/usr/share/asterisk/sounds/es/vm-next.wav").exists():
+        pytest.skip("asterisk-core-sounds-es-wav not installed")
+    sys.path.insert(0, str(ROOT / "recordings"))
+    import simulate
+
+    from ivrkit.discovery.timeline import analyse_call
+
+    spec = simulate.load_spec(ROOT / "recordings" / "specs" / "multilingual" / "super-awesome-intl.json")
+    plan = {"name": "call", "seed": 3, "codec": "mulaw", "steps": [
+        {"key": "2", "at": "end", "t": 0.5}, {"key": "4", "at": "end", "t": 0.5}]}
+    simulate.render_call(spec, plan, simulate.Renderer(None), tmp_path)
+    eng = MultilingualEngine(("en", "es"))
+    tl = analyse_call(tmp_path / "call.wav", eng)
+    langs = {tuple(m["path"]): m.get("lang") for m in tl["menus"]}
+    assert langs[()] == "en" and langs[("2",)] == "es"
+    es_words = " ".join(m["prompt"] for m in tl["menus"] if m["path"] == ["2"]).lower()
+    assert "para" in es_words and "llamada" in es_words  # "Marque 4 para hacer una llamada al exterior"
+    words = [w for ev in tl["events"] if ev["type"] == "speech" for w in ev["words"]]
+    assert words and all(ev.get("lang") in ("en", "es") for ev in tl["events"] if ev["type"] == "speech")
