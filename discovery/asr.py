@@ -439,6 +439,15 @@ REREAD_LOGPROB = -0.6
 EN_KEEP_SHARE = 0.9
 
 
+@functools.lru_cache(maxsize=1)
+def decoder_prompts() -> dict[str, str]:
+    """Per-language decoder prompts (``asr_prompts.toml`` beside this module)."""
+    import tomllib
+
+    with open(Path(__file__).with_name("asr_prompts.toml"), "rb") as f:
+        return dict(tomllib.load(f).get("prompt", {}))
+
+
 def _subtract(regions: Sequence[tuple[float, float]], covered: Sequence[tuple[float, float]],
               min_s: float = MIN_FOREIGN_S) -> list[tuple[float, float]]:
     """Parts of ``regions`` outside the ``covered`` spans, each at least ``min_s`` long."""
@@ -501,8 +510,9 @@ class MultilingualEngine:
         self.strategy = strategy or (DEFAULT_STRATEGY if "en" in self.languages else "multilingual")
         if self.strategy not in self.STRATEGIES:
             raise EngineError(f"unknown strategy {self.strategy!r} ({', '.join(self.STRATEGIES)})")
+        prompts = {"en": IVR_PROMPT, **decoder_prompts()}
         self._by_lang = {c: WhisperEngine(self.model_dir, cpu_threads=cpu_threads, language=c,
-                                          initial_prompt=IVR_PROMPT if c == "en" else None)
+                                          initial_prompt=prompts.get(c))
                          for c in self.languages}
         if "en" in self.languages and self.strategy != "multilingual":
             self._by_lang["en"] = WhisperEngine(cpu_threads=cpu_threads)  # the embedded tiny.en

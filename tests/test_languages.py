@@ -203,3 +203,21 @@ def test_english_menu_with_a_spanish_branch_is_heard_in_both(tmp_path):
     assert "para" in es_words and "llamada" in es_words  # "Marque 4 para hacer una llamada al exterior"
     words = [w for ev in tl["events"] if ev["type"] == "speech" for w in ev["words"]]
     assert words and all(ev.get("lang") in ("en", "es") for ev in tl["events"] if ev["type"] == "speech")
+
+
+def test_hebrew_words_parsed_with_their_grammar_and_english_with_its_own():
+    """A Hebrew menu offering an English branch: each run of words is read with its
+    language's grammar (needs the Hebrew grammar)."""
+    from ivrkit.discovery.asr import Word, grammar_languages
+    from ivrkit.discovery.timeline import parse_options, prompt_lang
+
+    if "he" not in grammar_languages():
+        pytest.skip("no Hebrew prompt grammar in this checkout")
+    he = "לשירות לקוחות הקישו 1. למחלקת חשבונות הקישו 2.".split()
+    en = "For English, press 9.".split()
+    words = [Word(w, 0.4 * i, 0.4 * i + 0.3, 0.9, "he") for i, w in enumerate(he)]
+    words += [Word(w, 10 + 0.4 * i, 10.3 + 0.4 * i, 0.9, "en") for i, w in enumerate(en)]
+    opts = {o.key: o.label for o in parse_options(words)}
+    assert opts["1"] == "שירות לקוחות" and opts["2"] == "מחלקת חשבונות"
+    assert opts["9"].lower() == "english"
+    assert prompt_lang(words) == "he"
