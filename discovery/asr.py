@@ -482,8 +482,10 @@ class MultilingualEngine:
       every region; the utterances that do not look English and the speech it left
       without words go to the multilingual model, which names each region's language
       and transcribes it in it;
-    - ``"identify"``: every region's language is identified first; English regions go
-      to tiny.en, the others to the multilingual model;
+    - ``"identify"``: every chunk's language is identified first; chunks in English go
+      to tiny.en as above (and what it cannot read back to the multilingual model),
+      the others straight to the multilingual model: tiny.en never decodes a whole
+      foreign menu (where it is slow, inventing words);
     - ``"multilingual"``: the multilingual model identifies and transcribes everything.
 
     Words and utterances carry ``lang``.
@@ -566,29 +568,44 @@ class MultilingualEngine:
                 best = (score, lang, us)
         return best[0], best[2]
 
-    def _read_chunk(self, y16: np.ndarray, chunk, doubtful) -> list[Utterance]:
+    def _read_chunk(self, y16: np.ndarray, chunk, doubtful, shares: dict | None = None) -> list[Utterance]:
         """Identify and transcribe one chunk; a poorly read chunk of several regions
         is read region by region (REREAD_LOGPROB)."""
-        langs = self._choose(self.identify(y16, chunk), doubtful is not None)
+        langs = self._choose(shares or self.identify(y16, chunk), doubtful is not None)
         score, us = self._read(y16, chunk, langs, doubtful)
         if len(chunk) > 1 and score < REREAD_LOGPROB:
             return [u for r in chunk for u in self._read_chunk(y16, [r], doubtful)]
         return us
+
+    def _english_first(self, y16: np.ndarray, regions) -> list[Utterance]:
+        """tiny.en on ``regions``; what does not read as English is identified and
+        read again by the multilingual model."""
+        out: list[Utterance] = []
+        doubtful: list[Utterance] = []
+        for u in self._by_lang["en"].transcribe(y16, WHISPER_SR, regions):
+            (out if _looks_english(u) else doubtful).append(u)
+        rest = _subtract(regions, [(u.start_s - COVER_SLACK_S, u.end_s + COVER_SLACK_S) for u in out])
+        for chunk in chunk_regions(rest):
+            out += self._read_chunk(y16, chunk, doubtful)
+        return out
 
     def transcribe(self, y: np.ndarray, sr: int, regions: Sequence[tuple[float, float]]) -> list[Utterance]:
         regions = [(float(s), float(e)) for s, e in regions if e > s]
         if not regions:
             return []
         y16 = _resample(y, sr, WHISPER_SR)
-        out: list[Utterance] = []
-        doubtful: list[Utterance] = []
-        first = self.strategy == "english-first"
-        if first:
-            for u in self._by_lang["en"].transcribe(y16, WHISPER_SR, regions):
-                (out if _looks_english(u) else doubtful).append(u)
-            regions = _subtract(regions, [(u.start_s - COVER_SLACK_S, u.end_s + COVER_SLACK_S) for u in out])
-        for chunk in chunk_regions(regions):
-            out += self._read_chunk(y16, chunk, doubtful if first else None)
+        if self.strategy == "english-first":
+            out = self._english_first(y16, regions)
+        else:
+            out, english = [], []
+            for chunk in chunk_regions(regions):
+                shares = self.identify(y16, chunk)
+                if self.strategy == "identify" and max(shares, key=shares.get) == "en":
+                    english += chunk  # tiny.en reads it; what it cannot read goes back
+                else:
+                    out += self._read_chunk(y16, chunk, None, shares)
+            if english:
+                out += self._english_first(y16, english)
         out.sort(key=lambda u: u.start_s)
         return out
 
