@@ -404,8 +404,9 @@ def _to_file_time(placed, ws: float, we: float) -> tuple[int, float, float] | No
 #: mean token log-probability is under FOREIGN_LOGPROB, was most likely not English:
 #: tiny.en writes English-sounding words for foreign speech ("Marche Sero para ablaar
 #: con ma operadora", "Bye bye" for "para español"), with low confidence, or invents
-#: a menu sentence from its prompt. English prompts of the corpus: words 0.6-1.0,
-#: segments -0.1 .. -0.6 (docs/benchmarks-languages.md).
+#: a menu sentence from its prompt (seen on the multilingual corpus: English prompts'
+#: words 0.8-0.99, segments -0.1 .. -0.4; es_MX read by tiny.en: words 0.1-0.7,
+#: segments -0.8 .. -1.0).
 FOREIGN_WORD_CONF = 0.5
 FOREIGN_LOGPROB = -0.7
 #: Speech left uncovered by the kept English words shorter than this is not sent
@@ -610,8 +611,10 @@ class MultilingualEngine:
         return out
 
 
-#: Measured on the multilingual corpus (benchmarks/asr_speed.py --languages).
-DEFAULT_STRATEGY = "english-first"
+#: Measured on 12 calls of the multilingual corpus (docs/benchmarks-languages.md):
+#: options F1 97 % with identify, 96 % english-first (and slower: tiny.en decoding a
+#: whole Russian menu invents words at length), 81 % multilingual (no decoder prompts).
+DEFAULT_STRATEGY = "identify"
 
 
 # -- Vosk ----------------------------------------------------------------------------
