@@ -22,7 +22,7 @@ import numpy as np
 from ivrkit.audio import io as audio_io
 from ivrkit.audio.analysis import analyse as analyse_signal
 
-from . import prompts
+from . import prompts, service
 from .asr import Engine, Utterance, Word
 
 SCHEMA = "ivrkit.timeline/1"
@@ -150,15 +150,9 @@ def measured_stop_latency(classified) -> float | None:
 
 
 def _with_lang(fn, *args, lang: str | None = None, **kw):
-    """``prompts.fn(..., lang=lang)`` when the parser reads grammars per language;
-    the English-only parser takes no ``lang`` (adapter until the grammar parser lands)."""
-    import inspect
-
-    try:
-        takes = "lang" in inspect.signature(fn).parameters
-    except (TypeError, ValueError):
-        takes = False
-    return fn(*args, lang=lang or "en", **kw) if takes else fn(*args, **kw)
+    """``prompts.fn(..., lang=lang)``; words without a language are English (Vosk's
+    English models, timelines of engines that do not say)."""
+    return fn(*args, lang=lang or "en", **kw)
 
 
 def _lang_runs(words: Sequence[Word]) -> list[tuple[str | None, list[Word]]]:
@@ -353,7 +347,7 @@ def build_timeline(
                        "level_db": _r(p.level_db, 1), "accepted": acc})
     events.sort(key=lambda e: (e["start"], e["end"]))
 
-    return {
+    tl = {
         "schema": SCHEMA,
         "file": file,
         "sha256": sha256,
@@ -364,6 +358,8 @@ def build_timeline(
         "events": events,
         "menus": menus,
     }
+    # opening hours, holds and a closed-hours greeting (discovery/service.py)
+    return service.annotate(tl, words)
 
 
 def analyse_call(
