@@ -3,6 +3,12 @@
     python recordings/simulate.py corpus --out corpus/      # once (needs the apt packages)
     python benchmarks/accuracy.py [--corpus corpus/] [--only COMPANY] [--jobs N]
                                   [--json out.json] [--dtmf-only] [--engine auto]
+                                  [--lang en,es,fr,ru [--strategy english-first|identify|multilingual]]
+
+Multilingual group: ``python recordings/simulate.py corpus --set multilingual
+--calls-per-company 14 --out corpus-ml/`` then ``--corpus corpus-ml --lang en,es,fr,ru``:
+options are also scored per language of the menu that offers them (the true tree's
+node ``lang``), and the found nodes' ``lang`` against the true ones.
 
 Every folder under ``--corpus`` that holds ``*.truth.json`` files is one company
 (its ``tree.json`` is the true tree). Each call goes through
@@ -49,7 +55,8 @@ class NoSpeech:
 
 
 def _init(engine: str, model: str | None, dtmf_only: bool, use_multimon: bool,
-          beam: int | None = None, no_prompt: bool = False) -> None:
+          beam: int | None = None, no_prompt: bool = False, lang: str | None = None,
+          strategy: str | None = None) -> None:
     _STATE.update(dtmf_only=dtmf_only, multimon=use_multimon, engine=None, engine_error=None)
     if dtmf_only:
         _STATE["engine"] = NoSpeech()
@@ -57,7 +64,15 @@ def _init(engine: str, model: str | None, dtmf_only: bool, use_multimon: bool,
     try:
         from ivrkit.discovery.asr import make_engine
 
-        if beam is not None or no_prompt:  # Whisper settings other than the shipped ones
+        if lang:
+            from ivrkit.discovery.asr import MultilingualEngine
+
+            # the engine itself, not make_engine: the recognizer is measured even for a
+            # language the prompt parser has no grammar for yet
+            langs = tuple(c.strip() for c in lang.split(","))
+            _STATE["engine"] = (make_engine(engine, model) if langs == ("en",)
+                                else MultilingualEngine(langs, model, strategy=strategy))
+        elif beam is not None or no_prompt:  # Whisper settings other than the shipped ones
             from ivrkit.discovery.asr import IVR_PROMPT, WhisperEngine
 
             _STATE["engine"] = WhisperEngine(model, beam_size=beam or 1,
@@ -250,9 +265,46 @@ def score_company(comp: dict, results: list[dict], dtmf_only: bool) -> dict:
             if not dtmf_only:
                 heard = scoring.heard_options([r["truth"] for r in results])
                 rep["options"] = scoring.score_options(comp["tree"], found, heard)
+                rep["options_by_lang"], rep["node_lang"] = _by_language(comp["tree"], found, heard)
         except Exception as e:  # noqa: BLE001
             rep["errors"]["tree"] = _err(e)
     return rep
+
+
+def _by_language(true_tree: dict, found: dict, heard: set) -> tuple[dict, list[int]]:
+    """Options scored per language of the true menu offering them, and
+    [right, total] node languages of the found nodes the true tree has."""
+    lang_of = {tuple(n.get("path") or []): n.get("lang") for n in true_tree["nodes"]}
+    out = {}
+    for lang in sorted({v for v in lang_of.values() if v}):
+        paths = {p for p, v in lang_of.items() if v == lang}
+        ids = {"/".join(p) or "root" for p in paths}
+
+        def keep(tree):
+            return dict(tree, edges=[e for e in tree["edges"] if e["source"] in ids])
+
+        out[lang] = scoring.score_options(keep(true_tree), keep(found), {h for h in heard if h[0] in paths})
+    nodes = [(lang_of[tuple(n.get("path") or [])], n.get("lang")) for n in found["nodes"]
+             if tuple(n.get("path") or []) in lang_of and n.get("kind") not in ("back", "unknown")]
+    return out, [sum(a == b for a, b in nodes), len(nodes)]
+
+
+def print_languages(reps: list[dict]) -> None:
+    by = defaultdict(lambda: {"tp": 0, "fp": 0, "fn": 0})
+    for r in reps:
+        for lang, o in (r.get("options_by_lang") or {}).items():
+            for k in ("tp", "fp", "fn"):
+                by[lang][k] += o[k]
+                if lang != "en":
+                    by["non-English"][k] += o[k]
+    if set(by) <= {"en"}:
+        return
+    print("\noptions by the language of the menu offering them (P / R / F1, tp fp fn):")
+    for lang, c in sorted(by.items(), key=lambda x: (x[0] == "non-English", x[0])):
+        d = scoring.prf(c["tp"], c["fp"], c["fn"])
+        print(f"  {lang:12} {_pct(d['precision'])} {_pct(d['recall'])} {_pct(d['f1'])}   {c['tp']} {c['fp']} {c['fn']}")
+    nl = [sum(r["node_lang"][i] for r in reps if r.get("node_lang")) for i in (0, 1)]
+    print(f"node lang right (found nodes the true tree has): {nl[0]}/{nl[1]}")
 
 
 def total_report(reps: list[dict]) -> dict:
@@ -457,6 +509,9 @@ def main(argv=None) -> int:
     ap.add_argument("--no-multimon", action="store_true")
     ap.add_argument("--beam", type=int, help="Whisper beam size (default: the engine's greedy decode)")
     ap.add_argument("--no-prompt", action="store_true", help="Whisper without the menu-vocabulary prompt")
+    ap.add_argument("--lang", help="languages the menus may speak (discover --lang), e.g. en,es,fr,ru")
+    ap.add_argument("--strategy", choices=("english-first", "identify", "multilingual"),
+                    help="how --lang's recognizer splits the work (default: the engine's)")
     ap.add_argument("--from-json", type=Path, help="score the per-call results of an earlier --json run "
                     "against the current truth files, without analysing again")
     a = ap.parse_args(argv)
@@ -469,7 +524,7 @@ def main(argv=None) -> int:
     tasks = [(c["dir"], t) for c in comps for t in c["calls"]]
     if a.from_json:
         return rescore(a, comps, tasks)
-    init = (a.engine, a.model, a.dtmf_only, use_mm, a.beam, a.no_prompt)
+    init = (a.engine, a.model, a.dtmf_only, use_mm, a.beam, a.no_prompt, a.lang, a.strategy)
     t0 = time.perf_counter()
     if a.jobs > 1:
         from multiprocessing import Pool
@@ -480,7 +535,8 @@ def main(argv=None) -> int:
         _init(*init)
         results = [_progress(run_call(t), i, len(tasks)) for i, t in enumerate(tasks, 1)]
     wall = time.perf_counter() - t0
-    mode = "DTMF only (no speech recognition)" if a.dtmf_only else f"engine {a.engine}"
+    mode = "DTMF only (no speech recognition)" if a.dtmf_only else f"engine {a.engine}" + (
+        f", --lang {a.lang}" + (f" ({a.strategy})" if a.strategy else "") if a.lang else "")
     head = (f"ivrkit accuracy on {a.corpus}: {len(comps)} companies, {len(tasks)} calls, {mode}, "
             f"{a.jobs} job(s), {wall:.0f} s wall" + ("" if use_mm else ", multimon-ng not run"))
     return report(a, comps, results, head, mode)
@@ -513,6 +569,7 @@ def report(a, comps, results, head, mode) -> int:
     print(head)
     print_report(reps, total)
     print_conditions(reps)
+    print_languages(reps)
     diffs = score_diffs(reps, comps)
     print_diffs(diffs)
     if a.json:

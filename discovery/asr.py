@@ -34,12 +34,15 @@ __all__ = [
     "Engine",
     "EngineError",
     "WhisperEngine",
+    "MultilingualEngine",
     "VoskEngine",
     "make_engine",
     "chunk_regions",
     "pack_windows",
     "vosk_model_candidates",
     "normalize_words",
+    "parse_languages",
+    "grammar_languages",
     "word_error_rate",
 ]
 
@@ -52,6 +55,8 @@ class Word:
     start_s: float
     end_s: float
     conf: float
+    #: BCP-47 code of the language the recognizer heard it in (None: not told)
+    lang: str | None = None
 
 
 @dataclass(frozen=True)
@@ -62,6 +67,9 @@ class Utterance:
     end_s: float
     text: str
     words: tuple[Word, ...]
+    lang: str | None = None
+    #: the decoder's mean token log-probability for the segment (Whisper only)
+    avg_logprob: float | None = None
 
 
 class EngineError(RuntimeError):
@@ -306,10 +314,11 @@ class WhisperEngine:
                     continue
                 k, ws, we = hit
                 by_piece.setdefault(k, []).append(
-                    Word(w.word.strip(), round(ws, 3), round(we, 3), round(float(w.probability), 3)))
+                    Word(w.word.strip(), round(ws, 3), round(we, 3), round(float(w.probability), 3), self.language))
             for k, words in by_piece.items():
                 found.setdefault(k, []).append(Utterance(words[0].start_s, words[-1].end_s,
-                                                         " ".join(w.word for w in words), tuple(words)))
+                                                         " ".join(w.word for w in words), tuple(words),
+                                                         self.language, round(float(s.avg_logprob), 3)))
         return found
 
 
@@ -376,6 +385,225 @@ def _to_file_time(placed, ws: float, we: float) -> tuple[int, float, float] | No
                 return None
             return k, fs, fe
     return None
+
+
+# -- several languages ------------------------------------------------------------
+
+#: A tiny.en utterance whose words' mean probability is under this, or whose segment's
+#: mean token log-probability is under FOREIGN_LOGPROB, was most likely not English:
+#: tiny.en writes English-sounding words for foreign speech ("Marche Sero para ablaar
+#: con ma operadora", "Bye bye" for "para español"), with low confidence, or invents
+#: a menu sentence from its prompt (seen on the multilingual corpus: English prompts'
+#: words 0.8-0.99, segments -0.1 .. -0.4; es_MX read by tiny.en: words 0.1-0.7,
+#: segments -0.8 .. -1.0).
+FOREIGN_WORD_CONF = 0.5
+FOREIGN_LOGPROB = -0.7
+#: Speech left uncovered by the kept English words shorter than this is not sent
+#: for identification (word edges, breaths).
+MIN_FOREIGN_S = 0.3
+#: Kept English words' spans grow by this much before the rest is called uncovered.
+COVER_SLACK_S = 0.15
+#: Language identification reads one chunk of speech (regions closer than
+#: MERGE_GAP_S, up to MAX_CHUNK_S) through the encoder cut to the chunk's length
+#: (CTranslate2 takes fewer than Whisper's 3000 frames): a 3 s chunk costs ~0.1 s
+#: instead of ~1-2 s for a padded 30 s window, with the same answer on the corpus.
+#: A single 2-3 s sentence is too little: base took Allison's es_MX "Marque cero para
+#: hablar con la operadora" for English or French; a node's whole prompt is not.
+LID_MIN_FRAMES = 300
+#: Below this share for the best language, the language token alone does not
+#: decide: the chunk is decoded in each language still in the running
+#: (share >= LID_RUNNER_UP) and the reading with the best mean log-probability per
+#: second of speech wins. Decoding is the stronger test on short telephone speech
+#: (2 s of es_MX "Marque dos para llamar..." cut by a key: token en 0.67, ru 0.15,
+#: es 0.07; decoded, Spanish reads best).
+LID_SURE = 0.8
+LID_RUNNER_UP = 0.05
+#: A chunk of several regions whose best reading still scores under this mean
+#: log-probability mixes languages (an English menu offering "Marque 2 ...",
+#: "Pour ... appuyez sur 7", "Нажмите 6 ..." one after the other): its regions are
+#: read one by one.
+REREAD_LOGPROB = -0.6
+#: A stretch tiny.en could not read as English is English only when the
+#: multilingual model is this sure of it (share among the languages asked): two
+#: opinions against one.
+EN_KEEP_SHARE = 0.9
+
+
+@functools.lru_cache(maxsize=1)
+def decoder_prompts() -> dict[str, str]:
+    """Per-language decoder prompts (``asr_prompts.toml`` beside this module)."""
+    import tomllib
+
+    with open(Path(__file__).with_name("asr_prompts.toml"), "rb") as f:
+        return dict(tomllib.load(f).get("prompt", {}))
+
+
+def _subtract(regions: Sequence[tuple[float, float]], covered: Sequence[tuple[float, float]],
+              min_s: float = MIN_FOREIGN_S) -> list[tuple[float, float]]:
+    """Parts of ``regions`` outside the ``covered`` spans, each at least ``min_s`` long."""
+    out = []
+    cov = sorted(covered)
+    for s, e in regions:
+        t = s
+        for c0, c1 in cov:
+            if c1 <= t or c0 >= e:
+                continue
+            if c0 - t >= min_s:
+                out.append((t, c0))
+            t = max(t, c1)
+        if e - t >= min_s:
+            out.append((t, e))
+    return out
+
+
+def _looks_english(u: Utterance) -> bool:
+    conf = sum(w.conf for w in u.words) / len(u.words) if u.words else 0.0
+    return conf >= FOREIGN_WORD_CONF and (u.avg_logprob is None or u.avg_logprob >= FOREIGN_LOGPROB)
+
+
+class MultilingualEngine:
+    """Whisper in the languages a company's menus may speak.
+
+    ``languages``: BCP-47 codes (``("en", "es", "ru")``); identification is restricted
+    to them. ``model_dir``: a multilingual faster-whisper folder (default: the
+    assembled ``base``, ``ivrkit.discovery.models``). ``strategy``:
+
+    - ``"english-first"`` (with English among the languages): the fast tiny.en reads
+      every region; the utterances that do not look English and the speech it left
+      without words go to the multilingual model, which names each region's language
+      and transcribes it in it;
+    - ``"identify"``: every chunk's language is identified first; chunks in English go
+      to tiny.en as above (and what it cannot read back to the multilingual model),
+      the others straight to the multilingual model: tiny.en never decodes a whole
+      foreign menu (where it is slow, inventing words);
+    - ``"multilingual"``: the multilingual model identifies and transcribes everything.
+
+    Words and utterances carry ``lang``.
+    """
+
+    STRATEGIES = ("english-first", "identify", "multilingual")
+
+    def __init__(self, languages: Sequence[str], model_dir: str | os.PathLike | None = None,
+                 strategy: str | None = None, cpu_threads: int | None = None):
+        from .models import ModelError, model_languages, whisper_base_dir
+
+        self.languages = tuple(dict.fromkeys(languages))
+        if not self.languages:
+            raise EngineError("no language given")
+        try:
+            self.model_dir = Path(model_dir) if model_dir is not None else whisper_base_dir()
+        except ModelError as exc:
+            raise EngineError(str(exc)) from None
+        missing = [c for c in self.languages if c not in model_languages(self.model_dir)]
+        if missing:
+            raise EngineError(f"{self.model_dir}: this faster-whisper model cannot transcribe {', '.join(missing)} "
+                              "(English-only); give a multilingual model folder with --model, or leave --model "
+                              "out for the multilingual extra's base model")
+        self.strategy = strategy or (DEFAULT_STRATEGY if "en" in self.languages else "multilingual")
+        if self.strategy not in self.STRATEGIES:
+            raise EngineError(f"unknown strategy {self.strategy!r} ({', '.join(self.STRATEGIES)})")
+        prompts = {"en": IVR_PROMPT, **decoder_prompts()}
+        self._by_lang = {c: WhisperEngine(self.model_dir, cpu_threads=cpu_threads, language=c,
+                                          initial_prompt=prompts.get(c))
+                         for c in self.languages}
+        if "en" in self.languages and self.strategy != "multilingual":
+            self._by_lang["en"] = WhisperEngine(cpu_threads=cpu_threads)  # the embedded tiny.en
+
+    @property
+    def model(self):
+        return next(e for c, e in self._by_lang.items() if e.model_dir == self.model_dir).model
+
+    def identify(self, y16: np.ndarray, chunk: Sequence[tuple[float, float]]) -> dict[str, float]:
+        """Share of each of ``languages`` for one chunk of speech (Whisper's language
+        token probabilities, the languages not asked left out, renormalised)."""
+        import ctranslate2
+
+        if len(self.languages) == 1:
+            return {self.languages[0]: 1.0}
+        m = self.model
+        a, b = max(0.0, chunk[0][0] - CHUNK_PAD_S), chunk[-1][1] + CHUNK_PAD_S
+        feats = m.feature_extractor(y16[int(a * WHISPER_SR):int(b * WHISPER_SR)])
+        n = min(max(feats.shape[-1], LID_MIN_FRAMES), m.feature_extractor.nb_max_frames)
+        x = np.zeros((1, feats.shape[0], n), np.float32)
+        x[0, :, :min(n, feats.shape[-1])] = feats[:, :n]
+        enc = m.model.encode(ctranslate2.StorageView.from_array(x), to_cpu=False)
+        probs = {tok[2:-2]: p for tok, p in m.model.detect_language(enc)[0]}
+        total = sum(probs.get(c, 0.0) for c in self.languages) or 1.0
+        return {c: probs.get(c, 0.0) / total for c in self.languages}
+
+    def _choose(self, shares: dict[str, float], doubted: bool) -> list[str]:
+        """Languages still in the running for a chunk, best first."""
+        if doubted and len(shares) > 1 and shares.get("en", 0.0) < EN_KEEP_SHARE:
+            shares = {c: p for c, p in shares.items() if c != "en"}
+            total = sum(shares.values()) or 1.0
+            shares = {c: p / total for c, p in shares.items()}
+        ranked = sorted(shares, key=shares.get, reverse=True)
+        if shares[ranked[0]] >= LID_SURE:
+            return ranked[:1]
+        return [c for c in ranked if shares[c] >= LID_RUNNER_UP]
+
+    def _read(self, y16: np.ndarray, chunk, langs: list[str], doubtful) -> tuple[str, list[Utterance]]:
+        """The chunk transcribed in the best of ``langs`` (decoded in each when more
+        than one: best summed segment log-probability over the chunk's words)."""
+        best = None
+        for lang in langs:
+            if lang == "en" and doubtful is not None:
+                # English after all (a quiet or noisy prompt): tiny.en's words stand
+                us = [u for u in doubtful if _inside((u.start_s + u.end_s) / 2, chunk)]
+            else:
+                us = self._by_lang[lang].transcribe(y16, WHISPER_SR, chunk)
+            n = sum(len(u.words) for u in us)
+            score = (sum((u.avg_logprob or 0.0) * len(u.words) for u in us) / n) if n else -99.0
+            if best is None or score > best[0]:
+                best = (score, lang, us)
+        return best[0], best[2]
+
+    def _read_chunk(self, y16: np.ndarray, chunk, doubtful, shares: dict | None = None) -> list[Utterance]:
+        """Identify and transcribe one chunk; a poorly read chunk of several regions
+        is read region by region (REREAD_LOGPROB)."""
+        langs = self._choose(shares or self.identify(y16, chunk), doubtful is not None)
+        score, us = self._read(y16, chunk, langs, doubtful)
+        if len(chunk) > 1 and score < REREAD_LOGPROB:
+            return [u for r in chunk for u in self._read_chunk(y16, [r], doubtful)]
+        return us
+
+    def _english_first(self, y16: np.ndarray, regions) -> list[Utterance]:
+        """tiny.en on ``regions``; what does not read as English is identified and
+        read again by the multilingual model."""
+        out: list[Utterance] = []
+        doubtful: list[Utterance] = []
+        for u in self._by_lang["en"].transcribe(y16, WHISPER_SR, regions):
+            (out if _looks_english(u) else doubtful).append(u)
+        rest = _subtract(regions, [(u.start_s - COVER_SLACK_S, u.end_s + COVER_SLACK_S) for u in out])
+        for chunk in chunk_regions(rest):
+            out += self._read_chunk(y16, chunk, doubtful)
+        return out
+
+    def transcribe(self, y: np.ndarray, sr: int, regions: Sequence[tuple[float, float]]) -> list[Utterance]:
+        regions = [(float(s), float(e)) for s, e in regions if e > s]
+        if not regions:
+            return []
+        y16 = _resample(y, sr, WHISPER_SR)
+        if self.strategy == "english-first":
+            out = self._english_first(y16, regions)
+        else:
+            out, english = [], []
+            for chunk in chunk_regions(regions):
+                shares = self.identify(y16, chunk)
+                if self.strategy == "identify" and max(shares, key=shares.get) == "en":
+                    english += chunk  # tiny.en reads it; what it cannot read goes back
+                else:
+                    out += self._read_chunk(y16, chunk, None, shares)
+            if english:
+                out += self._english_first(y16, english)
+        out.sort(key=lambda u: u.start_s)
+        return out
+
+
+#: Measured on 12 calls of the multilingual corpus (docs/benchmarks-languages.md):
+#: options F1 97 % with identify, 96 % english-first (and slower: tiny.en decoding a
+#: whole Russian menu invents words at length), 81 % multilingual (no decoder prompts).
+DEFAULT_STRATEGY = "identify"
 
 
 # -- Vosk ----------------------------------------------------------------------------
@@ -445,7 +673,9 @@ class VoskEngine:
     them. Needs a model with a runtime-grammar graph (the small models have one).
     """
 
-    def __init__(self, model_path: str | os.PathLike | None = None, grammar: Sequence[str] | None = None):
+    def __init__(self, model_path: str | os.PathLike | None = None, grammar: Sequence[str] | None = None,
+                 language: str | None = None):
+        self.language = language  # BCP-47 code given to its words (None: not told)
         path = _configured_vosk_model(model_path)
         if path is None:
             raise EngineError("no Vosk model found: " + VOSK_HELP)
@@ -503,24 +733,78 @@ class VoskEngine:
                     ws, we = max(ws, c0), min(max(we, ws), c1)
                     if not _inside((ws + we) / 2, chunk):
                         continue
-                    words.append(Word(w["word"], round(ws, 3), round(we, 3), round(float(w.get("conf", 1.0)), 3)))
+                    words.append(Word(w["word"], round(ws, 3), round(we, 3), round(float(w.get("conf", 1.0)), 3),
+                                      self.language))
                 if words:
                     out.append(Utterance(words[0].start_s, words[-1].end_s,
-                                         " ".join(w.word for w in words), tuple(words)))
+                                         " ".join(w.word for w in words), tuple(words), self.language))
         return out
+
+
+# -- languages asked for ----------------------------------------------------------
+
+_BCP47_RE = re.compile(r"^[a-z]{2,3}(-[a-z0-9]{2,8})*$")
+
+
+def grammar_languages() -> tuple[str, ...]:
+    """Languages the prompt parser has a grammar for (English alone before the
+    grammar-as-data parser)."""
+    from . import prompts
+
+    fn = getattr(prompts, "available_languages", None)
+    return tuple(fn()) if fn is not None else ("en",)
+
+
+def parse_languages(text: str | Sequence[str] | None) -> tuple[str, ...] | None:
+    """``"he,ru,ar,en"`` -> ``("he", "ru", "ar", "en")`` (BCP-47, primary subtags
+    kept: ``es-MX`` -> ``es``). Raises EngineError naming a code that is not a language
+    Whisper knows or that has no prompt grammar."""
+    if text is None:
+        return None
+    items = text.split(",") if isinstance(text, str) else list(text)
+    codes = [c.strip().lower().replace("_", "-") for c in items if c.strip()]
+    if not codes:
+        raise EngineError("--lang: no language given (e.g. --lang en,es)")
+    from faster_whisper.tokenizer import _LANGUAGE_CODES
+
+    grammars = grammar_languages()
+    out = []
+    for c in codes:
+        primary = c.split("-")[0]
+        if not _BCP47_RE.match(c) or primary not in _LANGUAGE_CODES:
+            raise EngineError(f"--lang {c}: not a language code Whisper knows (BCP-47, e.g. en, es, he, ru, ar)")
+        if primary not in grammars:
+            raise EngineError(f"--lang {c}: no prompt grammar for this language (grammars: {', '.join(grammars)})")
+        out.append(primary)
+    return tuple(dict.fromkeys(out))
 
 
 # -- choosing an engine ---------------------------------------------------------------
 
 
-def make_engine(name: str = "auto", model_path: str | os.PathLike | None = None) -> Engine:
+def make_engine(name: str = "auto", model_path: str | os.PathLike | None = None,
+                languages: Sequence[str] | None = None) -> Engine:
     """``"whisper"``, ``"vosk"`` or ``"auto"``: Vosk when a Vosk model is configured
     (``model_path``, ``VOSK_MODEL_PATH`` or a ``vosk-model-*`` in ~/.cache/vosk),
     else the embedded Whisper. A ``model_path`` holding a faster-whisper model
-    (``model.bin``) is loaded by Whisper."""
+    (``model.bin``) is loaded by Whisper.
+
+    ``languages``: BCP-47 codes the menus may speak. English alone (or None) keeps
+    the engines above; any other language needs Whisper: a multilingual model folder
+    in ``model_path``, else the ``multilingual`` extra's base model
+    (``MultilingualEngine``); an English-only folder is refused (``EngineError``)."""
     if name not in ("auto", "whisper", "vosk"):
         raise EngineError(f"unknown engine {name!r} (auto, whisper or vosk)")
     is_whisper_dir = model_path is not None and (Path(model_path) / "model.bin").is_file()
+    if languages and tuple(languages) != ("en",):
+        langs = tuple(languages)
+        if name == "vosk" or (name == "auto" and model_path is not None and not is_whisper_dir):
+            # a Vosk model hears the one language it was trained on: its words carry it
+            if len(langs) > 1:
+                raise EngineError(f"--lang {','.join(langs)}: a Vosk model hears one language; "
+                                  "several need the Whisper engine")
+            return VoskEngine(model_path, language=langs[0])
+        return MultilingualEngine(langs, model_path)
     if name == "whisper" or (name == "auto" and is_whisper_dir):
         return WhisperEngine(model_path)
     if name == "vosk":

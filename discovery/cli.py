@@ -88,6 +88,8 @@ def _add_map(sub) -> None:
     m.add_argument("--margin", type=_margin, default=None, metavar="S",
                    help=f"safety margin added to each wait, 0..{MAX_MARGIN_S:g} s "
                         f"(default: {DEFAULT_MARGIN_S} s)")
+    m.add_argument("--lang", metavar="CODES", help="languages the menus may speak, BCP-47, e.g. en,es,ru "
+                   "(default en; others need the multilingual extra or a multilingual --model)")
 
 
 def _add_timeline(sub) -> None:
@@ -97,6 +99,7 @@ def _add_timeline(sub) -> None:
     t.add_argument("--json", action="store_true", help="print the timeline JSON instead of text")
     _add_engine(t)
     t.add_argument("--plot", metavar="OUT.png", help="draw waveform, spectrogram and events (PNG/SVG/PDF)")
+    t.add_argument("--lang", metavar="CODES", help="languages the menu may speak, BCP-47, e.g. en,es,ru")
 
 
 def _add_export(sub) -> None:
@@ -111,6 +114,7 @@ def _add_export(sub) -> None:
     e.add_argument("--include-unverified", action="store_true",
                    help="also list options never entered, flagged (directory/dial; JSON and CSV "
                         "always carry them with verified=false)")
+    e.add_argument("--lang", metavar="CODE", help="only services in this language (BCP-47, e.g. es)")
     e.add_argument("--number", help="phone number for trees mapped without one (default: the tree's; "
                                     "a tree without a number is refused)")
     e.add_argument("--human", action="store_true",
@@ -187,10 +191,10 @@ def _need_matplotlib(path: str | None, mermaid_ok: bool = False) -> None:
 
 
 def _engine(args):
-    from .asr import EngineError, make_engine
+    from .asr import EngineError, make_engine, parse_languages
 
     try:
-        return make_engine(args.engine, args.model)
+        return make_engine(args.engine, args.model, languages=parse_languages(getattr(args, "lang", None)))
     except EngineError as exc:
         raise UsageError(str(exc)) from None
 
@@ -299,7 +303,7 @@ def _print_tree(G, out) -> None:
     from ivrkit.trees.render import render_tree
     from ivrkit.trees.waits import explain_listen
 
-    out.write(render_tree(G) + "\n")
+    out.write(render_tree(G, display_order=out.isatty()) + "\n")
     if "root" in G:
         # the root's wait is the figure people question: say what it rests on
         out.write("\n" + explain_listen(G, "root") + "\n")
@@ -404,6 +408,10 @@ def _export_entries(args, err) -> list[dict]:
     entries = [e for _t, G in trees for e in export_entries(G, number=args.number)]
     if old is not None:
         entries = entries_since(entries, export_entries(old, number=args.number))
+    if args.lang:
+        from ivrkit.trees.export import select_lang
+
+        entries = select_lang(entries, args.lang)
     return entries
 
 

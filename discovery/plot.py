@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from ivrkit.audio.segment import WINDOW_S
+from ivrkit.trees.render import visual
 
 #: The words lane holds this many lines of 7 pt text: an utterance's words wrap inside
 #: its box (a 4 s prompt at 0.5 in per second is ~34 characters wide, so six lines
@@ -219,7 +220,7 @@ def _draw_words(ax, events, t0: float, t1: float, s_per_char: float) -> None:
         words = [str(w["word"]) for w in _speech_words(ev) if a <= float(w["start"]) < b]
         lines = utterance_lines(words, (b - a) / s_per_char - 1.0)
         if lines:
-            ax.text(a + 0.5 * s_per_char, _WORDS_Y[1] - 0.08, "\n".join(lines), fontsize=7, va="top",
+            ax.text(a + 0.5 * s_per_char, _WORDS_Y[1] - 0.08, "\n".join(visual(x) for x in lines), fontsize=7, va="top",
                     ha="left", color="#0d47a1", clip_on=True, gid="words", linespacing=1.15)
 
 
@@ -283,7 +284,8 @@ def _figure(n_rows: int, timeline: dict, duration: float):
     gs = fig.add_gridspec(n_rows * 3, 1, height_ratios=heights * n_rows, hspace=0.0,
                           left=0.055, right=0.99, top=1 - 0.45 / fig.get_figheight(),
                           bottom=0.35 / fig.get_figheight())
-    title = f"{timeline.get('file', '')}  ·  {duration:.1f} s"
+    # a Hebrew file name reads backwards unless given in display order (python-bidi)
+    title = f"{visual(timeline.get('file', ''))}  ·  {duration:.1f} s"
     if timeline.get("answer"):
         title += f"  ·  answered at {timeline['answer']:.2f} s"
     if timeline.get("greeting_onset") is not None:

@@ -132,6 +132,42 @@ def measured_stop_latency(classified) -> float | None:
     return float(np.median(tails)) if tails else None
 
 
+def _with_lang(fn, *args, lang: str | None = None, **kw):
+    """``prompts.fn(..., lang=lang)``; words without a language are English (Vosk's
+    English models, timelines of engines that do not say)."""
+    return fn(*args, lang=lang or "en", **kw)
+
+
+def _lang_runs(words: Sequence[Word]) -> list[tuple[str | None, list[Word]]]:
+    """Consecutive words heard in one language (an English menu's "para español
+    oprima dos" is a Spanish run between English ones)."""
+    runs: list[tuple[str | None, list[Word]]] = []
+    for w in words:
+        lang = getattr(w, "lang", None)
+        if runs and runs[-1][0] == lang:
+            runs[-1][1].append(w)
+        else:
+            runs.append((lang, [w]))
+    return runs
+
+
+def prompt_lang(words: Sequence[Word]) -> str | None:
+    """The language most of a prompt's words were heard in (None: not told)."""
+    from collections import Counter
+
+    votes = Counter(getattr(w, "lang", None) for w in words)
+    votes.pop(None, None)
+    return max(votes, key=lambda k: (votes[k], k == "en")) if votes else None
+
+
+def parse_options(words: Sequence[Word]) -> list:
+    """The prompt's options, each language run read with its own grammar."""
+    runs = _lang_runs(words)
+    if len(runs) <= 1:
+        return _with_lang(prompts.parse_options, list(words), lang=runs[0][0] if runs else None)
+    return [o for lang, ws in runs for o in _with_lang(prompts.parse_options, ws, lang=lang)]
+
+
 def _words_in(words: Sequence[Word], start: float, end: float) -> list[Word]:
     return [w for w in words if start - 0.05 <= (w.start_s + w.end_s) / 2 < end]
 
@@ -150,10 +186,11 @@ def _next_audio_after(press_start: float, press_end: float, spans) -> float | No
     return None
 
 
-def _press_accepted(i: int, p, accepted: bool, cur: _Visit, text: str, burst: set[int]) -> tuple[bool, bool]:
+def _press_accepted(i: int, p, accepted: bool, cur: _Visit, text: str, burst: set[int],
+                    lang: str | None = None) -> tuple[bool, bool]:
     """(accepted, collecting): the verdict on press ``i`` at the node being visited,
     and whether it is data keyed at an input node."""
-    entry = prompts.parse_entry(text) if text else None
+    entry = _with_lang(prompts.parse_entry, text, lang=lang) if text else None
     # data typed at entry pace is data even where the request was not understood
     # (an unclear prompt, a data kind without a directory token)
     collecting = (entry is not None or i in burst) and not (cur.keyed and cur.keyed[-1:] in TERMINATORS)
@@ -171,7 +208,7 @@ def _press_accepted(i: int, p, accepted: bool, cur: _Visit, text: str, burst: se
 def _path_after(cur: _Visit, key: str, cur_words) -> list[str]:
     """Where an accepted key leads from ``cur``: a repeat option stays, a back option
     goes up (to the root for "main menu"), any other key goes down."""
-    opt = {o.key: o for o in prompts.parse_options(cur_words)}.get(key)
+    opt = {o.key: o for o in parse_options(cur_words)}.get(key)
     if opt is not None and opt.role == "repeat":
         return list(cur.path)
     if opt is not None and opt.role == "back":
@@ -188,7 +225,8 @@ def _walk_call(presses, classified, words, spans, root_start: float, duration_s:
     for i, (p, (accepted, _tail)) in enumerate(zip(presses, classified)):
         cur = visits[-1]
         cur_words = _words_in(words, cur.start, p.start_s)
-        accepted, collecting = _press_accepted(i, p, accepted, cur, " ".join(w.word for w in cur_words), burst)
+        accepted, collecting = _press_accepted(i, p, accepted, cur, " ".join(w.word for w in cur_words), burst,
+                                               prompt_lang(cur_words))
         cur.presses.append(Press(p.key, _r(p.start_s), _r(p.end_s), accepted))
         accepted_flags.append(accepted)
         if not accepted:
@@ -205,20 +243,20 @@ def _walk_call(presses, classified, words, spans, root_start: float, duration_s:
     return visits, accepted_flags
 
 
-def _visit_kind_entry(v: _Visit, text: str, opts, music_regions) -> tuple[str, str | None]:
+def _visit_kind_entry(v: _Visit, text: str, opts, music_regions, lang: str | None = None) -> tuple[str, str | None]:
     """(kind, entry token) of a visit from its words, options, music and keyed data."""
-    entry = prompts.parse_entry(text) if text else None
+    entry = _with_lang(prompts.parse_entry, text, lang=lang) if text else None
     keyed_data = len((v.keyed or "").rstrip("".join(TERMINATORS))) >= MIN_ENTRY_KEYS
     if entry is None and text and keyed_data:
         # the caller keyed data here: a data noun heard without its verb names it
-        entry = prompts.parse_entry(text, need_verb=False)
+        entry = _with_lang(prompts.parse_entry, text, need_verb=False, lang=lang)
     if entry and entry[-1] not in TERMINATORS and v.keyed and v.keyed[-1] in TERMINATORS:
         # the caller cut the prompt short before it named its terminator, and the
         # IVR took the entry ended by this key: that is the terminator it wants
         entry += v.keyed[-1]
     has_music = any(r.start_s < v.end and r.end_s > v.start and (min(r.end_s, v.end) - max(r.start_s, v.start)) > 2.0
                     for r in music_regions)
-    kind = prompts.classify_prompt(text, opts) if text else ("agent" if has_music else "unknown")
+    kind = _with_lang(prompts.classify_prompt, text, opts, lang=lang) if text else ("agent" if has_music else "unknown")
     if has_music and kind in ("info", "unknown"):
         kind = "agent"
     if keyed_data:
@@ -226,12 +264,12 @@ def _visit_kind_entry(v: _Visit, text: str, opts, music_regions) -> tuple[str, s
     return kind, entry
 
 
-def _visit_listen(v: _Visit, vw, kind: str) -> tuple[float | None, float | None, float | None]:
+def _visit_listen(v: _Visit, vw, kind: str, lang: str | None = None) -> tuple[float | None, float | None, float | None]:
     """(listen_after, lower, upper) seconds from the visit's start: its first call to
     action kept inside this call's press bracket (latest ignored, earliest accepted)."""
     lower = max((pr.end - v.start for pr in v.presses if not pr.accepted and pr.time >= v.start - 0.05), default=None)
     upper = min((pr.time - v.start for pr in v.presses if pr.accepted), default=None)
-    cta = prompts.first_call_to_action(vw)
+    cta = _with_lang(prompts.first_call_to_action, vw, lang=lang)
     est = (cta - v.start) if cta is not None else None
     if est is None and kind in ("menu", "input"):
         est = 0.0
@@ -246,13 +284,15 @@ def _describe(v: _Visit, words, music_regions) -> Visit:
     """The timeline's record of one visit."""
     vw = _words_in(words, v.start, v.end)
     text = " ".join(w.word for w in vw).strip()
-    opts = prompts.parse_options(vw)
-    kind, entry = _visit_kind_entry(v, text, opts, music_regions)
-    listen_after, lower, upper = _visit_listen(v, vw, kind)
+    lang = prompt_lang(vw)
+    opts = parse_options(vw)
+    kind, entry = _visit_kind_entry(v, text, opts, music_regions, lang)
+    listen_after, lower, upper = _visit_listen(v, vw, kind, lang)
     return Visit(path=tuple(v.path), kind=kind, start=_r(v.start), end=_r(v.end), prompt=text,
                  listen_after=_r(listen_after), listen_bounds=(_r(lower), _r(upper)),
                  options=tuple(Option(o.key, o.label, _r(o.start_s), _r(o.end_s), o.role) for o in opts),
-                 entry=entry, via=v.via, presses=tuple(v.presses), keyed=v.keyed or None)
+                 entry=entry, via=v.via, presses=tuple(v.presses), keyed=v.keyed or None,
+                 extra={"lang": lang} if lang else {})
 
 
 def _events(sig, words, presses, accepted_flags) -> list[Event]:
@@ -261,9 +301,10 @@ def _events(sig, words, presses, accepted_flags) -> list[Event]:
     for r in sig.regions:
         if r.kind == "speech":
             rw = _words_in(words, r.start_s, r.end_s)
+            lang = prompt_lang(rw)
             events.append(Event("speech", _r(r.start_s), _r(r.end_s), text=" ".join(w.word for w in rw).strip(),
                                 words=tuple(WordRecord(w.word, _r(w.start_s), _r(w.end_s), _r(w.conf, 3))
-                                            for w in rw)))
+                                            for w in rw), extra={"lang": lang} if lang else {}))
         elif r.kind == "music":
             events.append(Event("music", _r(r.start_s), _r(r.end_s)))
         elif r.kind == "silence" and r.end_s - r.start_s >= 0.5:

@@ -46,6 +46,13 @@ from scipy.signal import butter, sosfilt
 SR = 8000
 HERE = Path(__file__).resolve().parent
 ASTERISK_SOUNDS = Path("/usr/share/asterisk/sounds/en_US_f_Allison")
+#: Other languages' recorded prompts (asterisk-core-sounds-{es,fr,ru}-wav: es_MX
+#: Allison, fr_CA June, ru_RU): a sound named ``es/vm-next`` is read from here.
+ASTERISK_ROOT = Path("/usr/share/asterisk/sounds")
+SOUND_LANGS = ("es", "fr", "ru")
+#: Silence between prompts spliced into one sentence ("Marque" + "2" + "para ..."):
+#: Asterisk's Playback() of consecutive files leaves about this much.
+SPLICE_GAP_S = 0.12
 ASTERISK_MOH = Path("/usr/share/asterisk/moh")
 
 # ITU-T Q.23 DTMF frequencies
@@ -254,16 +261,12 @@ class Renderer:
         engine, _, name = voice.partition(":")
         if engine == "synthetic":
             return _synthetic_speech(text, seed)
-        if engine == "asterisk":  # name[@start-end]: a stretch of a recorded prompt, in seconds
-            name, _, span = name.partition("@")
-            f = ASTERISK_SOUNDS / f"{name}.wav"
-            if not f.exists():
-                raise SpecError(f"no Asterisk prompt {name!r} in {ASTERISK_SOUNDS}")
-            y = _load(f)
-            if span:
-                a, b = (float(x) for x in span.split("-"))
-                y = y[int(a * SR): int(b * SR)]
-            return y
+        if engine == "asterisk":
+            # [lang/]name[@start-end] (a stretch of a recorded prompt, in seconds),
+            # several joined by "+" are spliced into one sentence
+            gap = np.zeros(int(SPLICE_GAP_S * SR), np.float32)
+            pieces = [_trim(_asterisk_prompt(n)) for n in name.split("+")]
+            return np.concatenate([x for p in pieces for x in (p, gap)][:-1])
         with tempfile.TemporaryDirectory() as d:
             out = Path(d) / "s.wav"
             if engine == "espeak-ng":
@@ -279,6 +282,22 @@ class Renderer:
             else:
                 raise SpecError(f"unknown voice {voice!r}")
             return _load(out)
+
+
+def _asterisk_prompt(name: str) -> np.ndarray:
+    """One recorded prompt: ``name`` (Allison, English) or ``es/name`` (another
+    language's voice), with an optional ``@start-end`` stretch in seconds."""
+    name, _, span = name.partition("@")
+    lang, _, rest = name.partition("/")
+    folder = ASTERISK_ROOT / lang if lang in SOUND_LANGS else ASTERISK_SOUNDS
+    f = folder / f"{rest if lang in SOUND_LANGS else name}.wav"
+    if not f.exists():
+        raise SpecError(f"no Asterisk prompt {name!r} ({f})")
+    y = _load(f)
+    if span:
+        a, b = (float(x) for x in span.split("-"))
+        y = y[int(a * SR): int(b * SR)]
+    return y
 
 
 def moh_clip(name: str, dur_s: float, rng: np.random.Generator) -> np.ndarray:
@@ -338,8 +357,9 @@ def index_nodes(spec: dict) -> dict[tuple, dict]:
     """Map key path (tuple) -> node, filling defaults; stored in ``spec['_nodes']``."""
     nodes: dict[tuple, dict] = {}
 
-    def walk(node, path):
+    def walk(node, path, lang):
         node.setdefault("kind", "menu")
+        node.setdefault("lang", lang)  # a branch speaks its parent's language unless told
         nodes[tuple(path)] = node
         for opt in node.get("options", []):
             opt["key"] = str(opt["key"])
@@ -347,12 +367,13 @@ def index_nodes(spec: dict) -> dict[tuple, dict]:
             if opt["role"] == "option":
                 if "node" not in opt:
                     raise SpecError(f"option {path + [opt['key']]} has no 'node'")
-                walk(opt["node"], path + [opt["key"]])
+                walk(opt["node"], path + [opt["key"]], node["lang"])
         then = node.get("then")
         if then:
             then.setdefault("kind", "agent")
+            then.setdefault("lang", node["lang"])
 
-    walk(spec["menu"], [])
+    walk(spec["menu"], [], spec.get("lang", "en"))
     spec["_nodes"] = nodes
     return nodes
 
@@ -376,6 +397,13 @@ def node_parts(node: dict, greeting: list | None = None) -> list[dict]:
         parts.append(d)
     parts += _parts(node.get("outro"), True)
     return parts
+
+
+def _invalid_option_sound(lang: str) -> str:
+    """"That is not a valid option" in the node's language where Asterisk has it."""
+    if lang in SOUND_LANGS and (ASTERISK_ROOT / lang / "pm-invalid-option.wav").exists():
+        return f"{lang}/pm-invalid-option"
+    return "pm-invalid-option"
 
 
 def leaves(spec: dict) -> list[list[str]]:
@@ -437,7 +465,8 @@ class Simulation:
         if "sound" in part:
             span = part.get("span_s")
             where = f"@{span[0]}-{span[1]}" if span else ""
-            return self.renderer.speech(part["sound"] + where, f"asterisk:{part['sound']}{where}")
+            sound = "+".join(part["sound"]) if isinstance(part["sound"], list) else part["sound"]
+            return self.renderer.speech(sound + where, f"asterisk:{sound}{where}")
         return self.renderer.speech(part["text"], part.get("voice", self.voice))
 
     def _layout(self, parts: list[dict], t0: float, n_greeting: int = 0) -> _Layout:
@@ -530,7 +559,7 @@ class Simulation:
             n_greet = len(_parts(greeting, False)) if first and greeting else 0
             lay = self._layout(parts, visit_start, n_greet)
             gain = self.gain_db + (self._u([-3, 3]) if plan.get("level_changes") else 0.0)
-            visit = {"path": list(path), "kind": kind, "start": round(visit_start, 3),
+            visit = {"path": list(path), "kind": kind, "lang": node.get("lang", "en"), "start": round(visit_start, 3),
                      "listen_after": None if lay.listen is None or kind in ("agent", "info")
                      else round(lay.listen - visit_start, 3),
                      "prompt_end": round(lay.prompt_end, 3), "via": via}
@@ -569,7 +598,7 @@ class Simulation:
                     last_end = self._press(k, tp, path, True, phase, dur)
                     opt = next((o for o in node.get("options", []) if o["key"] == k), None)
                     if opt is None:
-                        nxt, pre = list(path), [{"sound": "pm-invalid-option", "barge": False}]
+                        nxt, pre = list(path), [{"sound": _invalid_option_sound(node.get("lang", "en")), "barge": False}]
                     elif opt["role"] == "repeat":
                         nxt, pre = list(path), []
                     elif opt["role"] == "back":
@@ -815,7 +844,7 @@ def true_tree(spec: dict, renderer: Renderer, margin_s: float = 0.5) -> dict:
         kind = node["kind"]
         la = None if kind in ("agent", "info") or lay.listen is None else round(lay.listen, 3)
         nid = "/".join(path) or "root"
-        d = {"id": nid, "path": list(path), "kind": kind,
+        d = {"id": nid, "path": list(path), "kind": kind, "lang": node.get("lang", "en"),
              "prompt": " ".join(_part_text(p) for p in parts),
              "listen_after": la, "wait": None if la is None else round(la + margin_s, 3)}
         if kind == "input":
@@ -964,7 +993,10 @@ def main(argv=None) -> int:
     sub.add_parser("samples", help="regenerate the bundled recordings/northwind* calls")
     c = sub.add_parser("corpus", help="render the benchmark corpus from recordings/specs/")
     c.add_argument("--out", type=Path, default=Path("corpus"))
-    c.add_argument("--specs", type=Path, default=HERE / "specs")
+    c.add_argument("--specs", type=Path, default=None, help="spec folder (default: the --set's)")
+    c.add_argument("--set", choices=("english", "multilingual"), default="english",
+                   help="english: recordings/specs/; multilingual: recordings/specs/multilingual/ (English "
+                        "menus with Spanish, French and Russian branches, Spanish- and Russian-root companies)")
     c.add_argument("--calls-per-company", type=int, default=8)
     c.add_argument("--seed", type=int, default=1)
     c.add_argument("--jobs", type=int, default=2)
@@ -978,6 +1010,8 @@ def main(argv=None) -> int:
             for t in render_spec(HERE / d / "spec.json", HERE / d, renderer, harsh=False):
                 print(f"recordings/{d}/{t['file']}: {t['duration']:.1f} s, {len(t['presses'])} presses")
     elif a.cmd == "corpus":
+        if a.specs is None:
+            a.specs = HERE / "specs" / ("multilingual" if a.set == "multilingual" else "")
         specs = sorted(a.specs.glob("*.json")) + sorted(a.specs.glob("*.toml"))
         # each company's seed comes from its file name: adding a company changes no other
         jobs = [(str(p), str(a.out / p.stem), a.calls_per_company,

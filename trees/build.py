@@ -38,6 +38,7 @@ class _NodeAcc:
     options: dict[str, str] = field(default_factory=dict)  # key -> label last heard
     kind_votes: Counter = field(default_factory=Counter)
     entry_votes: Counter = field(default_factory=Counter)
+    lang_votes: Counter = field(default_factory=Counter)  # BCP-47 code of each visit's prompt
     evidence: list[Evidence] = field(default_factory=list)
     returns_to: list[str] | None = None
     options_complete: bool = False
@@ -93,6 +94,8 @@ def _vote_visit(acc: _NodeAcc, v: Visit, s: Step, file: str, estimate_at: dict) 
         acc.kind_votes[v.kind] += 1
     if v.entry:
         acc.entry_votes[v.entry] += 1
+    if v.extra.get("lang"):
+        acc.lang_votes[v.extra["lang"]] += 1
     if v.listen_after is not None and s.first:
         acc.evidence.append(Evidence.at(file, start + float(v.listen_after) - s.origin, "prompt"))
         estimate_at[(s.path, s.origin)] = len(acc.evidence) - 1
@@ -207,6 +210,8 @@ def _seed(G: nx.DiGraph, tree: _Tree) -> None:
             acc.kind_votes.update(d.get("kind_votes") or {d["kind"]: max(acc.visits, 1)})
         if d.get("entry"):
             acc.entry_votes.update(d.get("entry_votes") or {d["entry"]: max(acc.visits, 1)})
+        if d.get("lang"):
+            acc.lang_votes.update(d.get("lang_votes") or {d["lang"]: max(acc.visits, 1)})
         # parsed once here; a string that is not evidence is dropped
         acc.evidence.extend(e for e in map(Evidence.parse, d.get("listen_evidence") or []) if e is not None)
         if d.get("returns_to") is not None:
@@ -325,6 +330,9 @@ def _node_attrs(acc: _NodeAcc, path: tuple, kind: str, role: str | None) -> dict
         attrs["kind_votes"] = dict(acc.kind_votes)
     if acc.entry_votes:
         attrs["entry_votes"] = dict(acc.entry_votes)
+    if acc.lang_votes:  # the language most visits heard (labels stay in it)
+        attrs["lang"] = textsim.top_vote(acc.lang_votes)
+        attrs["lang_votes"] = dict(acc.lang_votes)
     if kind == "back":
         attrs["returns_to"] = acc.returns_to if acc.returns_to is not None else (
             list(path[:-1]) if role == "repeat" else [])

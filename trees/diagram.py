@@ -17,6 +17,7 @@ import networkx as nx
 from .model import KEYPAD_ORDER, node_path
 from .model import keypad_rank as _key_rank
 from .model import node_id as _path_id
+from .render import visual
 
 #: Children are drawn in the order a keypad reads (1-9, then *, 0, #): the order
 #: prompts announce options in, so the picture reads like the menu sounds.
@@ -480,7 +481,7 @@ def _canvas(U: nx.DiGraph, pos: dict, sizes: dict, title: str | None):
     ax.set_axis_off()
     x_off = (width - n_slots * SLOT_IN) / 2
     if title:
-        ax.text(width / 2, height - 0.2, title, ha="center", va="center", fontsize=10, fontweight="bold")
+        ax.text(width / 2, height - 0.2, visual(title), ha="center", va="center", fontsize=10, fontweight="bold")
 
     def centre(n):
         x, d = pos[n]
@@ -542,7 +543,8 @@ def _draw_node(ax, U, n, centre, size, styled, diff_mode: bool) -> None:
                                   edgecolor=DIFF_COLOURS["changed"], linewidth=1.0, zorder=2))
     top = cy + (len(styled) - 1) * LINE_H / 2
     for i, (line, (colour, weight, fstyle)) in enumerate(styled):
-        ax.text(cx, top - i * LINE_H, line, ha="center", va="center", fontsize=FONT_PT,
+        # matplotlib draws characters left to right: Hebrew lines in display order
+        ax.text(cx, top - i * LINE_H, visual(line), ha="center", va="center", fontsize=FONT_PT,
                 fontweight=weight, color=colour, fontstyle=fstyle, zorder=3, gid=f"text-{_svg_id(n)}")
 
 

@@ -56,6 +56,13 @@ def _apart(da: dict, db: dict, field: str) -> float:
     return abs(_effective(db, field) - _effective(da, field))
 
 
+def _same_lang(old, pa, new, pb) -> bool:
+    """Options' labels are in their menu's language: a counterpart is searched among
+    options of menus in the same language (unknown language matches any)."""
+    la, lb = old.nodes[pa].get("lang"), new.nodes[pb].get("lang")
+    return la is None or lb is None or la == lb
+
+
 def _nav(G, parent, n) -> bool:
     return G.edges[parent, n].get("role") in ("back", "repeat")
 
@@ -141,7 +148,7 @@ class _Matcher:
                 continue  # "return to the main menu" is in every submenu: no identity
             for b, pb in self.pool_new:
                 la, lb = _label(old, a), _label(new, b)
-                if la and lb and textsim.same_label(la, lb) and not _nav(new, pb, b):
+                if la and lb and textsim.same_label(la, lb) and not _nav(new, pb, b) and _same_lang(old, pa, new, pb):
                     cands.append((textsim.label_similarity(la, lb), a, b))
         out = []
         for _, a, b in sorted(cands, reverse=True):

@@ -16,7 +16,7 @@ DIAL_PAUSE_S = 2.0
 #: Waits that moved less than this are the same entry (timing noise, as in the diff).
 WAIT_CHANGE_S = 1.0
 CSV_FIELDS = ("company", "number", "service", "path", "keys", "waits", "kind", "directory", "dial",
-              "verified", "removed")
+              "verified", "removed", "lang")
 #: Appended to the directory / dial line of an option nobody entered (its kind and
 #: wait are guesses), so it is never read as a checked entry.
 UNVERIFIED_FLAG = "  (unverified: never entered)"
@@ -44,18 +44,42 @@ def dial_string(number: str | None, keys, waits) -> str:
     return out
 
 
+def entry_lang(G: nx.DiGraph, path) -> str | None:
+    """Language of a service: its node's (BCP-47), else the nearest menu's above it."""
+    path = list(path)
+    while True:
+        n = "/".join(path) or "root"
+        if n in G and G.nodes[n].get("lang"):
+            return G.nodes[n]["lang"]
+        if not path:
+            return None
+        path.pop()
+
+
+def same_lang(code: str | None, wanted: str) -> bool:
+    """BCP-47 codes by their primary language: ``es-MX`` is ``es``."""
+    return bool(code) and code.split("-")[0].lower() == wanted.split("-")[0].lower()
+
+
+def select_lang(entries, lang: str) -> list[dict]:
+    """The entries of services in language ``lang`` (``export --lang``)."""
+    return [e for e in entries if same_lang(e.get("lang"), lang)]
+
+
 def export_entries(G: nx.DiGraph, number: str | None = None) -> list[dict]:
     """One entry per service of ``G`` (the contract's export JSON). ``number``: used when
     the tree has none (a tree mapped without ``--number``)."""
     company, number = G.graph.get("company"), G.graph.get("number") or number
     out = []
     for s in services(G):
+        lang = entry_lang(G, [k for k in s["path"] if not is_token(k)])
         out.append({
             "company": company, "number": number, "service": s["service"],
             "path": s["path"], "keys": s["keys"], "waits": s["waits"], "kind": s["kind"],
             "directory": directory_line(number, s["keys"]),
             "dial": dial_string(number, s["keys"], s["waits"]),
             "seconds": s["seconds"], "verified": s["verified"],
+            **({"lang": lang} if lang else {}),
         })
         out[-1].update(service_info.entry_fields(G, s["node"]))  # hours, hold_s, lang
     return out

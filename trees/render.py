@@ -1,6 +1,8 @@
 """The tree as indented plain text a person reads at a glance."""
 from __future__ import annotations
 
+import re
+
 import networkx as nx
 
 from .model import key_order as _key_order
@@ -10,6 +12,21 @@ def fmt_wait(x: float) -> str:
     """A wait or listen start as printed everywhere (tree, explanation, timeline,
     diagram): tenths of a second, so one figure never shows as both 5.45 and 5.5."""
     return f"{float(x):.1f}"
+
+#: Hebrew, Arabic (and their presentation forms): text a terminal or a picture must
+#: be given in display order, or it reads backwards.
+RTL_RE = re.compile("[\u0590-\u08ff\ufb1d-\ufdff\ufe70-\ufeff]")
+
+
+def visual(text: str | None) -> str | None:
+    """``text`` in display order (python-bidi's Unicode bidi algorithm) when it holds
+    right-to-left letters, for media that draw characters left to right (terminals,
+    matplotlib); unchanged otherwise. Files (JSON, CSV, Mermaid) keep logical order."""
+    if not text or not RTL_RE.search(text):
+        return text
+    from bidi import get_display
+
+    return get_display(text)
 
 
 def _describe(G, n) -> str:
@@ -29,7 +46,9 @@ def _describe(G, n) -> str:
     return "  ".join(parts)
 
 
-def render_tree(G: nx.DiGraph) -> str:
+def render_tree(G: nx.DiGraph, display_order: bool = False) -> str:
+    """The tree as indented lines; ``display_order``: right-to-left labels (Hebrew,
+    Arabic) reordered for a terminal that draws left to right (``visual``)."""
     head = []
     if G.graph.get("company") or G.graph.get("number"):
         head.append("  ".join(x for x in (G.graph.get("company"), G.graph.get("number")) if x))
@@ -43,6 +62,8 @@ def render_tree(G: nx.DiGraph) -> str:
             last = i == len(kids) - 1
             e = G.edges[n, c]
             label = e.get("label") or ("(after entry)" if e.get("role") == "entry" else "(no label heard)")
+            if display_order:
+                label = visual(label)
             lines.append(f"{prefix}{'└─' if last else '├─'} {e['key']}  {label}  {_describe(G, c)}")
             walk(c, prefix + ("   " if last else "│  "))
 

@@ -30,6 +30,8 @@ def node_at(spec: dict, path) -> dict:
 
 
 def prompt_text(node: dict) -> str:
+    if node.get("prompt"):  # the words as given (another language's phrasing)
+        return node["prompt"]
     parts = [node.get("greeting") or ""]
     if node.get("kind") == "input":
         parts.append(ENTRY_PROMPTS.get(node.get("entry"), "Please enter your number."))
@@ -77,6 +79,8 @@ def simulate_call(spec: dict, presses, file: str = "call.wav", answer_s: float =
              "listen_bounds": [None, None], "options": _option_times(node, start),
              "entry": node.get("entry") if node.get("kind") == "input" else None,
              "via": via, "presses": [], "keyed": None}
+        if node.get("lang"):
+            v["lang"] = node["lang"]
         visits.append(v)
         return v
 

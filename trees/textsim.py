@@ -32,7 +32,10 @@ RELABEL_RATIO = 55.0
 #: Shorter labels than this (normalised characters) are not matched inside longer ones.
 MIN_LABEL_CHARS = 5
 
-_NON_WORD = re.compile(r"[^0-9a-z]+")
+#: Anything but letters and digits of any script: Hebrew, Cyrillic or accented
+#: labels must survive normalising ("[^0-9a-z]" left "שירות לקוחות" empty, so
+#: every Hebrew or Russian label looked unheard to the merge and the diff).
+_NON_WORD = re.compile(r"[\W_]+")
 
 
 def normalize(text: str | None) -> str:
