@@ -40,6 +40,8 @@ def _parser() -> argparse.ArgumentParser:
     m.add_argument("--model", metavar="PATH", help="Vosk model folder")
     m.add_argument("--diagram", metavar="TREE.svg|TREE.mmd", help="also draw the tree (SVG, or Mermaid text for .mmd/.md)")
     m.add_argument("--margin", type=float, default=None, metavar="S", help="safety margin added to each wait (s)")
+    m.add_argument("--keys", metavar="K@T,...", help="keys the caller sent, e.g. 2@12.31,1@20.40 (one call; "
+                   "default: CALL.keys.json beside the call)")
 
     t = sub.add_parser("timeline", help="show one call's analysis")
     t.add_argument("call", metavar="CALL")
@@ -47,6 +49,8 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--engine", choices=("auto", "whisper", "vosk"), default="auto")
     t.add_argument("--model", metavar="PATH")
     t.add_argument("--plot", metavar="OUT.png", help="draw waveform, spectrogram and events")
+    t.add_argument("--keys", metavar="K@T,...", help="keys the caller sent, e.g. 2@12.31,1@20.40 "
+                   "(default: CALL.keys.json beside the call)")
 
     e = sub.add_parser("export", help="directory entries from trees")
     e.add_argument("trees", nargs="+", metavar="TREE.json")
@@ -98,23 +102,39 @@ def _read_tree(path: str):
         raise UsageError(f"{path}: not a JSON tree file ({exc.__class__.__name__}: {exc})") from None
 
 
-def _analyse_calls(paths, engine, console):
+def _listed_keys(paths, keys_option: str | None) -> list:
+    """Each call's keys from ``--keys`` or its sidecar (None: none), checked up front."""
+    from .keys import KeysError, parse_keys_option, read_sidecar
+
+    try:
+        if keys_option is not None:
+            if len(paths) != 1:
+                raise UsageError(f"--keys: gives the keys of one call, not {len(paths)}")
+            return [parse_keys_option(keys_option)]
+        return [read_sidecar(c) for c in paths]
+    except KeysError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _analyse_calls(paths, engine, console, keys_option: str | None = None):
     """Analyse every call first (so a bad file fails before anything is written)."""
     from ivrkit.audio import AudioError
 
+    from .keys import KeysError
     from .pipeline import analyse_call
     from .progress import CallProgress
 
     for c in paths:  # fail fast on missing files, before minutes of work
         if not Path(c).exists():
             raise UsageError(f"{c}: no such file")
+    listed = _listed_keys(paths, keys_option)
     timelines = []
     with CallProgress(len(paths)) as prog:
-        for c in paths:
+        for c, keys in zip(paths, listed):
             prog.start_call(Path(c).name)
             try:
-                tl = analyse_call(c, engine, on_stage=prog.stage)
-            except AudioError as exc:
+                tl = analyse_call(c, engine, on_stage=prog.stage, keys=keys)
+            except (AudioError, KeysError) as exc:
                 raise UsageError(str(exc)) from None
             prog.done_call(tl["duration"])
             timelines.append(tl)
@@ -160,7 +180,7 @@ def cmd_map(args, out, err) -> int:
     base = _read_tree(args.into) if args.into else None
     engine = _engine(args)
     t0 = time.perf_counter()
-    timelines = _analyse_calls(args.calls, engine, err)
+    timelines = _analyse_calls(args.calls, engine, err, args.keys)
     G = map_timelines(timelines, company=args.company, number=args.number, into=base, margin_s=args.margin)
     out.write(render_tree(G) + "\n")
     if "root" in G:
@@ -191,7 +211,9 @@ def _format_timeline(tl: dict) -> str:
             lines.append(f"{span}  speech   {ev['text']}")
         elif ev["type"] == "dtmf":
             verdict = "accepted" if ev["accepted"] else "ignored"
-            lines.append(f"{span}  key {ev['key']}    {verdict}  ({ev['level_db']:.0f} dBFS)")
+            level = f"{ev['level_db']:.0f} dBFS" if ev.get("level_db") is not None else "no tone heard"
+            how = {"sidecar": ", from the key list"}.get(ev.get("source"), "")
+            lines.append(f"{span}  key {ev['key']}    {verdict}  ({level}{how})")
         elif ev["type"] == "tone":
             lines.append(f"{span}  tone     {ev['name']}")
         elif ev["type"] == "music":
@@ -214,7 +236,7 @@ def cmd_timeline(args, out, err) -> int:
     _check_out_dir(args.plot)
     _need_matplotlib(args.plot)
     engine = _engine(args)
-    (tl,) = _analyse_calls([args.call], engine, err)
+    (tl,) = _analyse_calls([args.call], engine, err, args.keys)
     if args.plot:
         from ivrkit.audio import load
 

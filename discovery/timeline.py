@@ -22,6 +22,7 @@ import numpy as np
 from ivrkit.audio import io as audio_io
 from ivrkit.audio.analysis import analyse as analyse_signal
 
+from . import keys as keys_mod
 from . import prompts
 from .asr import Engine, Utterance, Word
 
@@ -305,7 +306,7 @@ def build_timeline(
             events.append({"type": "silence", "start": _r(r.start_s), "end": _r(r.end_s)})
     for p, acc in zip(presses, accepted_flags):
         events.append({"type": "dtmf", "key": p.key, "start": _r(p.start_s), "end": _r(p.end_s),
-                       "level_db": _r(p.level_db, 1), "accepted": acc})
+                       "level_db": _r(p.level_db, 1), "accepted": acc, **keys_mod.event_fields(p)})
     events.sort(key=lambda e: (e["start"], e["end"]))
 
     return {
@@ -325,20 +326,25 @@ def analyse_call(
     path: str | os.PathLike,
     engine: Engine | None = None,
     on_stage: Callable[[str], None] | None = None,
+    keys: "Sequence[keys_mod.ListedKey] | None" = None,
 ) -> dict:
     """Decode, detect, transcribe and walk one call; returns the timeline dict.
 
     ``engine`` defaults to ``make_engine("auto")``. ``on_stage`` is called with a
     stage name ("decode", "signal", "transcribe", "parse") for progress display.
+    ``keys``: the keys the caller sent (``discovery.keys``); None reads the
+    ``CALL.keys.json`` sidecar when there is one. Raises ``keys.KeysError``.
     """
     from .asr import make_engine
 
     stage = on_stage or (lambda _s: None)
     p = Path(path)
+    listed = keys if keys is not None else keys_mod.read_sidecar(p)
     stage("decode")
     y, sr = audio_io.load(p, sr=audio_io.PHONE_SR)
     stage("signal")
-    sig = analyse_signal(y, sr)
+    where = "--keys" if keys is not None else str(keys_mod.sidecar_path(p))
+    sig = keys_mod.apply_keys(analyse_signal(y, sr), listed, where)
     speech = [(r.start_s, r.end_s) for r in sig.regions if r.kind == "speech"]
     stage("transcribe")
     eng = engine if engine is not None else make_engine("auto")

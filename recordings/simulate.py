@@ -841,6 +841,40 @@ def random_plan(spec: dict, leaf: list[str], name: str, seed: int, harsh: bool =
     return plan
 
 
+# ------------------------------------------------------- phone channels (issue 15)
+
+#: Audio muted either side of a key when its tone is taken out of a call: the truth
+#: times are the tone's own; the margin covers a codec's ringing around it.
+ERASE_MARGIN_S = 0.02
+
+
+def erase_key_tones(y: np.ndarray, presses, sr: int = SR, margin_s: float = ERASE_MARGIN_S) -> np.ndarray:
+    """``y`` with every press's span muted (5 ms fades), as a phone sending keys out of
+    band (RFC 4733) mutes its in-band audio while a key is down.
+
+    Parameters: ``y`` audio, shape ``(n,)`` or ``(channels, n)``; ``presses`` truth
+    presses (``start`` / ``end`` in seconds). Returns a copy.
+    """
+    out = np.array(y, dtype=np.float32, copy=True)
+    n, f = out.shape[-1], max(1, int(0.005 * sr))
+    for p in presses:
+        a = max(0, int((p["start"] - margin_s) * sr))
+        b = min(n, int(np.ceil((p["end"] + margin_s) * sr)))
+        if b <= a:
+            continue
+        g = np.zeros(b - a, np.float32)
+        k = min(f, (b - a) // 2)
+        g[:k], g[len(g) - k:] = np.linspace(1, 0, k), np.linspace(0, 1, k)
+        out[..., a:b] *= g
+    return out
+
+
+def keys_sidecar(truth: dict, method: str = "rfc4733") -> list[dict]:
+    """The crawler's key list (contract, ``crawl``) for a simulated call's presses."""
+    return [{"key": p["key"], "time": round(float(p["start"]), 3), "method": method}
+            for p in truth["presses"]]
+
+
 # --------------------------------------------------------------------------- CLI
 
 
