@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import os
 import re
+import shutil
 import struct
 import subprocess
 from functools import lru_cache
@@ -109,13 +110,9 @@ def load(
         head = f.read(12)
     _check_riff(p, head, size)
 
-    cmd = [ffmpeg_exe(), "-nostdin", "-v", "error", "-i", str(p), "-vn", "-map", "0:a:0"]
-    if channels == "mix":
-        cmd += ["-ac", "1"]
-    if sr is not None:
-        cmd += ["-ar", str(int(sr))]
-    cmd += ["-c:a", "pcm_s16le", "-f", "wav", "-"]
-    proc = subprocess.run(cmd, capture_output=True)
+    proc = _ffmpeg_decode(["-i", str(p)], sr, channels)
+    if (proc.returncode != 0 or proc.stderr.strip()) and head.startswith(b"#!AMR"):
+        proc = _amr_with_sox(p, sr, channels, proc)
     if proc.returncode != 0 or len(proc.stdout) <= 44:
         err = proc.stderr.decode("utf-8", "replace")
         if "matches no streams" in err or "does not contain any stream" in err:
@@ -142,6 +139,31 @@ def load(
         # analyse a recording with holes, since a hole looks like an accepted key press
         raise AudioError(p, f"damaged or truncated audio ({_first_error_line(err)})")
     return y, rate
+
+
+def _ffmpeg_decode(source: list[str], sr: int | None, channels: str, data: bytes | None = None):
+    """Run ffmpeg from ``source`` (input args) to 16-bit PCM WAV on stdout."""
+    cmd = [ffmpeg_exe(), "-nostdin", "-v", "error", *source, "-vn", "-map", "0:a:0"]
+    if channels == "mix":
+        cmd += ["-ac", "1"]
+    if sr is not None:
+        cmd += ["-ar", str(int(sr))]
+    cmd += ["-c:a", "pcm_s16le", "-f", "wav", "-"]
+    return subprocess.run(cmd, input=data, capture_output=True)
+
+
+def _amr_with_sox(p: Path, sr: int | None, channels: str, failed):
+    """AMR files with comfort-noise (DTX) frames, as phones and sox write them:
+    ffmpeg's AMR decoder has no DTX ("Not yet implemented"), libopencore (sox) has.
+    Without sox the ffmpeg failure stands, with a hint."""
+    sox = shutil.which("sox")
+    if sox is None:
+        raise AudioError(p, "AMR with comfort-noise (DTX) frames: ffmpeg cannot decode them; "
+                            "install sox (apt install sox libsox-fmt-all) to read this file")
+    wav = subprocess.run([sox, "-V1", str(p), "-t", "wav", "-b", "16", "-"], capture_output=True)
+    if wav.returncode != 0 or len(wav.stdout) <= 44:
+        return failed
+    return _ffmpeg_decode(["-f", "wav", "-i", "-"], sr, channels, wav.stdout)
 
 
 def _segment_from_ffmpeg_wav(data: bytes) -> AudioSegment:
