@@ -176,6 +176,41 @@ def _segment_from_ffmpeg_wav(data: bytes) -> AudioSegment:
     return AudioSegment(data=raw, sample_width=2, frame_rate=rate, channels=nch)
 
 
+#: Frames for the activity measure of a side (20 ms, a codec frame).
+SIDE_FRAME_S = 0.02
+#: A frame is active when this far above its side's noise floor (the 10th percentile
+#: frame level): prompts and music clear it, line and room noise do not.
+SIDE_ACTIVE_DB = 12.0
+#: Two channels this correlated are one mix written twice (or a mono call in a
+#: stereo file): there is no side to choose.
+SAME_MIX_CORR = 0.9
+
+
+def active_fraction(y: np.ndarray, sr: int) -> float:
+    """Share of 20 ms frames of ``y`` standing SIDE_ACTIVE_DB above its noise floor."""
+    n = int(SIDE_FRAME_S * sr)
+    if len(y) < n:
+        return 0.0
+    e = np.mean(y[: len(y) // n * n].reshape(-1, n).astype(np.float64) ** 2, axis=1)
+    db = 10 * np.log10(e + 1e-12)
+    return float(np.mean(db > np.percentile(db, 10) + SIDE_ACTIVE_DB))
+
+
+def ivr_side(y: np.ndarray, sr: int) -> int | None:
+    """Which channel of a two-sided call recording (shape ``(2, n)``) is the IVR's.
+
+    The IVR's side plays prompts and music most of the call; the caller's holds key
+    tones, a few words and room noise. Returns 0 or 1, or None when ``y`` is mono or
+    its channels carry the same mix (nothing to choose)."""
+    if y.ndim != 2 or y.shape[0] != 2:
+        return None
+    a, b = (c.astype(np.float64) for c in y)
+    den = np.sqrt(np.dot(a, a) * np.dot(b, b))
+    if den == 0 or np.dot(a, b) / den > SAME_MIX_CORR:
+        return None
+    return int(active_fraction(y[1], sr) > active_fraction(y[0], sr))
+
+
 def probe_duration(path: str | os.PathLike) -> float:
     """Duration in seconds, by decoding (exact, works for every format)."""
     y, rate = load(path, sr=PHONE_SR)

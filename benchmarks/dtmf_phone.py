@@ -3,8 +3,9 @@
     python recordings/simulate.py corpus --channel phone --out corpus-phone/
     python benchmarks/dtmf_phone.py --corpus corpus-phone/ [--jobs 2] [--misses] [--no-multimon]
 
-Every call is decoded as ivrkit reads it (``ivrkit.audio.load``, mono mix) and given
-to each detector. Printed per codec family (AMR-NB, Opus, GSM-FR, G.723.1, band
+Every call is decoded as ivrkit reads it (``ivrkit.audio.load``). ivrkit's presses
+are the timeline's (``audio.analysis.analyse_sides``: a two-sided recording's keys
+from both sides); the peers get the mono mix. Printed per codec family (AMR-NB, Opus, GSM-FR, G.723.1, band
 limit) and in total: precision / recall (same key; ivrkit: onset within 60 ms; the
 peers report a digit once confirmed, so theirs count between the tone's start and
 0.25 s after its end), ivrkit's mean / max onset error, the peers' mean report
@@ -31,11 +32,13 @@ def _peer_window(p):
 def run_call(args) -> dict:
     truth_path, use_multimon = args
     from ivrkit.audio import load
-    from ivrkit.audio.dtmf import detect_dtmf
+    from ivrkit.audio.analysis import analyse_sides
 
     truth = json.loads(Path(truth_path).read_text())
-    y, sr = load(Path(truth_path).parent / truth["file"], sr=8000)
-    found = {"ivrkit": [{"key": p.key, "start": p.start_s, "end": p.end_s} for p in detect_dtmf(y, sr)]}
+    y2, sr = load(Path(truth_path).parent / truth["file"], sr=8000, channels="split")
+    found = {"ivrkit": [{"key": p.key, "start": p.start_s, "end": p.end_s}
+                        for p in analyse_sides(y2, sr).presses]}
+    y = y2.mean(axis=0)
     if spandsp.available():
         found["spandsp"] = spandsp.decode(y, sr)
     if use_multimon and multimon.available():

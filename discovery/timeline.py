@@ -20,7 +20,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from ivrkit.audio import io as audio_io
-from ivrkit.audio.analysis import analyse as analyse_signal
+from ivrkit.audio.analysis import analyse_sides as analyse_signal, ivr_audio
 
 from . import keys as keys_mod
 from . import prompts
@@ -341,10 +341,11 @@ def analyse_call(
     p = Path(path)
     listed = keys if keys is not None else keys_mod.read_sidecar(p)
     stage("decode")
-    y, sr = audio_io.load(p, sr=audio_io.PHONE_SR)
+    y, sr = audio_io.load(p, sr=audio_io.PHONE_SR, channels="split")
     stage("signal")
     where = "--keys" if keys is not None else str(keys_mod.sidecar_path(p))
     sig = keys_mod.apply_keys(analyse_signal(y, sr), listed, where)
+    y = ivr_audio(y, sr)  # a two-sided call: the IVR's side is the one to transcribe
     speech = [(r.start_s, r.end_s) for r in sig.regions if r.kind == "speech"]
     stage("transcribe")
     eng = engine if engine is not None else make_engine("auto")
