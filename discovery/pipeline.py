@@ -22,10 +22,10 @@ if TYPE_CHECKING:  # the recognizer and the signal analysis load scipy: imported
     from .asr import Engine  # so a run refused before the work starts is quick
 
 
-def _analyse_call(path, engine, on_stage=None) -> dict:
+def _analyse_call(path, engine, on_stage=None, keys=None) -> dict:
     from .timeline import analyse_call
 
-    return analyse_call(path, engine, on_stage)
+    return analyse_call(path, engine, on_stage, keys=keys)
 
 
 def make_engine(name: str = "auto", model_path=None):
