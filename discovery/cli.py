@@ -117,6 +117,8 @@ def _add_export(sub) -> None:
                         "always carry them with verified=false)")
     e.add_argument("--number", help="phone number for trees mapped without one (default: the tree's; "
                                     "a tree without a number is refused)")
+    e.add_argument("--human", action="store_true",
+                   help="one line per company: the fastest route to a person, with waits and hold")
 
 
 def _add_diff(sub) -> None:
@@ -435,6 +437,11 @@ def cmd_export(args, out, err) -> int:
     from ivrkit.trees.export import format_csv, format_dial, format_directory, verified_only
 
     entries = _export_entries(args, err)
+    if args.human:
+        from ivrkit.trees.export import format_human
+
+        out.write(format_human(entries))
+        return EXIT_OK
     if args.format == "json":
         out.write(json.dumps(entries, indent=2, ensure_ascii=False) + "\n")
         return EXIT_OK
@@ -470,9 +477,148 @@ def cmd_diff(args, out, err) -> int:
     return EXIT_OK
 
 
+# -- crawl and recrawl: place the calls over SIP ----------------------------------
+
+def _crawl_parsers(sub) -> None:
+    """``crawl`` and ``recrawl``: place the calls over SIP (password: IVRKIT_SIP_PASSWORD)."""
+    c = sub.add_parser("crawl", help="call a number over SIP and map its menu, one option per call")
+    c.add_argument("number", metavar="NUMBER")
+    r = sub.add_parser("recrawl", help="call once per known menu of a tree, then diff and export --since")
+    r.add_argument("tree", metavar="TREE.json")
+    for x in (c, r):
+        x.add_argument("--sip", required=True, metavar="sip:USER@HOST[:PORT]", help="the caller's SIP account")
+        x.add_argument("--calls", required=True, metavar="DIR", help="folder for the calls (kept)")
+        x.add_argument("--out", required=x is c, metavar="TREE.json", help="tree written after every call")
+        x.add_argument("--max-calls", type=int, default=40, metavar="N", help="stop after N calls (default: %(default)s)")
+        x.add_argument("--max-call-s", type=float, default=90.0, metavar="S", help="hang up after S seconds (default: %(default)s)")
+        x.add_argument("--pause-s", type=float, default=2.0, metavar="S", help="pause between calls (default: %(default)s s)")
+        x.add_argument("--lines", type=int, default=1, metavar="N", help="calls at once (default: %(default)s)")
+        x.add_argument("--dtmf", choices=("inband", "rfc4733"), default="inband", help="how keys are sent (default: %(default)s)")
+        _add_engine(x)
+    c.add_argument("--company", help="company name written into the tree (default: none)")
+    c.add_argument("--entry", action="append", default=[], metavar="ID=DIGITS",
+                   help="type DIGITS at the input prompt ID (node id like 1/2, or entry token like Tel#); "
+                        "without it input prompts are leaves")
+    c.add_argument("--resume", action="store_true", help="go on with the crawl already in --calls")
+    c.add_argument("--dry-run", action="store_true", help="print the plan of the next call and stop")
+
+
+def _crawl_setup(args, number: str):
+    """Check the crawl's arguments before any call; returns (SipTarget, limits)."""
+    from . import crawl, sip
+
+    try:
+        target = sip.parse_sip_uri(args.sip)
+    except ValueError as exc:
+        raise UsageError(f"--sip: {exc}") from None
+    if Path(args.out).resolve().parent != Path(args.calls).resolve():  # --calls is made
+        _check_output(args.out)
+    if Path(args.calls).exists() and not Path(args.calls).is_dir():
+        raise UsageError(f"{args.calls}: not a folder")
+    state = crawl.load_state(Path(args.calls))
+    if state["calls"] and not getattr(args, "resume", True) and not getattr(args, "dry_run", False):
+        raise UsageError(f"{args.calls}: already holds {len(state['calls'])} calls of a crawl "
+                         "(--resume to go on, or another folder)")
+    if state.get("number") not in (None, number):
+        raise UsageError(f"{args.calls}: holds a crawl of {state['number']}, not {number}")
+    for name in ("max_calls", "lines"):
+        if getattr(args, name) < 1:
+            raise UsageError(f"--{name.replace('_', '-')}: must be at least 1")
+    limits = crawl.Limits(args.max_calls, args.max_call_s, args.pause_s, args.lines)
+    return target, limits
+
+
+def _sip_password() -> str:
+    pw = os.environ.get("IVRKIT_SIP_PASSWORD")
+    if pw is None:
+        if not sys.stdin.isatty():
+            raise UsageError("set IVRKIT_SIP_PASSWORD (the password is never read from the command line)")
+        import getpass
+
+        pw = getpass.getpass("SIP password: ")
+    return pw
+
+
+def _run_crawl(args, err, number: str, target, limits, tree_out: str, **kw):
+    from . import crawl, sip
+
+    engine = _engine(args)
+    try:
+        with sip.SipPhone(target, _sip_password()) as phone:
+            return crawl.crawl(lambda: phone.dial(number, method=args.dtmf), args.calls, tree_out, number,
+                               limits, engine=engine, on_event=lambda s: err.write(s + "\n"), **kw)
+    except sip.SipError as exc:
+        n = len(crawl.load_state(Path(args.calls))["calls"])
+        err.write(f"discover: {exc}; {n} finished calls kept in {args.calls} (--resume goes on)\n")
+        return None
+
+
+def _entries(items) -> dict:
+    out = {}
+    for it in items:
+        k, sep, v = it.partition("=")
+        if not sep or not k or not v or any(c not in "0123456789*#" for c in v):
+            raise UsageError(f"--entry {it!r}: expected ID=DIGITS (digits, * and # only)")
+        out[k] = v
+    return out
+
+
+def cmd_crawl(args, out, err) -> int:
+    from ivrkit.trees.render import render_tree
+
+    from . import crawl
+
+    target, limits = _crawl_setup(args, args.number)
+    entries = _entries(args.entry)
+    if args.dry_run:
+        an = crawl.Analyst(Path(args.calls), args.number, args.company, None)
+        for c in crawl.load_state(Path(args.calls))["calls"]:
+            an.add(Path(args.calls) / c["file"])
+        plans = crawl.next_plans(an.tree(), crawl.tried_counts(crawl.load_state(Path(args.calls))), 1,
+                                 entries=entries)
+        out.write((f"next call: {plans[0].describe()}" if plans else "nothing left to enter") + "\n")
+        return EXIT_OK
+    G = _run_crawl(args, err, args.number, target, limits, args.out, company=args.company,
+                   entries=entries)
+    if G is None:
+        return EXIT_FAIL
+    out.write(render_tree(G) + "\n")
+    return EXIT_OK
+
+
+def cmd_recrawl(args, out, err) -> int:
+    from ivrkit.trees.diff import diff_trees, format_diff
+    from ivrkit.trees.export import entries_since, export_entries, format_directory
+
+    from . import crawl
+
+    old = _read_tree(args.tree)
+    number = old.graph.get("number") or ""
+    if not number:
+        raise UsageError(f"{args.tree}: the tree has no number to call")
+    args.out = args.out or str(Path(args.calls) / "tree.json")
+    target, limits = _crawl_setup(args, number)
+    G = _run_crawl(args, err, number, target, limits, args.out, only=crawl.recrawl_targets(old), route_tree=old,
+                   company=old.graph.get("company"))
+    if G is None:
+        return EXIT_FAIL
+    G = _run_crawl(args, err, number, target, limits, args.out, company=old.graph.get("company"),
+                   skip=crawl.known_options(old))
+    if G is None:
+        return EXIT_FAIL
+    out.write(format_diff(diff_trees(old, G)) + "\n")
+    olds = export_entries(old)
+    since = entries_since(crawl.carry_leaves(export_entries(G), olds), olds)
+    out.write("\nchanged entries:\n" + (format_directory(since) or "(none)\n"))
+    return EXIT_OK
+
+
 #: command -> (adds its flags, does its work)
 COMMANDS = {"map": (_add_map, cmd_map), "timeline": (_add_timeline, cmd_timeline),
             "export": (_add_export, cmd_export), "diff": (_add_diff, cmd_diff)}
+#: crawl and recrawl share their flags: one function adds both parsers
+COMMANDS["crawl"] = (_crawl_parsers, cmd_crawl)
+COMMANDS["recrawl"] = (lambda sub: None, cmd_recrawl)
 
 
 def _run(argv, out, err) -> int:

@@ -23,7 +23,7 @@ from ivrkit.audio import io as audio_io
 from ivrkit.audio.analysis import analyse_sides as analyse_signal, ivr_audio
 
 from . import keys as keys_mod
-from . import prompts
+from . import prompts, service
 from .asr import Engine, Utterance, Word
 
 SCHEMA = "ivrkit.timeline/1"
@@ -309,7 +309,7 @@ def build_timeline(
                        "level_db": _r(p.level_db, 1), "accepted": acc, **keys_mod.event_fields(p)})
     events.sort(key=lambda e: (e["start"], e["end"]))
 
-    return {
+    tl = {
         "schema": SCHEMA,
         "file": file,
         "sha256": sha256,
@@ -320,6 +320,8 @@ def build_timeline(
         "events": events,
         "menus": menus,
     }
+    # opening hours, holds and a closed-hours greeting (discovery/service.py)
+    return service.annotate(tl, words)
 
 
 def analyse_call(

@@ -8,7 +8,7 @@ import re
 
 import networkx as nx
 
-from . import textsim
+from . import service_info, textsim
 from .paths import DTMF_KEYS, services
 
 #: A comma in a phone dial string pauses 2 s (the common handset / modem convention).
@@ -57,6 +57,7 @@ def export_entries(G: nx.DiGraph, number: str | None = None) -> list[dict]:
             "dial": dial_string(number, s["keys"], s["waits"]),
             "seconds": s["seconds"], "verified": s["verified"],
         })
+        out[-1].update(service_info.entry_fields(G, s["node"]))  # hours, hold_s, lang
     return out
 
 
@@ -86,6 +87,10 @@ def format_directory(entries, with_service: bool = False) -> str:
     if with_service:
         return "".join(_flagged(e, f"{e['directory']}  {e['service']} ({e['kind']})") + "\n" for e in entries)
     return "".join(_flagged(e, e["directory"]) + "\n" for e in entries)
+
+
+#: ``--human``: the fastest route to a person per company (trees/service_info.py).
+format_human = service_info.format_human
 
 
 def format_dial(entries) -> str:
