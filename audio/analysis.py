@@ -1,11 +1,12 @@
 """One pass of every detector over a call: what the timeline is built from."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
-from .dtmf import detect_dtmf
+from .dtmf import detect_dtmf, merge_presses
+from .io import ivr_side
 from .events import DtmfPress, Region, Tone
 from .segment import answer_time, greeting_onset, segment
 from .tones import detect_tones
@@ -54,3 +55,28 @@ def analyse(y: np.ndarray, sr: int) -> SignalAnalysis:
         answer_s=float(answer),
         duration_s=len(y8) / SR,
     )
+
+
+def analyse_sides(y: np.ndarray, sr: int) -> SignalAnalysis:
+    """``analyse`` for a recording of shape ``(channels, n)``.
+
+    A two-sided recording (one side per channel, ``io.ivr_side``) is analysed on the
+    IVR's side, so the caller's voice never becomes prompt speech; key tones are
+    taken from both sides (a phone's keys are on the caller's side, an IVR's
+    recorder may mix them into its own). Anything else is analysed as its mono mix.
+    """
+    side = ivr_side(y, sr) if y.ndim == 2 else None
+    if side is None:
+        return analyse(ivr_audio(y, sr), sr)
+    sig = analyse(y[side], sr)
+    near = detect_dtmf(to_phone_rate(y[1 - side], sr), SR)
+    return replace(sig, presses=tuple(merge_presses(sig.presses, near)))
+
+
+def ivr_audio(y: np.ndarray, sr: int) -> np.ndarray:
+    """The IVR's side of a two-sided recording, else the mono mix (what speech
+    recognition hears)."""
+    if y.ndim == 1:
+        return y
+    side = ivr_side(y, sr)
+    return y.mean(axis=0) if side is None else y[side]

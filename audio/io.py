@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import os
 import re
+import shutil
 import struct
 import subprocess
 from functools import lru_cache
@@ -98,13 +99,9 @@ def load(
     if channels not in ("mix", "split"):
         raise ValueError(f"channels must be 'mix' or 'split', not {channels!r}")
     _check_file(p)
-    cmd = [ffmpeg_exe(), "-nostdin", "-v", "error", "-i", str(p), "-vn", "-map", "0:a:0"]
-    if channels == "mix":
-        cmd += ["-ac", "1"]
-    if sr is not None:
-        cmd += ["-ar", str(int(sr))]
-    cmd += ["-c:a", "pcm_s16le", "-f", "wav", "-"]
-    proc = subprocess.run(cmd, capture_output=True)
+    proc = _ffmpeg_decode(["-i", str(p)], sr, channels)
+    if (proc.returncode != 0 or proc.stderr.strip()) and _is_amr(p):
+        proc = _amr_with_sox(p, sr, channels, proc)
     if proc.returncode != 0 or len(proc.stdout) <= 44:
         _raise_decode_error(p, proc.stderr)
     # ffmpeg writes a streaming WAV header with unknown sizes; pydub reads the raw
@@ -125,6 +122,36 @@ def load(
         # analyse a recording with holes, since a hole looks like an accepted key press
         raise AudioError(p, f"damaged or truncated audio ({_first_error_line(err)})")
     return y, rate
+
+
+def _ffmpeg_decode(source: list[str], sr: int | None, channels: str, data: bytes | None = None):
+    """Run ffmpeg from ``source`` (input args) to 16-bit PCM WAV on stdout."""
+    cmd = [ffmpeg_exe(), "-nostdin", "-v", "error", *source, "-vn", "-map", "0:a:0"]
+    if channels == "mix":
+        cmd += ["-ac", "1"]
+    if sr is not None:
+        cmd += ["-ar", str(int(sr))]
+    cmd += ["-c:a", "pcm_s16le", "-f", "wav", "-"]
+    return subprocess.run(cmd, input=data, capture_output=True)
+
+
+def _is_amr(p: Path) -> bool:
+    with open(p, "rb") as f:
+        return f.read(5) == b"#!AMR"
+
+
+def _amr_with_sox(p: Path, sr: int | None, channels: str, failed):
+    """AMR files with comfort-noise (DTX) frames, as phones and sox write them:
+    ffmpeg's AMR decoder has no DTX ("Not yet implemented"), libopencore (sox) has.
+    Without sox the ffmpeg failure stands, with a hint."""
+    sox = shutil.which("sox")
+    if sox is None:
+        raise AudioError(p, "AMR with comfort-noise (DTX) frames: ffmpeg cannot decode them; "
+                            "install sox (apt install sox libsox-fmt-all) to read this file")
+    wav = subprocess.run([sox, "-V1", str(p), "-t", "wav", "-b", "16", "-"], capture_output=True)
+    if wav.returncode != 0 or len(wav.stdout) <= 44:
+        return failed
+    return _ffmpeg_decode(["-f", "wav", "-i", "-"], sr, channels, wav.stdout)
 
 
 def _check_file(p: Path) -> None:
@@ -166,6 +193,9 @@ def check_decodable(path: str | os.PathLike) -> None:
     cmd = [ffmpeg_exe(), "-nostdin", "-v", "error", "-i", str(p), "-vn", "-map", "0:a:0",
            "-ac", "1", "-ar", str(PHONE_SR), "-f", "null", "-"]
     proc = subprocess.run(cmd, capture_output=True)
+    if (proc.returncode != 0 or proc.stderr.strip()) and _is_amr(p):
+        load(p)  # AMR with comfort-noise frames: decodable through sox, else its error
+        return
     if proc.returncode != 0:
         _raise_decode_error(p, proc.stderr)
     if err := proc.stderr.strip():
@@ -180,6 +210,41 @@ def _segment_from_ffmpeg_wav(data: bytes) -> AudioSegment:
     raw = data[data_at + 8 :]
     raw = raw[: len(raw) - (len(raw) % (2 * nch))]
     return AudioSegment(data=raw, sample_width=2, frame_rate=rate, channels=nch)
+
+
+#: Frames for the activity measure of a side (20 ms, a codec frame).
+SIDE_FRAME_S = 0.02
+#: A frame is active when this far above its side's noise floor (the 10th percentile
+#: frame level): prompts and music clear it, line and room noise do not.
+SIDE_ACTIVE_DB = 12.0
+#: Two channels this correlated are one mix written twice (or a mono call in a
+#: stereo file): there is no side to choose.
+SAME_MIX_CORR = 0.9
+
+
+def active_fraction(y: np.ndarray, sr: int) -> float:
+    """Share of 20 ms frames of ``y`` standing SIDE_ACTIVE_DB above its noise floor."""
+    n = int(SIDE_FRAME_S * sr)
+    if len(y) < n:
+        return 0.0
+    e = np.mean(y[: len(y) // n * n].reshape(-1, n).astype(np.float64) ** 2, axis=1)
+    db = 10 * np.log10(e + 1e-12)
+    return float(np.mean(db > np.percentile(db, 10) + SIDE_ACTIVE_DB))
+
+
+def ivr_side(y: np.ndarray, sr: int) -> int | None:
+    """Which channel of a two-sided call recording (shape ``(2, n)``) is the IVR's.
+
+    The IVR's side plays prompts and music most of the call; the caller's holds key
+    tones, a few words and room noise. Returns 0 or 1, or None when ``y`` is mono or
+    its channels carry the same mix (nothing to choose)."""
+    if y.ndim != 2 or y.shape[0] != 2:
+        return None
+    a, b = (c.astype(np.float64) for c in y)
+    den = np.sqrt(np.dot(a, a) * np.dot(b, b))
+    if den == 0 or np.dot(a, b) / den > SAME_MIX_CORR:
+        return None
+    return int(active_fraction(y[1], sr) > active_fraction(y[0], sr))
 
 
 def probe_duration(path: str | os.PathLike) -> float:

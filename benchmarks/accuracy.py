@@ -488,6 +488,55 @@ def print_conditions(reps: list[dict]) -> None:
         last = c
 
 
+def _caller_heard(truth: dict, timeline: dict | None) -> tuple[int, int]:
+    """(caller utterances whose words the timeline put in IVR speech, utterances)."""
+    said = (truth.get("phone") or {}).get("caller_speech") or []
+    if not timeline:
+        return 0, len(said)
+    speech = [e for e in timeline["events"] if e["type"] == "speech"]
+    heard = 0
+    for u in said:
+        words = {w.strip(",.?").lower() for w in u["text"].split()} - {"uh", "a", "to", "was"}
+        near = " ".join(e["text"].lower() for e in speech if e["start"] < u["end"] + 0.3 and e["end"] > u["start"] - 0.3)
+        heard += bool(words) and any(w in near.split() for w in words)
+    return heard, len(said)
+
+
+def print_phone(results: list[dict]) -> None:
+    """The "phone recordings" group: calls made with ``simulate.py corpus --channel phone``
+    (truth has a ``phone`` section), by codec family: DTMF precision / recall / onset,
+    and how often the caller's own words ended up in the IVR's speech."""
+    rows = defaultdict(lambda: {"calls": 0, "tp": 0, "fp": 0, "fn": 0, "errs": [], "heard": 0, "said": 0})
+    for r in results:
+        ph = r["truth"].get("phone")
+        if ph is None or r["presses"] is None:
+            continue
+        fam = r["truth"]["codec"].partition(":")[0] + (" (stereo)" if ph.get("stereo") else "")
+        for g in (fam, "all phone calls"):
+            row = rows[g]
+            truth = r["truth"]["presses"]
+            pairs = scoring.match_presses(truth, r["presses"])
+            row["calls"] += 1
+            row["tp"] += len(pairs)
+            row["fn"] += len(truth) - len(pairs)
+            row["fp"] += len(r["presses"]) - len(pairs)
+            row["errs"] += [abs(r["presses"][j]["start"] - truth[i]["start"]) * 1000 for i, j in pairs]
+            h, n = _caller_heard(r["truth"], r["timeline"])
+            row["heard"] += h
+            row["said"] += n
+    if not rows:
+        return
+    print("\nphone recordings (simulate.py corpus --channel phone):")
+    print(f"  {'channel':18} {'calls':>5} {'dtmf P':>7} {'R':>6} {'on ms':>6} {'caller words in IVR speech':>27}")
+    for g in sorted(rows, key=lambda k: (k == "all phone calls", k)):
+        row = rows[g]
+        m = scoring.prf(row["tp"], row["fp"], row["fn"])
+        on = sum(row["errs"]) / len(row["errs"]) if row["errs"] else float("nan")
+        pr, rc = (float("nan") if m[k] is None else m[k] for k in ("precision", "recall"))
+        print(f"  {g:18} {row['calls']:5d} {pr:7.3f} {rc:6.3f} {on:6.1f} "
+              f"{row['heard']:>20d} / {row['said']}")
+
+
 def _progress(r: dict, i: int, n: int) -> dict:
     """One stderr line per call: long runs show they are alive."""
     if sys.stderr.isatty() or os.environ.get("IVRKIT_PROGRESS"):
@@ -570,6 +619,7 @@ def report(a, comps, results, head, mode) -> int:
     print_report(reps, total)
     print_conditions(reps)
     print_languages(reps)
+    print_phone(results)
     diffs = score_diffs(reps, comps)
     print_diffs(diffs)
     if a.json:

@@ -90,6 +90,8 @@ def _add_map(sub) -> None:
                         f"(default: {DEFAULT_MARGIN_S} s)")
     m.add_argument("--lang", metavar="CODES", help="languages the menus may speak, BCP-47, e.g. en,es,ru "
                    "(default en; others need the multilingual extra or a multilingual --model)")
+    m.add_argument("--keys", metavar="K@T,...", help="keys the caller sent, e.g. 2@12.31,1@20.40 (one call; "
+                   "default: CALL.keys.json beside the call, if any)")
 
 
 def _add_timeline(sub) -> None:
@@ -100,6 +102,8 @@ def _add_timeline(sub) -> None:
     _add_engine(t)
     t.add_argument("--plot", metavar="OUT.png", help="draw waveform, spectrogram and events (PNG/SVG/PDF)")
     t.add_argument("--lang", metavar="CODES", help="languages the menu may speak, BCP-47, e.g. en,es,ru")
+    t.add_argument("--keys", metavar="K@T,...", help="keys the caller sent, e.g. 2@12.31,1@20.40 "
+                   "(default: CALL.keys.json beside the call, if any)")
 
 
 def _add_export(sub) -> None:
@@ -244,19 +248,37 @@ def _probe_calls(paths, skip_bad: bool, err, known=frozenset()):
 
 # -- analysis ----------------------------------------------------------------------
 
-def _analyse_calls(paths, engine):
+def _listed_keys(paths, keys_option: str | None, given: int) -> list:
+    """Each call's keys from ``--keys`` or its sidecar (None: none), checked before any
+    analysis; ``given``: how many calls were named (``--keys`` is for one)."""
+    from .keys import KeysError, parse_keys_option, read_sidecar
+
+    try:
+        if keys_option is not None:
+            if given != 1:
+                raise UsageError(f"--keys: gives the keys of one call, not {given}")
+            return [parse_keys_option(keys_option)] * len(paths)
+        return [read_sidecar(c) for c in paths]
+    except KeysError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _analyse_calls(paths, engine, keys=None):
+    """``keys``: each call's listed keys (``_listed_keys``), None to read sidecars."""
     from ivrkit.audio import AudioError
 
+    from .keys import KeysError
     from .pipeline import analyse_call
     from .progress import CallProgress
 
+    keys = keys if keys is not None else [None] * len(paths)
     timelines = []
     with CallProgress(len(paths)) as prog:
-        for c in paths:
+        for c, k in zip(paths, keys):
             prog.start_call(Path(c).name)
             try:
-                tl = analyse_call(c, engine, on_stage=prog.stage)
-            except AudioError as exc:
+                tl = analyse_call(c, engine, on_stage=prog.stage, keys=k)
+            except (AudioError, KeysError) as exc:
                 raise UsageError(str(exc)) from None
             prog.done_call(tl["duration"])
             timelines.append(tl)
@@ -355,13 +377,16 @@ def cmd_map(args, out, err) -> int:
 
     base = _map_checks(args)
     known = {s.get("sha256") for s in (base.graph.get("sources") or [])} - {None} if base is not None else set()
+    if args.keys is not None:
+        _listed_keys(args.calls, args.keys, len(args.calls))
     calls = _probe_calls(args.calls, args.skip_bad, err, known)
     if not calls:  # every call is already in the --into tree
         _print_tree(base, out)
         return EXIT_OK
+    keys = _listed_keys(calls, args.keys, len(args.calls))
     engine = _engine(args)
     t0 = time.perf_counter()
-    timelines = _with_menus(calls, _analyse_calls(calls, engine), args.skip_bad, err)
+    timelines = _with_menus(calls, _analyse_calls(calls, engine, keys), args.skip_bad, err)
     G = _merge(args, timelines, base)
     _print_tree(G, out)
     if args.diagram:
@@ -380,8 +405,9 @@ def cmd_timeline(args, out, err) -> int:
     _check_outputs([(args.plot, PICTURE_SUFFIXES)], [args.call])
     _need_matplotlib(args.plot)
     calls = _probe_calls([args.call], False, err)
+    keys = _listed_keys(calls, args.keys, 1)
     engine = _engine(args)
-    (tl,) = _analyse_calls(calls, engine)
+    (tl,) = _analyse_calls(calls, engine, keys)
     if args.plot:
         from ivrkit.audio import load
 

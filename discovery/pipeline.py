@@ -22,10 +22,10 @@ if TYPE_CHECKING:  # the recognizer and the signal analysis load scipy: imported
     from .asr import Engine  # so a run refused before the work starts is quick
 
 
-def _analyse_call(path, engine, on_stage=None) -> dict:
+def _analyse_call(path, engine, on_stage=None, keys=None) -> dict:
     from .timeline import analyse_call
 
-    return analyse_call(path, engine, on_stage)
+    return analyse_call(path, engine, on_stage, keys=keys)
 
 
 def make_engine(name: str = "auto", model_path=None):
@@ -36,15 +36,17 @@ def make_engine(name: str = "auto", model_path=None):
 
 
 def analyse_call(path: str | os.PathLike, engine: Engine | None = None,
-                 on_stage: Callable[[str], None] | None = None) -> dict:
+                 on_stage: Callable[[str], None] | None = None, keys=None) -> dict:
     """Decode, detect, transcribe and walk one call.
 
     Parameters: ``path`` any recording ffmpeg decodes; ``engine`` a recognizer
     (``make_engine()``'s default when None); ``on_stage`` called with each stage name
-    for progress display.
+    for progress display; ``keys`` the keys the caller sent (a
+    ``discovery.keys.ListedKey`` list; None reads a ``CALL.keys.json`` sidecar beside
+    the call when there is one).
     Returns the timeline (the contract's ``ivrkit.timeline/1`` JSON as a dict).
     """
-    return _analyse_call(path, engine if engine is not None else make_engine("auto"), on_stage)
+    return _analyse_call(path, engine if engine is not None else make_engine("auto"), on_stage, keys=keys)
 
 
 def map_calls(paths: Iterable[str | os.PathLike], company: str | None = None,

@@ -20,7 +20,8 @@ from typing import Callable, Sequence
 import numpy as np
 
 from ivrkit.audio import io as audio_io
-from ivrkit.audio.analysis import analyse as analyse_signal
+from ivrkit.audio.analysis import analyse_sides as analyse_signal
+from ivrkit.audio.analysis import ivr_audio
 from ivrkit.audio.vocab import bridge_spans
 from ivrkit.trees.model import (MIN_ENTRY_KEYS, RESUME_GAP_S, TERMINATORS, TIMELINE_SCHEMA, clip_listen,
                                 entry_runs)
@@ -28,6 +29,7 @@ from ivrkit.trees.model import Event, Option, Press, Timeline, Via, Visit
 from ivrkit.trees.model import Word as WordRecord
 from ivrkit.trees.model import round_s as _r
 
+from . import keys as keys_mod
 from . import prompts, service
 from .asr import Engine, Utterance, Word
 
@@ -310,7 +312,8 @@ def _events(sig, words, presses, accepted_flags) -> list[Event]:
         elif r.kind == "silence" and r.end_s - r.start_s >= 0.5:
             events.append(Event("silence", _r(r.start_s), _r(r.end_s)))
     for p, acc in zip(presses, accepted_flags):
-        events.append(Event("dtmf", _r(p.start_s), _r(p.end_s), key=p.key, level_db=_r(p.level_db, 1), accepted=acc))
+        events.append(Event("dtmf", _r(p.start_s), _r(p.end_s), key=p.key, level_db=_r(p.level_db, 1), accepted=acc,
+                            extra=keys_mod.event_fields(p)))
     events.sort(key=lambda e: (e.start, e.end))
     return events
 
@@ -344,20 +347,26 @@ def analyse_call(
     path: str | os.PathLike,
     engine: Engine | None = None,
     on_stage: Callable[[str], None] | None = None,
+    keys: "Sequence[keys_mod.ListedKey] | None" = None,
 ) -> dict:
     """Decode, detect, transcribe and walk one call; returns the timeline dict.
 
     ``engine`` defaults to ``make_engine("auto")``. ``on_stage`` is called with a
     stage name ("decode", "signal", "transcribe", "parse") for progress display.
+    ``keys``: the keys the caller sent (``discovery.keys``); None reads the
+    ``CALL.keys.json`` sidecar when there is one. Raises ``keys.KeysError``.
     """
     from .asr import make_engine
 
     stage = on_stage or (lambda _s: None)
     p = Path(path)
+    listed = keys if keys is not None else keys_mod.read_sidecar(p)
     stage("decode")
-    y, sr = audio_io.load(p, sr=audio_io.PHONE_SR)
+    y, sr = audio_io.load(p, sr=audio_io.PHONE_SR, channels="split")
     stage("signal")
-    sig = analyse_signal(y, sr)
+    where = "--keys" if keys is not None else str(keys_mod.sidecar_path(p))
+    sig = keys_mod.apply_keys(analyse_signal(y, sr), listed, where)
+    y = ivr_audio(y, sr)  # a two-sided call: the IVR's side is the one to transcribe
     speech = [(r.start_s, r.end_s) for r in sig.regions if r.kind == "speech"]
     stage("transcribe")
     eng = engine if engine is not None else make_engine("auto")

@@ -14,6 +14,7 @@ Command line::
     python recordings/simulate.py render SPEC.json --out DIR [--random-calls N] [--seed S]
     python recordings/simulate.py samples            # recordings/northwind*, committed
     python recordings/simulate.py corpus --out corpus/ [--calls-per-company 8]
+    python recordings/simulate.py corpus --channel phone --out corpus-phone/
 
 Every random choice comes from one ``numpy.random.Generator`` seeded per call, so the
 same spec + plan + seed gives the same audio (speech synthesis is deterministic and
@@ -952,6 +953,204 @@ def random_plan(spec: dict, leaf: list[str], name: str, seed: int, harsh: bool =
     return plan
 
 
+# ------------------------------------------------------- phone channels (issue 15)
+
+#: Audio muted either side of a key when its tone is taken out of a call: the truth
+#: times are the tone's own; the margin covers a codec's ringing around it.
+ERASE_MARGIN_S = 0.02
+
+
+def erase_key_tones(y: np.ndarray, presses, sr: int = SR, margin_s: float = ERASE_MARGIN_S) -> np.ndarray:
+    """``y`` with every press's span muted (5 ms fades), as a phone sending keys out of
+    band (RFC 4733) mutes its in-band audio while a key is down.
+
+    Parameters: ``y`` audio, shape ``(n,)`` or ``(channels, n)``; ``presses`` truth
+    presses (``start`` / ``end`` in seconds). Returns a copy.
+    """
+    out = np.array(y, dtype=np.float32, copy=True)
+    n, f = out.shape[-1], max(1, int(0.005 * sr))
+    for p in presses:
+        a = max(0, int((p["start"] - margin_s) * sr))
+        b = min(n, int(np.ceil((p["end"] + margin_s) * sr)))
+        if b <= a:
+            continue
+        g = np.zeros(b - a, np.float32)
+        k = min(f, (b - a) // 2)
+        g[:k], g[len(g) - k:] = np.linspace(1, 0, k), np.linspace(0, 1, k)
+        out[..., a:b] *= g
+    return out
+
+
+def keys_sidecar(truth: dict, method: str = "rfc4733") -> list[dict]:
+    """The crawler's key list (contract, ``crawl``) for a simulated call's presses."""
+    return [{"key": p["key"], "time": round(float(p["start"]), 3), "method": method}
+            for p in truth["presses"]]
+
+
+#: AMR-NB's eight modes (3GPP TS 26.071), sox ``-C 0`` .. ``-C 7``, kbit/s.
+AMR_NB_MODES_KBPS = (4.75, 5.15, 5.9, 6.7, 7.4, 7.95, 10.2, 12.2)
+#: Phone channels the simulator codes a call through (``phone_encode``): AMR-NB
+#: ``amrnb:MODE`` (sox; ffmpeg here decodes AMR but cannot encode it), Opus
+#: ``opus:BITRATE`` (ffmpeg libopus, VoIP mode), GSM-FR ``gsm`` (libgsm), ``g723``
+#: (G.723.1 6.3 kbit/s CELP: ffmpeg encodes no G.729, and G.723.1 is the nearest
+#: low-rate CELP coder it has) and ``band`` (a steep 300-3400 Hz limit, the channel
+#: G.729 / G.711 calls pass through). AMR-WB: neither sox nor ffmpeg here encodes it.
+PHONE_CHANNELS = ("amrnb", "opus", "gsm", "g723", "band")
+#: Caller phrases said over prompts (issue 15), in a voice unlike the IVR's.
+CALLER_PHRASES = ("representative", "agent please", "operator", "uh, billing", "hello?",
+                  "talk to a person", "what was that", "okay")
+CALLER_VOICES = ("espeak-ng:en-us+m3:170", "espeak-ng:en-gb+m1:160", "flite:rms", "flite:awb")
+#: Shortest network-generated DTMF tone (3GPP TS 23.014 §3: 70 ms), so phone calls draw
+#: key durations from here up; the rest of the key ranges are the corpus's harsh ones.
+PHONE_DTMF = {"dur_s": [0.07, 0.2], "level_db": [-25, -3], "twist_db": [-6, 6], "freq_error": [-0.015, 0.015]}
+
+
+def _run_codec(cmd: list[str], raw: bytes) -> None:
+    subprocess.run(cmd, input=raw, check=True, capture_output=True)
+
+
+def phone_encode(y: np.ndarray, path: Path, channel: str) -> None:
+    """Write mono 8 kHz ``y`` to ``path`` coded by ``channel`` (``PHONE_CHANNELS``)."""
+    name, _, arg = channel.partition(":")
+    y = np.clip(y, -1.0, 1.0).astype("<f4")
+    pcm_in = ["-f", "f32le", "-ar", str(SR), "-ac", "1", "-i", "-"]
+    ff = [_ffmpeg(), "-nostdin", "-v", "error", "-y", *pcm_in]
+    if name == "amrnb":
+        mode = int(arg or 7)
+        _run_codec(["sox", "-t", "raw", "-r", str(SR), "-e", "floating-point", "-b", "32", "-c", "1", "-",
+                    "-t", "amr-nb", "-C", str(mode), str(path)], y.tobytes())
+    elif name == "opus":
+        _run_codec([*ff, "-c:a", "libopus", "-b:a", arg or "12k", "-application", "voip", str(path)], y.tobytes())
+    elif name == "gsm":
+        _run_codec([*ff, "-c:a", "libgsm_ms", str(path)], y.tobytes())
+    elif name == "g723":
+        _run_codec([*ff, "-c:a", "g723_1", "-b:a", "6300", str(path)], y.tobytes())
+    elif name == "band":
+        sos = butter(8, [300.0, 3400.0], btype="bandpass", fs=SR, output="sos")
+        _run_codec([*ff, "-c:a", "pcm_s16le", str(path)], sosfilt(sos, y).astype("<f4").tobytes())
+    else:
+        raise SpecError(f"unknown phone channel {channel!r} (one of {', '.join(PHONE_CHANNELS)})")
+
+
+def phone_ext(channel: str) -> str:
+    return {"amrnb": ".amr", "opus": ".opus"}.get(channel.partition(":")[0], ".wav")
+
+
+def phone_roundtrip(y: np.ndarray, channel: str) -> np.ndarray:
+    """``y`` (mono, or ``(2, n)`` one side per channel) through a phone channel, aligned
+    to the input (the decoder's delay removed) and the same length."""
+    if y.ndim == 2:
+        return np.stack([phone_roundtrip(side, channel) for side in y])
+    with tempfile.TemporaryDirectory() as d:
+        p = Path(d) / ("x" + phone_ext(channel))
+        phone_encode(y, p, channel)
+        out = _load(p)
+    lag = CODEC_DELAY_S.get(channel.partition(":")[0], 0.0)
+    out = out[int(round(lag * SR)):]
+    return np.pad(out, (0, max(0, len(y) - len(out))))[: len(y)].astype(np.float32)
+
+
+#: Decoder output delay (s) of each phone channel as this sox / ffmpeg writes and
+#: reads it, measured by cross-correlating a chirp in and out (AMR-NB 40 samples in
+#: every mode, G.723.1 60; Opus decodes with its pre-skip removed, GSM-FR has none),
+#: so truth times stay the times the tones were sent.
+CODEC_DELAY_S = {"amrnb": 0.005, "opus": 0.0, "gsm": 0.0, "g723": 0.0075, "band": 0.0}
+
+
+def caller_voice(y: np.ndarray, truth: dict, renderer: "Renderer", rng: np.random.Generator,
+                 n: int, side: int | None = None) -> tuple[np.ndarray, list[dict]]:
+    """Mix ``n`` caller utterances over the IVR's prompts (the near end: a different
+    voice, its own level). ``side``: the channel that is the caller's in a stereo
+    recording (None: mono mix). Returns the new audio and the utterances' truth."""
+    visits = [v for v in truth["visits"] if (v.get("end") or 0) - v["start"] > 2.0]
+    out, said = np.array(y, copy=True), []
+    voice = str(rng.choice(CALLER_VOICES))
+    ivr = y if side is None else y[1 - side]
+    speech_db = float(np.median([rms_db(ivr[int(v["start"] * SR): int(v["start"] * SR) + SR])
+                                 for v in visits] or [-30.0]))
+    for _ in range(n if visits else 0):
+        v = visits[int(rng.integers(len(visits)))]
+        text = str(rng.choice(CALLER_PHRASES))
+        a = telephone_band(renderer.speech(text, voice))
+        t = float(rng.uniform(v["start"] + 0.3, max(v["start"] + 0.4, v["end"] - len(a) / SR - 0.2)))
+        level = speech_db + float(rng.uniform(-8, 4))  # handset mic vs the far end: either louder
+        a = a * db_to_amp(level - rms_db(a))
+        i = int(round(t * SR))
+        a = a[: out.shape[-1] - i]
+        if side is None:
+            out[i:i + len(a)] += a
+        else:
+            out[side, i:i + len(a)] += a
+        said.append({"text": text, "voice": voice, "start": round(t, 3), "end": round(t + len(a) / SR, 3),
+                     "level_db": round(level, 1)})
+    return out.astype(np.float32), said
+
+
+def phone_plan(spec: dict, leaf: list[str], name: str, seed: int) -> dict:
+    """A random caller (``random_plan``) on a phone channel: a codec drawn from
+    ``PHONE_CHANNELS`` (AMR-NB in any mode, Opus 8-16 kbit/s, GSM-FR, G.723.1, band
+    limit), 12-18 dB SNR, 1-3 caller utterances over prompts, a quarter in stereo
+    with the IVR on a random side."""
+    plan = random_plan(spec, leaf, name, seed, harsh=True)
+    rng = np.random.default_rng(seed + 7_777_777)  # its own stream: random_plan's draws stay
+    kind = str(rng.choice(["amrnb", "amrnb", "opus", "gsm", "g723", "band"]))
+    arg = {"amrnb": str(int(rng.integers(0, 8))), "opus": str(rng.choice(["8k", "12k", "16k"]))}.get(kind)
+    plan.update({"codec": "pcm16", "far_codec": None, "snr_db": round(float(rng.uniform(12, 18)), 1),
+                 "dtmf": dict(PHONE_DTMF), "file_sr": SR})
+    plan.pop("stereo", None)
+    plan["phone"] = {"channel": f"{kind}:{arg}" if arg else kind, "caller_utterances": int(rng.integers(1, 4)),
+                     "stereo": bool(rng.random() < 0.25), "ivr_channel": int(rng.integers(0, 2))}
+    return plan
+
+
+def render_phone_call(spec: dict, plan: dict, renderer: Renderer, out_dir: Path) -> dict:
+    """Simulate one call recorded on a phone (``plan["phone"]``, see ``phone_plan``):
+    the caller's voice mixed in, coded by the phone channel. Writes the recording
+    (native container when mono: ``.amr``, ``.opus``, ``.wav``; stereo: both sides
+    coded, 16-bit WAV) and its truth with a ``phone`` section."""
+    ph = plan["phone"]
+    sim_plan = dict(plan, stereo=bool(ph.get("stereo")))
+    y, truth = Simulation(spec, sim_plan, renderer).run()
+    rng = np.random.default_rng(int(plan.get("seed", 0)) + 99_991)
+    side = None
+    if y.ndim == 2:
+        ivr_ch = int(ph.get("ivr_channel", 0))
+        y = y if ivr_ch == 0 else y[::-1].copy()
+        side = 1 - ivr_ch
+    y, said = caller_voice(y, truth, renderer, rng, int(ph.get("caller_utterances", 0)), side)
+    peak = float(np.max(np.abs(y)))
+    if peak > 0.98:  # the caller's voice may push the mix over full scale
+        g = 0.98 / peak
+        y = y * g
+        for p in truth["presses"]:
+            p["level_db"] = round(p["level_db"] + 20 * np.log10(g), 2)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if y.ndim == 1:
+        name = plan["name"] + phone_ext(ph["channel"])
+        phone_encode(y, out_dir / name, ph["channel"])
+    else:
+        name = plan["name"] + ".wav"
+        encode(phone_roundtrip(y, ph["channel"]), out_dir / name, "pcm16")
+    truth.update(file=name, codec=ph["channel"], phone={**ph, "caller_speech": said,
+                                                        "ivr_channel": None if side is None else 1 - side})
+    truth["plan"] = {k: v for k, v in plan.items() if k != "name"}
+    (out_dir / f"{plan['name']}.truth.json").write_text(json.dumps(truth, indent=1, ensure_ascii=False) + "\n")
+    return truth
+
+
+def render_phone_spec(spec_path: Path, out_dir: Path, renderer: Renderer, calls: int, seed: int) -> list[dict]:
+    """``calls`` random phone calls (``phone_plan``) of one spec, and its true tree."""
+    spec = load_spec(spec_path)
+    write_tree(spec, renderer, out_dir)
+    lv = leaves(spec)
+    out = []
+    for i in range(calls):
+        s = seed * 1000 + i
+        leaf = lv[i % len(lv)] if i < len(lv) else lv[int(np.random.default_rng(s).integers(len(lv)))]
+        out.append(render_phone_call(spec, phone_plan(spec, leaf, f"call{i + 1:02d}", s), renderer, out_dir))
+    return out
+
+
 # --------------------------------------------------------------------------- CLI
 
 
@@ -976,8 +1175,11 @@ def render_spec(spec_path: Path, out_dir: Path, renderer: Renderer, random_calls
 
 
 def _corpus_job(args):
-    spec_path, out, n, seed, cache = args
-    render_spec(Path(spec_path), Path(out), Renderer(Path(cache)), random_calls=n, seed=seed)
+    spec_path, out, n, seed, cache, *channel = args
+    if channel and channel[0] == "phone":
+        render_phone_spec(Path(spec_path), Path(out), Renderer(Path(cache)), n, seed)
+    else:
+        render_spec(Path(spec_path), Path(out), Renderer(Path(cache)), random_calls=n, seed=seed)
     return spec_path
 
 
@@ -1000,6 +1202,9 @@ def main(argv=None) -> int:
     c.add_argument("--calls-per-company", type=int, default=8)
     c.add_argument("--seed", type=int, default=1)
     c.add_argument("--jobs", type=int, default=2)
+    c.add_argument("--channel", choices=("default", "phone"), default="default",
+                   help="phone: calls recorded on mobile / VoIP phones (AMR-NB, Opus, GSM-FR, G.723.1, "
+                        "12-18 dB SNR, the caller talking)")
     a = ap.parse_args(argv)
     renderer = Renderer(a.cache)
     if a.cmd == "render":
@@ -1015,7 +1220,7 @@ def main(argv=None) -> int:
         specs = sorted(a.specs.glob("*.json")) + sorted(a.specs.glob("*.toml"))
         # each company's seed comes from its file name: adding a company changes no other
         jobs = [(str(p), str(a.out / p.stem), a.calls_per_company,
-                 a.seed * 100_000 + zlib.crc32(p.stem.encode()) % 100_000, str(a.cache)) for p in specs]
+                 a.seed * 100_000 + zlib.crc32(p.stem.encode()) % 100_000, str(a.cache), a.channel) for p in specs]
         if a.jobs > 1:
             from multiprocessing import Pool
 

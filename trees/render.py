@@ -77,7 +77,9 @@ def _event_line(ev: dict) -> str | None:
         return f"{span}  speech   {ev['text']}"
     if ev["type"] == "dtmf":
         verdict = "accepted" if ev["accepted"] else "ignored"
-        return f"{span}  key {ev['key']}    {verdict}  ({ev['level_db']:.0f} dBFS)"
+        level = f"{ev['level_db']:.0f} dBFS" if ev.get("level_db") is not None else "no tone heard"
+        how = ", from the key list" if ev.get("source") == "sidecar" else ""
+        return f"{span}  key {ev['key']}    {verdict}  ({level}{how})"
     if ev["type"] == "tone":
         return f"{span}  tone     {ev['name']}"
     if ev["type"] == "music":

@@ -1,0 +1,125 @@
+"""DTMF on calls recorded through phone channels: ivrkit vs spandsp vs multimon-ng.
+
+    python recordings/simulate.py corpus --channel phone --out corpus-phone/
+    python benchmarks/dtmf_phone.py --corpus corpus-phone/ [--jobs 2] [--misses] [--no-multimon]
+
+Every call is decoded as ivrkit reads it (``ivrkit.audio.load``). ivrkit's presses
+are the timeline's (``audio.analysis.analyse_sides``: a two-sided recording's keys
+from both sides); the peers get the mono mix. Printed per codec family (AMR-NB, Opus, GSM-FR, G.723.1, band
+limit) and in total: precision / recall (same key; ivrkit: onset within 60 ms; the
+peers report a digit once confirmed, so theirs count between the tone's start and
+0.25 s after its end), ivrkit's mean / max onset error, the peers' mean report
+latency, and calls whose whole key sequence is exact.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import multimon  # noqa: E402
+import scoring  # noqa: E402
+import spandsp  # noqa: E402
+
+
+def _peer_window(p):
+    return p["start"], p["end"] + 0.25
+
+
+def run_call(args) -> dict:
+    truth_path, use_multimon = args
+    from ivrkit.audio import load
+    from ivrkit.audio.analysis import analyse_sides
+
+    truth = json.loads(Path(truth_path).read_text())
+    y2, sr = load(Path(truth_path).parent / truth["file"], sr=8000, channels="split")
+    found = {"ivrkit": [{"key": p.key, "start": p.start_s, "end": p.end_s}
+                        for p in analyse_sides(y2, sr).presses]}
+    y = y2.mean(axis=0)
+    if spandsp.available():
+        found["spandsp"] = spandsp.decode(y, sr)
+    if use_multimon and multimon.available():
+        found["multimon-ng"] = multimon.decode(y, sr)
+    return {"truth": truth, "file": str(truth_path), "found": found}
+
+
+def score(res: dict, name: str) -> dict:
+    truth, found = res["truth"]["presses"], res["found"][name]
+    if name == "ivrkit":
+        pairs = scoring.match_presses(truth, found)
+    else:
+        pairs = scoring.match_presses(truth, found, window=_peer_window)
+    errs = [found[j]["start"] - truth[i]["start"] for i, j in pairs]
+    seq_ok = [p["key"] for p in truth] == [p["key"] for p in found]
+    missed = [truth[i] for i in range(len(truth)) if i not in {a for a, _ in pairs}]
+    extra = [found[j] for j in range(len(found)) if j not in {b for _, b in pairs}]
+    return {"tp": len(pairs), "fn": len(truth) - len(pairs), "fp": len(found) - len(pairs),
+            "errs": errs, "seq_ok": int(seq_ok), "missed": missed, "extra": extra}
+
+
+def family(res: dict) -> str:
+    return res["truth"]["codec"].partition(":")[0] + (" stereo" if res["truth"].get("channels") == 2 else "")
+
+
+def report(results: list[dict], show_misses: bool) -> None:
+    names = [n for n in ("ivrkit", "spandsp", "multimon-ng") if all(n in r["found"] for r in results)]
+    groups = defaultdict(list)
+    for r in results:
+        groups[r["truth"]["codec"].partition(":")[0]].append(r)
+    groups["TOTAL"] = results
+    print(f"{'codec':<8} {'calls':>5} {'keys':>5} | " + " | ".join(f"{n:^30}" for n in names))
+    print(f"{'':<8} {'':>5} {'':>5} | " + " | ".join(f"{'P':>6} {'R':>6} {'ms':>5} {'max':>4} {'seq':>5}" for _ in names))
+    for g in sorted(groups, key=lambda k: (k == "TOTAL", k)):
+        rs = groups[g]
+        cells = []
+        for n in names:
+            s = [score(r, n) for r in rs]
+            tp, fp, fn = (sum(x[k] for x in s) for k in ("tp", "fp", "fn"))
+            errs = [abs(e) * 1000 for x in s for e in x["errs"]]
+            m = prf = scoring.prf(tp, fp, fn)
+            ms = sum(errs) / len(errs) if errs else float("nan")
+            mx = max(errs) if errs else float("nan")
+            cells.append(f"{m['precision']:6.3f} {prf['recall']:6.3f} {ms:5.1f} {mx:4.0f} "
+                         f"{sum(x['seq_ok'] for x in s):>2}/{len(s):<2}")
+        nkeys = sum(len(r["truth"]["presses"]) for r in rs)
+        print(f"{g:<8} {len(rs):>5} {nkeys:>5} | " + " | ".join(cells))
+    print("P/R: precision / recall; ms / max: ivrkit |onset error|, the peers' report latency; "
+          "seq: calls whose key sequence is exact")
+    if show_misses:
+        for r in results:
+            s = score(r, "ivrkit")
+            for p in s["missed"]:
+                print(f"  missed {Path(r['file']).parent.name}/{r['truth']['file']} {r['truth']['codec']} "
+                      f"key {p['key']} at {p['start']:.3f} dur {p['end'] - p['start']:.3f} "
+                      f"level {p['level_db']} twist {p['twist_db']} ferr {p['freq_error']}")
+            for p in s["extra"]:
+                print(f"  extra  {Path(r['file']).parent.name}/{r['truth']['file']} key {p['key']} at {p['start']:.3f}")
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--corpus", type=Path, required=True)
+    ap.add_argument("--jobs", type=int, default=1)
+    ap.add_argument("--misses", action="store_true", help="list ivrkit's missed and extra keys")
+    ap.add_argument("--no-multimon", action="store_true")
+    a = ap.parse_args(argv)
+    tasks = [(str(p), not a.no_multimon) for p in sorted(a.corpus.rglob("*.truth.json"))]
+    if not tasks:
+        print(f"{a.corpus}: no *.truth.json calls", file=sys.stderr)
+        return 2
+    if a.jobs > 1:
+        from multiprocessing import Pool
+
+        with Pool(a.jobs) as pool:
+            results = pool.map(run_call, tasks)
+    else:
+        results = [run_call(t) for t in tasks]
+    report(results, a.misses)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
