@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import Protocol, Sequence
 
 import numpy as np
-from scipy.signal import resample_poly
 
 __all__ = [
     "Word",
@@ -132,6 +131,8 @@ def chunk_regions(
 def _resample(y: np.ndarray, sr: int, target_sr: int) -> np.ndarray:
     if sr == target_sr:
         return np.asarray(y, dtype=np.float32)
+    from scipy.signal import resample_poly  # imported on use: a cached map never needs it
+
     g = math.gcd(int(sr), int(target_sr))
     return resample_poly(np.asarray(y, dtype=np.float32), target_sr // g, sr // g).astype(np.float32)
 

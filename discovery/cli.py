@@ -40,6 +40,7 @@ def _parser() -> argparse.ArgumentParser:
     m.add_argument("--model", metavar="PATH", help="Vosk model folder")
     m.add_argument("--diagram", metavar="TREE.svg|TREE.mmd", help="also draw the tree (SVG, or Mermaid text for .mmd/.md)")
     m.add_argument("--margin", type=float, default=None, metavar="S", help="safety margin added to each wait (s)")
+    _add_cache_flags(m)
 
     t = sub.add_parser("timeline", help="show one call's analysis")
     t.add_argument("call", metavar="CALL")
@@ -47,6 +48,7 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--engine", choices=("auto", "whisper", "vosk"), default="auto")
     t.add_argument("--model", metavar="PATH")
     t.add_argument("--plot", metavar="OUT.png", help="draw waveform, spectrogram and events")
+    _add_cache_flags(t)
 
     e = sub.add_parser("export", help="directory entries from trees")
     e.add_argument("trees", nargs="+", metavar="TREE.json")
@@ -61,7 +63,25 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def _add_cache_flags(p) -> None:
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--cache", metavar="DIR", default=None,
+                   help="folder of cached call analyses (default: $XDG_CACHE_HOME/ivrkit or ~/.cache/ivrkit)")
+    g.add_argument("--no-cache", action="store_true", help="analyse every call afresh; read and write no cache")
+
+
 # -- helpers ---------------------------------------------------------------------
+
+def _cache(args):
+    """The analysis cache the flags ask for (None with --no-cache)."""
+    from .cache import AnalysisCache
+
+    if getattr(args, "no_cache", False):
+        return None
+    if args.cache is not None and Path(args.cache).exists() and not Path(args.cache).is_dir():
+        raise UsageError(f"{args.cache}: --cache needs a folder, this is a file")
+    return AnalysisCache(args.cache)
+
 
 def _atomic_write_text(path: str | os.PathLike, text: str) -> None:
     p = Path(path)
@@ -98,7 +118,7 @@ def _read_tree(path: str):
         raise UsageError(f"{path}: not a JSON tree file ({exc.__class__.__name__}: {exc})") from None
 
 
-def _analyse_calls(paths, engine, console):
+def _analyse_calls(paths, engine, console, cache=None):
     """Analyse every call first (so a bad file fails before anything is written)."""
     from ivrkit.audio import AudioError
 
@@ -113,7 +133,7 @@ def _analyse_calls(paths, engine, console):
         for c in paths:
             prog.start_call(Path(c).name)
             try:
-                tl = analyse_call(c, engine, on_stage=prog.stage)
+                tl = analyse_call(c, engine, on_stage=prog.stage, cache=cache)
             except AudioError as exc:
                 raise UsageError(str(exc)) from None
             prog.done_call(tl["duration"])
@@ -160,7 +180,7 @@ def cmd_map(args, out, err) -> int:
     base = _read_tree(args.into) if args.into else None
     engine = _engine(args)
     t0 = time.perf_counter()
-    timelines = _analyse_calls(args.calls, engine, err)
+    timelines = _analyse_calls(args.calls, engine, err, cache=_cache(args))
     G = map_timelines(timelines, company=args.company, number=args.number, into=base, margin_s=args.margin)
     out.write(render_tree(G) + "\n")
     if "root" in G:
@@ -214,7 +234,7 @@ def cmd_timeline(args, out, err) -> int:
     _check_out_dir(args.plot)
     _need_matplotlib(args.plot)
     engine = _engine(args)
-    (tl,) = _analyse_calls([args.call], engine, err)
+    (tl,) = _analyse_calls([args.call], engine, err, cache=_cache(args))
     if args.plot:
         from ivrkit.audio import load
 
