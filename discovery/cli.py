@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
-COMMANDS = ("map", "timeline", "export", "diff")
+COMMANDS = ("map", "timeline", "export", "diff", "batch")
 
 
 class UsageError(Exception):
@@ -60,6 +60,18 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("new", metavar="NEW.json")
     d.add_argument("--json", action="store_true")
     d.add_argument("--diagram", metavar="DIFF.svg|DIFF.mmd")
+
+    b = sub.add_parser("batch", help="map every company folder of a directory (trees + one directory export)")
+    b.add_argument("dir", metavar="DIR", help="one folder per company: its calls and company.json")
+    w = b.add_mutually_exclusive_group()
+    w.add_argument("--jobs", type=int, default=1, metavar="N", help="local worker processes (default 1)")
+    w.add_argument("--scheduler", metavar="tcp://HOST:8786", help="run the companies on this Dask scheduler")
+    b.add_argument("--out", metavar="DIR", default=None, help="output folder (default: DIR-trees beside DIR)")
+    b.add_argument("--since", metavar="OLD_DIR", help="a previous batch's output: export only what changed, "
+                                                      "and write SLUG.diff.json for changed menus")
+    b.add_argument("--engine", choices=("auto", "whisper", "vosk"), default="auto")
+    b.add_argument("--model", metavar="PATH")
+    _add_cache_flags(b)
     return p
 
 
@@ -286,6 +298,76 @@ def cmd_diff(args, out, err) -> int:
     return EXIT_OK
 
 
+def _batch_inputs(args):
+    """Everything the batch reads, checked before any work: companies, --since trees."""
+    from .batch import BatchError, read_batch, read_since
+
+    if args.jobs < 1:
+        raise UsageError(f"--jobs {args.jobs}: needs 1 or more")
+    out = Path(args.out) if args.out else Path(args.dir).resolve().parent / f"{Path(args.dir).resolve().name}-trees"
+    if not out.resolve().parent.is_dir():
+        raise UsageError(f"{out}: folder does not exist")
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"{out}: --out needs a folder, this is a file")
+    try:
+        jobs = read_batch(args.dir)
+        since = read_since(args.since, jobs) if args.since else None
+    except BatchError as exc:
+        raise UsageError(str(exc)) from None
+    if args.scheduler:
+        try:
+            import distributed  # noqa: F401
+        except ImportError:
+            raise UsageError(f"--scheduler {args.scheduler}: needs Dask: pip install 'ivrkit[cluster]'") from None
+    return jobs, since, out
+
+
+def cmd_batch(args, out, err) -> int:
+    from ivrkit.audio import AudioError
+
+    from .batch import run_batch, write_batch
+    from .progress import CallProgress, summary_line
+
+    jobs, since, out_dir = _batch_inputs(args)
+    cache = _cache(args)
+    if args.engine != "auto" or args.model:
+        _engine(args)  # a missing model is found here, not in every worker
+    client = None
+    if args.scheduler:
+        from .batch import connect
+
+        try:
+            client = connect(args.scheduler)
+        except (OSError, TimeoutError) as exc:
+            raise UsageError(f"{args.scheduler}: cannot reach the Dask scheduler ({exc})") from None
+    t0 = time.perf_counter()
+    with CallProgress(len(jobs), stream=err, stages=(), unit="companies") as prog:
+        def done(r):
+            prog.start_call(r["slug"])
+            prog.done_call(r["audio_s"])
+        try:
+            results = run_batch(jobs, n_jobs=args.jobs, scheduler=client, engine=args.engine,
+                                model=args.model, cache_dir=str(cache.directory) if cache else None,
+                                use_cache=cache is not None, on_done=done)
+        except AudioError as exc:
+            raise UsageError(str(exc)) from None
+        finally:
+            if client is not None:
+                client.close()
+    summary = write_batch(results, out_dir, since=since)
+    changed = set(summary["changed"])
+    for r in results:
+        n = len([n for n in r["tree"]["nodes"] if n["id"] != "root"])
+        mark = "  changed" if r["slug"] in changed else ""
+        out.write(f"{r['slug']}.json  {r['calls']} call{'s' if r['calls'] != 1 else ''}, {n} nodes{mark}\n")
+    what = "changed entries" if since is not None else "entries"
+    out.write(f"{out_dir / 'directory.json'}, directory.csv: {summary['entries']} {what}\n")
+    if err.isatty():
+        err.write(summary_line(sum(r["calls"] for r in results), sum(r["audio_s"] for r in results),
+                               time.perf_counter() - t0) + "\n")
+    return EXIT_OK
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] not in COMMANDS and argv[0] not in ("-h", "--help"):
@@ -296,7 +378,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.cmd is None:
             _parser().print_help(out)
             return EXIT_USAGE
-        return {"map": cmd_map, "timeline": cmd_timeline, "export": cmd_export, "diff": cmd_diff}[args.cmd](args, out, err)
+        return {"map": cmd_map, "timeline": cmd_timeline, "export": cmd_export, "diff": cmd_diff,
+                "batch": cmd_batch}[args.cmd](args, out, err)
     except UsageError as exc:
         err.write(f"discover: {exc}\n")
         return EXIT_USAGE
