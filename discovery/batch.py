@@ -132,11 +132,11 @@ def map_company(job: CompanyJob, engine: str = "auto", model: str | None = None,
     from ivrkit.trees.io import tree_to_json
 
     from .cache import AnalysisCache
-    from .pipeline import analyse_call, map_timelines
+    from .pipeline import analyse_calls, map_timelines, with_reuse
 
-    eng = _make_engine(engine, model, job.lang)
+    eng = with_reuse(_make_engine(engine, model, job.lang))
     cache = AnalysisCache(cache_dir) if use_cache else None
-    timelines = [analyse_call(c, eng, cache=cache) for c in job.calls]
+    timelines = analyse_calls(list(job.calls), eng, cache=cache)
     G = map_timelines(timelines, company=job.company, number=job.number)
     return {"slug": job.slug, "tree": tree_to_json(G), "calls": len(timelines),
             "audio_s": round(sum(t["duration"] for t in timelines), 3)}

@@ -109,9 +109,11 @@ def _check_out_dir(path: str | None) -> None:
 
 def _engine(args):
     from .asr import EngineError, make_engine
+    from .pipeline import with_reuse
 
     try:
-        return make_engine(args.engine, args.model)
+        # each prompt recognised once across the calls of this run (discovery/reuse.py)
+        return with_reuse(make_engine(args.engine, args.model))
     except EngineError as exc:
         raise UsageError(str(exc)) from None
 
@@ -134,22 +136,24 @@ def _analyse_calls(paths, engine, console, cache=None):
     """Analyse every call first (so a bad file fails before anything is written)."""
     from ivrkit.audio import AudioError
 
-    from .pipeline import analyse_call
+    from .pipeline import analyse_calls
     from .progress import CallProgress
 
     for c in paths:  # fail fast on missing files, before minutes of work
         if not Path(c).exists():
             raise UsageError(f"{c}: no such file")
-    timelines = []
     with CallProgress(len(paths)) as prog:
-        for c in paths:
-            prog.start_call(Path(c).name)
-            try:
-                tl = analyse_call(c, engine, on_stage=prog.stage, cache=cache)
-            except AudioError as exc:
-                raise UsageError(str(exc)) from None
+        def stage(f, st):
+            if prog.current != Path(f).name:
+                prog.start_call(Path(f).name)
+            prog.stage(st)
+        try:
+            # one pass for all calls: each prompt is recognised once (pipeline.analyse_calls)
+            timelines = analyse_calls(paths, engine, cache=cache, on_stage=stage)
+        except AudioError as exc:
+            raise UsageError(str(exc)) from None
+        for tl in timelines:
             prog.done_call(tl["duration"])
-            timelines.append(tl)
     return timelines
 
 
