@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
 import networkx as nx
+import numpy as np
 
 from .asr import Engine, make_engine
 from .cache import AnalysisCache
@@ -77,18 +78,43 @@ def analyse_calls(paths: Sequence[str | os.PathLike], engine: Engine | None = No
 
 
 def _prepare(path, stage):
-    """Decode and analyse one call; keep only its speech (``Glued``) for the recognizer."""
+    """Decode and analyse one call; keep only its speech (``Glued``) for the recognizer.
+
+    The recording is streamed: a call longer than ``analysis.CHUNK_S`` is analysed in
+    pieces and its speech read back in a second pass, so a two-hour call never sits in
+    memory whole; a shorter one is analysed whole, as ``analyse`` always did."""
+    import itertools
+
     from ivrkit.audio import io as audio_io
-    from ivrkit.audio.analysis import analyse as analyse_signal
+    from ivrkit.audio.analysis import CHUNK_S, OVERLAP_S, analyse, analyse_stream
 
-    from .reuse import Glued
+    from .reuse import Glued, SpanAudio, compact
 
+    sr = audio_io.PHONE_SR
     stage("decode")
-    y, sr = audio_io.load(path, sr=audio_io.PHONE_SR)
+    blocks = audio_io.stream(path, sr)
+    head, n = [], 0
+    for b in blocks:
+        head.append(b)
+        n += len(b)
+        if n > (CHUNK_S + OVERLAP_S) * sr:
+            break
+    else:  # short: the whole call, exactly as before
+        y = np.concatenate(head) if head else np.zeros(0, np.float32)
+        stage("signal")
+        sig = analyse(y, sr)
+        return sig, len(y) / sr, Glued([(y, sr, _speech(sig))])
     stage("signal")
-    sig = analyse_signal(y, sr)
-    speech = [(r.start_s, r.end_s) for r in sig.regions if r.kind == "speech"]
-    return sig, len(y) / sr, Glued([(y, sr, speech)])
+    sig = analyse_stream(itertools.chain(head, blocks), sr)
+    del head
+    speech = _speech(sig)
+    spans = tuple(compact(speech, sig.duration_s))
+    audio = SpanAudio(spans, tuple(audio_io.read_spans(path, spans, sr)), sig.duration_s)
+    return sig, sig.duration_s, Glued([(audio, sr, speech)])
+
+
+def _speech(sig) -> list[tuple[float, float]]:
+    return [(r.start_s, r.end_s) for r in sig.regions if r.kind == "speech"]
 
 
 def _finish(path, prep, utterances) -> dict:

@@ -33,7 +33,7 @@ import numpy as np
 
 from .asr import Engine, Utterance, Word
 
-__all__ = ["ReuseEngine", "fingerprint", "match", "compact", "REUSE_VERSION"]
+__all__ = ["ReuseEngine", "Glued", "SpanAudio", "fingerprint", "match", "compact", "REUSE_VERSION"]
 
 #: Part of the cache key: timelines made with reuse are not those made without.
 REUSE_VERSION = 1
@@ -185,10 +185,24 @@ def compact(regions: Sequence[tuple[float, float]], dur_s: float,
     return [(a, b) for a, b in spans]
 
 
+@dataclass(frozen=True)
+class SpanAudio:
+    """A long recording's audio kept only around its speech: ``spans`` are
+    ``compact(regions, duration_s)``'s, ``samples`` theirs (``io.read_spans``)."""
+
+    spans: tuple[tuple[float, float], ...]
+    samples: tuple[np.ndarray, ...]
+    duration_s: float
+
+    def get(self, a: float, b: float) -> np.ndarray:
+        return self.samples[self.spans.index((a, b))]
+
+
 class Glued:
     """The speech of one or more calls glued into one signal for the recognizer.
 
-    ``parts``: ``(y, sr, regions)`` per call (one sample rate). Keeps ``compact``'s
+    ``parts``: ``(y, sr, regions)`` per call (one sample rate; ``y`` the call's samples
+    or a ``SpanAudio`` holding only those around ``regions``). Keeps ``compact``'s
     spans of each call one after the other (``y``), the regions in glued time
     (``regions``), and maps glued times back (``locate``).
     """
@@ -204,8 +218,9 @@ class Glued:
             if pieces and regions:  # two calls' speech never reads as one chunk
                 pieces.append(gap)
                 t += len(gap) / self.sr
-            for a, b in compact(regions, len(y) / sr):
-                seg = y[int(round(a * sr)):int(round(b * sr))]
+            dur_s = y.duration_s if isinstance(y, SpanAudio) else len(y) / sr
+            for a, b in compact(regions, dur_s):
+                seg = y.get(a, b) if isinstance(y, SpanAudio) else y[int(round(a * sr)):int(round(b * sr))]
                 self._table.append((t, i, a, b))
                 pieces.append(seg)
                 t += len(seg) / sr
