@@ -73,18 +73,20 @@ def _err(e: BaseException) -> str:
     return f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
 
 
-def run_company(tasks: list[tuple[str, str]]) -> list[dict]:
-    """``--reuse``: a company's calls through ``pipeline.analyse_calls`` with one
+def run_company(group: tuple[list[tuple[str, str]], bool]) -> list[dict]:
+    """``--pipeline`` / ``--reuse``: a company's calls through ``pipeline.analyse_calls`` with one
     ``ReuseEngine`` (each prompt recognised once, as ``discover map`` does); the
     company's time is shared out over its calls by duration."""
     from ivrkit.discovery.pipeline import analyse_calls
     from ivrkit.discovery.reuse import ReuseEngine
 
+    tasks, reuse = group
     truths = [json.loads(Path(t).read_text()) for _, t in tasks]
     audios = [Path(t).parent / tr["file"] for (_, t), tr in zip(tasks, truths)]
     t0 = time.perf_counter()
     try:
-        tls = analyse_calls(audios, ReuseEngine(_STATE["engine"]))
+        eng = _STATE["engine"]
+        tls = analyse_calls(audios, ReuseEngine(eng) if reuse else eng)
     except Exception as e:  # noqa: BLE001 - every call then reports the error
         tls = [e] * len(tasks)
     el = time.perf_counter() - t0
@@ -479,8 +481,9 @@ def main(argv=None) -> int:
     ap.add_argument("--no-multimon", action="store_true")
     ap.add_argument("--beam", type=int, help="Whisper beam size (default: the engine's greedy decode)")
     ap.add_argument("--no-prompt", action="store_true", help="Whisper without the menu-vocabulary prompt")
-    ap.add_argument("--reuse", action="store_true", help="each company's calls in one pass with prompt reuse "
-                    "(discovery/reuse.py, as `discover map` runs them)")
+    ap.add_argument("--pipeline", action="store_true", help="each company's calls through "
+                    "pipeline.analyse_calls (streamed decoding, speech-only audio), as `discover map` runs them")
+    ap.add_argument("--reuse", action="store_true", help="--pipeline with prompt reuse (discovery/reuse.py, experimental)")
     ap.add_argument("--from-json", type=Path, help="score the per-call results of an earlier --json run "
                     "against the current truth files, without analysing again")
     a = ap.parse_args(argv)
@@ -495,8 +498,8 @@ def main(argv=None) -> int:
         return rescore(a, comps, tasks)
     init = (a.engine, a.model, a.dtmf_only, use_mm, a.beam, a.no_prompt)
     t0 = time.perf_counter()
-    if a.reuse:
-        groups = [[t for t in tasks if t[0] == c["dir"]] for c in comps]
+    if a.reuse or a.pipeline:
+        groups = [([t for t in tasks if t[0] == c["dir"]], a.reuse) for c in comps]
         if a.jobs > 1:
             from multiprocessing import Pool
 
@@ -516,8 +519,8 @@ def main(argv=None) -> int:
         results = [_progress(run_call(t), i, len(tasks)) for i, t in enumerate(tasks, 1)]
     wall = time.perf_counter() - t0
     mode = "DTMF only (no speech recognition)" if a.dtmf_only else f"engine {a.engine}"
-    if a.reuse:
-        mode += ", prompt reuse"
+    if a.reuse or a.pipeline:
+        mode += ", pipeline.analyse_calls" + (" with prompt reuse" if a.reuse else "")
     head = (f"ivrkit accuracy on {a.corpus}: {len(comps)} companies, {len(tasks)} calls, {mode}, "
             f"{a.jobs} job(s), {wall:.0f} s wall" + ("" if use_mm else ", multimon-ng not run"))
     return report(a, comps, results, head, mode)

@@ -132,9 +132,9 @@ def map_company(job: CompanyJob, engine: str = "auto", model: str | None = None,
     from ivrkit.trees.io import tree_to_json
 
     from .cache import AnalysisCache
-    from .pipeline import analyse_calls, map_timelines, with_reuse
+    from .pipeline import analyse_calls, map_timelines
 
-    eng = with_reuse(_make_engine(engine, model, job.lang))
+    eng = _make_engine(engine, model, job.lang)
     cache = AnalysisCache(cache_dir) if use_cache else None
     timelines = analyse_calls(list(job.calls), eng, cache=cache)
     G = map_timelines(timelines, company=job.company, number=job.number)

@@ -109,11 +109,9 @@ def _check_out_dir(path: str | None) -> None:
 
 def _engine(args):
     from .asr import EngineError, make_engine
-    from .pipeline import with_reuse
 
     try:
-        # each prompt recognised once across the calls of this run (discovery/reuse.py)
-        return with_reuse(make_engine(args.engine, args.model))
+        return make_engine(args.engine, args.model)
     except EngineError as exc:
         raise UsageError(str(exc)) from None
 
@@ -148,7 +146,6 @@ def _analyse_calls(paths, engine, console, cache=None):
                 prog.start_call(Path(f).name)
             prog.stage(st)
         try:
-            # one pass for all calls: each prompt is recognised once (pipeline.analyse_calls)
             timelines = analyse_calls(paths, engine, cache=cache, on_stage=stage)
         except AudioError as exc:
             raise UsageError(str(exc)) from None

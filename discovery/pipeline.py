@@ -132,7 +132,7 @@ def map_calls(paths: Iterable[str | os.PathLike], company: str | None = None,
               number: str | None = None, into: nx.DiGraph | None = None,
               engine: Engine | None = None, margin_s: float | None = None,
               on_call: Callable[[str], None] | None = None,
-              cache: AnalysisCache | None = None, reuse: bool = True) -> nx.DiGraph:
+              cache: AnalysisCache | None = None, reuse: bool = False) -> nx.DiGraph:
     """Analyse every call and merge them into one menu tree.
 
     Parameters: ``paths`` the company's recordings; ``company`` / ``number`` written
@@ -141,8 +141,8 @@ def map_calls(paths: Iterable[str | os.PathLike], company: str | None = None,
     shared by all calls; ``margin_s`` the wait's safety margin (the default when None);
     ``on_call`` called with each path as its analysis starts; ``cache`` an
     ``AnalysisCache`` (see ``analyse_call``); ``reuse`` recognise each prompt once for
-    all these calls (``ReuseEngine``: speech matching audio already transcribed takes
-    its words; False decodes every call on its own).
+    all these calls (``ReuseEngine``; experimental and off by default: on the corpus
+    it lowered option F1 from 86 % to 69 %, see docs/benchmarks-scale.md).
     Returns the tree (networkx DiGraph, node-link JSON by ``ivrkit.trees.write_tree``)
     with ``listen_after`` and ``wait`` set on its nodes.
     """
