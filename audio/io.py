@@ -98,17 +98,7 @@ def load(
     p = Path(path)
     if channels not in ("mix", "split"):
         raise ValueError(f"channels must be 'mix' or 'split', not {channels!r}")
-    if not p.exists():
-        raise AudioError(p, "no such file")
-    if p.is_dir():
-        raise AudioError(p, "is a directory, not a recording")
-    size = p.stat().st_size
-    if size == 0:
-        raise AudioError(p, "empty file (0 bytes)")
-    with open(p, "rb") as f:
-        head = f.read(12)
-    _check_riff(p, head, size)
-
+    _check_file(p)
     cmd = [ffmpeg_exe(), "-nostdin", "-v", "error", "-i", str(p), "-vn", "-map", "0:a:0"]
     if channels == "mix":
         cmd += ["-ac", "1"]
@@ -117,13 +107,7 @@ def load(
     cmd += ["-c:a", "pcm_s16le", "-f", "wav", "-"]
     proc = subprocess.run(cmd, capture_output=True)
     if proc.returncode != 0 or len(proc.stdout) <= 44:
-        err = proc.stderr.decode("utf-8", "replace")
-        if "matches no streams" in err or "does not contain any stream" in err:
-            raise AudioError(p, "no audio stream in the file")
-        why = _first_error_line(proc.stderr)
-        if any(k in why.lower() for k in ("end of file", "moov atom not found")):
-            raise AudioError(p, f"truncated recording ({why})")
-        raise AudioError(p, f"not a recording ffmpeg can decode ({why})")
+        _raise_decode_error(p, proc.stderr)
     # ffmpeg writes a streaming WAV header with unknown sizes; pydub reads the raw
     # frames once we tell it the length.
     seg = _segment_from_ffmpeg_wav(proc.stdout)
@@ -142,6 +126,51 @@ def load(
         # analyse a recording with holes, since a hole looks like an accepted key press
         raise AudioError(p, f"damaged or truncated audio ({_first_error_line(err)})")
     return y, rate
+
+
+def _check_file(p: Path) -> None:
+    """The checks that need no decoding: exists, a file, not empty, WAV not cut short."""
+    if not p.exists():
+        raise AudioError(p, "no such file")
+    if p.is_dir():
+        raise AudioError(p, "is a directory, not a recording")
+    try:
+        size = p.stat().st_size
+        with open(p, "rb") as f:
+            head = f.read(12)
+    except OSError as exc:
+        raise AudioError(p, f"cannot read ({exc.strerror or exc})") from None
+    if size == 0:
+        raise AudioError(p, "empty file (0 bytes)")
+    _check_riff(p, head, size)
+
+
+def _raise_decode_error(p: Path, stderr: bytes):
+    err = stderr.decode("utf-8", "replace")
+    if "matches no streams" in err or "does not contain any stream" in err:
+        raise AudioError(p, "no audio stream in the file")
+    why = _first_error_line(stderr)
+    if any(k in why.lower() for k in ("end of file", "moov atom not found")):
+        raise AudioError(p, f"truncated recording ({why})")
+    raise AudioError(p, f"not a recording ffmpeg can decode ({why})")
+
+
+def check_decodable(path: str | os.PathLike) -> None:
+    """Raise AudioError unless ``load(path)`` would succeed, without keeping the samples.
+
+    ffmpeg decodes the whole audio stream to nowhere (``-f null``): the same errors
+    ``load`` reports (missing, empty, truncated, undecodable, damaged frames), checked
+    before any analysis starts, at a fraction of the memory of a load.
+    """
+    p = Path(path)
+    _check_file(p)
+    cmd = [ffmpeg_exe(), "-nostdin", "-v", "error", "-i", str(p), "-vn", "-map", "0:a:0",
+           "-ac", "1", "-ar", str(PHONE_SR), "-f", "null", "-"]
+    proc = subprocess.run(cmd, capture_output=True)
+    if proc.returncode != 0:
+        _raise_decode_error(p, proc.stderr)
+    if err := proc.stderr.strip():
+        raise AudioError(p, f"damaged or truncated audio ({_first_error_line(err)})")
 
 
 def _segment_from_ffmpeg_wav(data: bytes) -> AudioSegment:

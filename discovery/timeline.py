@@ -22,7 +22,7 @@ import numpy as np
 from ivrkit.audio import io as audio_io
 from ivrkit.audio.analysis import analyse as analyse_signal
 
-from . import prompts
+from . import prompts, service
 from .asr import Engine, Utterance, Word
 
 SCHEMA = "ivrkit.timeline/1"
@@ -308,7 +308,7 @@ def build_timeline(
                        "level_db": _r(p.level_db, 1), "accepted": acc})
     events.sort(key=lambda e: (e["start"], e["end"]))
 
-    return {
+    tl = {
         "schema": SCHEMA,
         "file": file,
         "sha256": sha256,
@@ -319,6 +319,8 @@ def build_timeline(
         "events": events,
         "menus": menus,
     }
+    # opening hours, holds and a closed-hours greeting (discovery/service.py)
+    return service.annotate(tl, words)
 
 
 def analyse_call(

@@ -423,6 +423,7 @@ class Simulation:
         self.visits: list = []
         self.tones: list = []
         self.music: list = []
+        self.holds: list = []    # agent legs: hold start, answer (hold.py truth)
         self.gain_db = float(self.plan.get("level_db", self.rng.uniform(-4, 2)))
         dt = {"dur_s": [0.06, 0.15], "level_db": [-16, -6], "twist_db": [-3, 3], "freq_error": [-0.01, 0.01]}
         dt.update(self.plan.get("dtmf", {}))
@@ -510,6 +511,8 @@ class Simulation:
             self.tones += [{"name": "ringback", "start": round(a, 3), "end": round(b, 3)} for a, b in bursts]
             answer = total + self._u([0.3, min(off - 0.3, 2.0)])
         onset = answer + self._u(plan.get("answer_to_greeting_s", [0.3, 0.9]))
+        if plan.get("after_hours"):
+            return self._after_hours_call(answer, onset)
         steps = list(plan.get("steps", []))
         pending: list = []  # presses already made (a rapid sequence) not yet judged
         path: list = []
@@ -627,6 +630,8 @@ class Simulation:
             self._place(lay, None, gain)
             t = lay.prompt_end
         plan = self.plan
+        if node["kind"] == "agent" and self.spec.get("hold"):
+            return self._hold_leg(node, t, gain)
         if node["kind"] == "agent":
             hold = self._u(plan.get("hold_s", [8, 14]))
             ms = t + self._u([0.4, 1.0])
@@ -708,9 +713,84 @@ class Simulation:
             "channels": 2 if plan.get("stereo") else 1, "sample_rate": int(plan.get("file_sr", SR)),
             "presses": sorted(self.presses, key=lambda p: p["start"]),
             "visits": self.visits, "tones": self.tones, "music": self.music,
+            "holds": self.holds, "after_hours": bool(plan.get("after_hours")),
         }
         return y.astype(np.float32), truth
 
+
+
+# ------------------------------------------------------------- hours and holds
+
+
+def _hold_leg(self, node: dict, t0: float, gain: float) -> float:
+    """An agent leg as call centres play it (the spec's ``hold``): music from the end
+    of the transfer prompt (``t0``), a hold announcement every ``every_s`` seconds
+    of music (the music pauses for it), then a person answering in another voice
+    after a random hold, or the caller hanging up still on hold (``answer_p``).
+    Records the truth in ``self.holds``; returns the call's end time."""
+    cfg, rng = self.spec["hold"], self.rng
+    hold_s = self._u(self.plan.get("hold_total_s", cfg.get("hold_s", [15, 75])))
+    answered = bool(rng.random() < float(cfg.get("answer_p", 0.8)))
+    music = node.get("music", self.plan.get("music", "macroform-cold_day"))
+    anns = cfg.get("announcements") or ["Your call is important to us. Please stay on the line."]
+    t, end_hold = t0 + self._u([0.4, 1.0]), t0 + hold_s
+    k = int(rng.integers(len(anns)))
+    while t < end_hold - 0.5:
+        seg = min(self._u(cfg.get("every_s", [20, 40])), end_hold - t)
+        self.other.append((t, moh_clip(music, seg, rng) * db_to_amp(gain)))
+        self.music.append({"start": round(t, 3), "end": round(t + seg, 3)})
+        t += seg
+        if t >= end_hold - 0.5:
+            break
+        a = self.renderer.speech(anns[k % len(anns)], self.voice)
+        k += 1
+        t += 0.3
+        self.speech.append((t, a, gain, None))
+        t += len(a) / SR + 0.3
+    # the leg is the call's last node: its visit is the truth's last one
+    rec = {"start": round(t0, 3),
+           "answered": None, "hold_s": round(t - t0, 3), "at_least": True}
+    if answered:
+        says = cfg.get("agent_says") or ["Hi, thanks for holding, this is Dana. How can I help you today?"]
+        voice = cfg.get("agent_voice", "festival:kal_diphone")
+        a = self.renderer.speech(says[int(rng.integers(len(says)))], voice)
+        t += self._u([0.2, 0.8])
+        self.speech.append((t, a, gain + self._u([-4, 4]), None))
+        rec.update(answered=round(t, 3), hold_s=round(t - t0, 3), at_least=False)
+        t += len(a) / SR
+    self.holds.append(rec)
+    return t + self._u([0.5, 1.5])
+
+
+def _after_hours_call(self, answer: float, onset: float):
+    """A call made while the company is closed: the spec's ``after_hours`` greeting
+    (no keys taken), then the line hangs up."""
+    parts = _parts(self.spec["after_hours"]["greeting"], False)
+    lay = self._layout(parts, onset, len(parts))
+    gain = self.gain_db
+    self._place(lay, None, gain)
+    self.visits.append({"path": [], "kind": "info", "start": round(onset, 3), "listen_after": None,
+                        "prompt_end": round(lay.prompt_end, 3), "via": None, "options": [],
+                        "after_hours": True, "end": round(lay.prompt_end, 3)})
+    for step in self.plan.get("steps", []):  # presses into a closed line: all ignored
+        for k, tp, dur in self._steps_presses(step, lay):
+            self._press(k, tp, [], False, "ignored", dur)
+    return self._mix(answer, onset, lay.prompt_end + self._u([0.8, 1.5]))
+
+
+# methods of Simulation, kept here beside the hours / hold data they play
+Simulation._hold_leg = _hold_leg
+Simulation._after_hours_call = _after_hours_call
+
+
+def after_hours_plan(name: str, seed: int) -> dict:
+    """A call to a closed line: ringing, the closed greeting, perhaps an ignored key."""
+    rng = np.random.default_rng(seed)
+    steps = [{"key": str(rng.integers(0, 10)), "at": "start", "t": round(float(rng.uniform(2, 5)), 3)}] \
+        if rng.random() < 0.5 else []
+    return {"name": name, "seed": int(seed), "after_hours": True, "steps": steps,
+            "ring_cycles": int(rng.integers(1, 4)), "codec": str(rng.choice(["mulaw", "alaw", "pcm16"])),
+            "snr_db": round(float(rng.uniform(20, 35)), 1)}
 
 
 # ------------------------------------------------------------------------ output
@@ -740,6 +820,8 @@ def true_tree(spec: dict, renderer: Renderer, margin_s: float = 0.5) -> dict:
              "listen_after": la, "wait": None if la is None else round(la + margin_s, 3)}
         if kind == "input":
             d["entry"] = node.get("entry")
+        if not path and spec.get("hours"):
+            d["hours"] = spec["hours"]
         nodes_out.append(d)
         for opt in node.get("options", []):
             if opt["role"] == "option":

@@ -221,8 +221,8 @@ def test_tree_svg_has_every_label_key_wait_and_entry(tmp_path):
     tree_to_svg(G, out)
     texts = _svg_texts(out)
     for u, v, a in G.edges(data=True):
-        first_words = a["label"][:15]
-        assert any(t.startswith(first_words) for t in texts), a["label"]
+        # the label's words, wrapped over consecutive lines of its node
+        assert f" {a['label']} " in f" {' '.join(texts)} ", a["label"]
         assert a["key"] in texts
         _group_styles(out, "key-n_" + v.replace("/", "_"))  # each edge has its key disc
     assert "wait 7.9 s" in texts and "wait 1.6 s" in texts
@@ -291,3 +291,56 @@ def test_removed_option_hangs_under_its_menus_new_place():
     U = diff_graph(old, new, d)
     assert list(U.predecessors("old:2/5")) == ["1"]
     assert U.nodes["old:2/5"]["status"] == {"removed"}
+
+
+@pytest.mark.parametrize("picture", ["tree", "diff"])
+def test_node_text_sits_inside_its_shape(tmp_path, picture):
+    """Every line of a node's text, as rendered, is inside the node's shape (the
+    ellipse of a back node included: "return to the main menu" once touched it)."""
+    import networkx as nx
+    from matplotlib.patches import Ellipse
+
+    from ivrkit.trees import diagram
+
+    G = _tree("old")
+    captured = {}
+    real_save = diagram._save_atomic
+    diagram._save_atomic = lambda fig, path: captured.setdefault("fig", fig)
+    try:
+        if picture == "tree":
+            diagram.tree_to_svg(G, tmp_path / "t.svg")
+        else:  # the diff adds note lines ("moved from 9") to the shapes
+            from ivrkit.trees.diff import diff_trees
+
+            new = _tree("old")
+            nx.relabel_nodes(new, {"2/9": "2/8"}, copy=False)
+            new.nodes["2/8"]["path"] = ["2", "8"]
+            new.edges["2", "2/8"]["key"] = "8"
+            diagram.diff_to_svg(G, new, diff_trees(G, new), tmp_path / "t.svg")
+    finally:
+        diagram._save_atomic = real_save
+    fig = captured["fig"]
+    fig.canvas.draw()
+    r = fig.canvas.get_renderer()
+    ax = fig.axes[0]
+    patches = {p.get_gid(): p for p in ax.patches if p.get_gid()}
+    checked = ellipses = 0
+    for t in ax.texts:
+        gid = t.get_gid() or ""
+        if not gid.startswith("text-"):
+            continue
+        patch = patches["node-" + gid[5:]]
+        box = t.get_window_extent(r)
+        corners = [(x, y) for x in (box.x0, box.x1) for y in (box.y0, box.y1)]
+        if isinstance(patch, Ellipse):
+            # in the ellipse's own unit-circle coordinates: corners well inside, not on the rim
+            # (the old fixed-size ellipse put "return to the main menu" at 0.91)
+            to_unit = (patch.get_patch_transform() + ax.transData).inverted()
+            assert max(float((to_unit.transform(c) ** 2).sum()) for c in corners) <= 0.8, t.get_text()
+            ellipses += 1
+        else:
+            path = patch.get_path().transformed(patch.get_patch_transform() + ax.transData)
+            assert all(path.contains_point(c) for c in corners), (t.get_text(), gid)
+        checked += 1
+    assert checked >= G.number_of_nodes() - 1 and ellipses >= 1
+    assert any(G.nodes[n].get("kind") == "back" for n in G) and nx.is_tree(G.to_undirected())

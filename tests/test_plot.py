@@ -11,7 +11,7 @@ from ivrkit.discovery.plot import (
     ACCEPTED,
     IGNORED,
     LISTEN_COLOUR,
-    WORD_ROWS,
+    WORD_LINES,
     plot_timeline,
     spectrogram_db,
     timeline_figure,
@@ -155,30 +155,71 @@ def test_nodes_listen_lines_tones_music_named(figure, call):
     assert xs == {round(listen_x, 3), round(tl["menus"][1]["start"] + 2.5, 3)}
 
 
-def test_words_never_overlap_and_most_are_shown(figure, call):
+def _utterance_texts(fig, tl):
+    """(utterance event, text artist) for each piece of an utterance's words (one per
+    row it spans), in time order."""
+    speech = [e for e in tl["events"] if e["type"] == "speech"]
+    out = []
+    for t in sorted(_texts(fig, "words"), key=lambda t: t.get_position()[0]):
+        x = t.get_position()[0]
+        out.append((next(e for e in speech if e["start"] - 0.5 <= x < e["end"]), t))
+    assert {id(e) for e, _t in out} == {id(e) for e in speech}
+    return out
+
+
+def test_words_read_in_order_inside_their_box(figure, call):
     _, tl = call
     renderer = figure.canvas.get_renderer()
-    words = _texts(figure, "word")
-    all_words = [w for e in tl["events"] if e["type"] == "speech" for w in e["words"]]
-    assert len(words) >= 0.8 * len(all_words)  # 2.5 words/s fit on the rows
-    boxes = [w.get_window_extent(renderer) for w in words]
+    read = {}
+    for ev, t in _utterance_texts(figure, tl):
+        lines = t.get_text().split("\n")
+        assert len(lines) <= WORD_LINES
+        read.setdefault(id(ev), (ev, []))[1].extend(" ".join(lines).split())
+        box = t.get_window_extent(renderer)
+        x0, x1 = (t.axes.transData.transform((x, 0))[0] for x in (ev["start"], ev["end"]))
+        assert x0 <= box.x0 and box.x1 <= x1 + 1.0
+    # reading order: the pieces joined are the utterance's words, left to right
+    for ev, words in read.values():
+        assert words == [w["word"] for w in ev["words"]]
+    boxes = [t.get_window_extent(renderer) for t in _texts(figure, "words")]
     for a, b in itertools.combinations(boxes, 2):
-        assert not a.overlaps(b) or a.intersection(a, b).width < 1.0
+        assert not a.overlaps(b)
 
 
-def test_dense_speech_drops_words_instead_of_overlapping():
-    y, tl = _call(words_per_s=9.0, music_s=2.0, seed=1)
+def _texts_in(ax, gid):
+    return [t for t in ax.texts if t.get_gid() == gid]
+
+
+def test_dense_speech_is_cut_short_instead_of_overlapping():
+    y, tl = _call(words_per_s=15.0, music_s=2.0, seed=1)
     fig = timeline_figure(y, SR, tl)
     fig.canvas.draw()
     renderer = fig.canvas.get_renderer()
-    words = _texts(fig, "word")
-    n_all = sum(len(e["words"]) for e in tl["events"] if e["type"] == "speech")
-    assert 0 < len(words) < n_all
-    rows = {round(w.get_position()[1], 3) for w in words}
-    assert len(rows) == WORD_ROWS
-    boxes = [w.get_window_extent(renderer) for w in words]
+    cut = 0
+    for ev, t in _utterance_texts(fig, tl):
+        lines = t.get_text().split("\n")
+        assert len(lines) <= WORD_LINES
+        shown = " ".join(lines).rstrip("…").split()
+        words = [w["word"] for w in ev["words"]]
+        # a run of the utterance's words, in order (the last may be cut short)
+        assert f" {' '.join(shown[:-1])} " in f" {' '.join(words)} "
+        cut += t.get_text().endswith("…")
+    assert cut >= 1
+    boxes = [t.get_window_extent(renderer) for t in _texts(fig, "words")]
     for a, b in itertools.combinations(boxes, 2):
-        assert not a.overlaps(b) or a.intersection(a, b).width < 1.0
+        assert not a.overlaps(b)
+
+
+def test_a_blip_too_short_to_judge_takes_its_neighbours_class():
+    from ivrkit.discovery.plot import display_sounds
+
+    events = [{"type": "speech", "start": 0.0, "end": 3.0, "words": [{"word": "for"}]},
+              {"type": "music", "start": 3.2, "end": 3.3},   # 0.1 s inside a prompt
+              {"type": "speech", "start": 3.5, "end": 6.0},
+              {"type": "music", "start": 20.0, "end": 20.2},  # alone: unjudged sound
+              {"type": "music", "start": 30.0, "end": 40.0}]
+    kinds = [k for _s, _e, k in display_sounds(events)]
+    assert kinds == ["speech", "speech", "speech", "sound", "music"]
 
 
 def test_png_has_press_marks_in_the_signal_panels(tmp_path, call):
@@ -241,7 +282,7 @@ def test_contract_only_timeline_and_stereo(tmp_path, call):
                       for m in tl["menus"]]}
     fig = timeline_figure(np.stack([y, y]), SR, bare)
     assert [t.get_text() for t in _texts(fig, "node-label")] == ["root", "2", "2/0"]
-    assert _texts(fig, "word")  # utterance text stands in for missing word times
+    assert _texts(fig, "words")  # utterance text stands in for missing word times
 
 
 def test_missing_folder_raises_and_writes_nothing(tmp_path, call):

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 import networkx as nx
 
-from . import textsim
+from . import service_info, textsim
 from .reconcile import reconcile_greetings
 from .waits import fmt_s, parse_evidence, recommend_waits
 
@@ -613,12 +613,19 @@ def merge_timelines(timelines, company=None, number=None, graph=None) -> nx.DiGr
         sources = [dict(s) for s in graph.graph.get("sources") or []]
     seen = {(s.get("sha256") or s.get("file")) for s in sources}
     # calls read together first: a press that only seemed to leave the greeting
-    timelines = reconcile_greetings(list(timelines))
+    timelines = list(timelines)
+    closed = [tl for tl in timelines if service_info.is_after_hours(tl)]
+    timelines = reconcile_greetings([tl for tl in timelines if tl not in closed]) + closed
+    merged: list[dict] = []
     for tl in timelines:
         ident = tl.get("sha256") or tl.get("file")
         if ident in seen and ident is not None:
             continue
         seen.add(ident)
+        merged.append(tl)
+        if service_info.is_after_hours(tl):  # the closed greeting is not the root menu
+            sources.append(service_info.after_hours_source(tl))
+            continue
         sources.append(_add_call(tl, tree))
     if not tree.nodes:
         tree.node(())
@@ -631,5 +638,6 @@ def merge_timelines(timelines, company=None, number=None, graph=None) -> nx.DiGr
     if graph is not None:
         G.graph["updated"] = _utc_now()
     G.graph["sources"] = sources
+    service_info.add_service_info(G, merged, prior=graph)  # hours, holds, after-hours variant
     recommend_waits(G)
     return G

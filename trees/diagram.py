@@ -7,6 +7,7 @@ where leaves sit on evenly spaced slots and each parent is centred over its chil
 """
 from __future__ import annotations
 
+import math
 import os
 import textwrap
 from pathlib import Path
@@ -21,6 +22,8 @@ KEY_ORDER = "123456789*0#ABCD"
 #: Node text is wrapped to this many characters: wide enough for a typical option
 #: label ("technical support for television") in two lines at 8 pt.
 WRAP_CHARS = 24
+#: ...and in an ellipse (``back`` nodes) to this many.
+ELLIPSE_WRAP_CHARS = 15
 
 #: Diff colours: the usual review palette (green added, red removed), plus distinct
 #: hues for the three kinds of "same option, something changed".
@@ -120,6 +123,12 @@ def _fmt_s(v) -> str:
     return f"{float(v):.1f} s"
 
 
+def _wrap_chars(kind: str | None) -> int:
+    """An ellipse is narrow at its top and bottom: its text wraps shorter, so the shape
+    grows a little in height instead of a lot."""
+    return ELLIPSE_WRAP_CHARS if kind == "back" else WRAP_CHARS
+
+
 def _node_lines(G: nx.DiGraph, node) -> list[str]:
     """What a person needs at a node: the option's words, kind, entry, wait."""
     label, detail = _node_text(G, node)
@@ -138,7 +147,7 @@ def _node_text(G: nx.DiGraph, node) -> tuple[list[str], list[str]]:
     role = attrs.get("role") or (G.edges[preds[0], node].get("role") if preds else None)
     if kind == "back" and role == "repeat":  # "hear these options again" stays in the same menu
         kind = "back · repeat"
-    words = textwrap.wrap(label, WRAP_CHARS) or ["(no label)"]
+    words = textwrap.wrap(label, _wrap_chars(kind)) or ["(no label)"]
     detail = [kind + (f" · keys {attrs['entry']}" if attrs.get("entry") else "")]
     if attrs.get("wait") is not None:
         detail.append(f"wait {_fmt_s(attrs['wait'])}")
@@ -234,40 +243,24 @@ def tree_to_mermaid(G: nx.DiGraph) -> str:
 
 # -- diff: one graph showing both trees --------------------------------------------
 
-def diff_graph(old: nx.DiGraph, new: nx.DiGraph, diff: dict) -> nx.DiGraph:
-    """The new tree plus the removed parts of the old one, annotated for drawing.
+def _mark(U: nx.DiGraph, node, status: str, note: str | None = None) -> None:
+    U.nodes[node]["status"].add(status)
+    if note:
+        U.nodes[node]["notes"].append(note)
 
-    Every node gets ``status`` (a set of "added" / "removed" / "moved" /
-    "relabelled" / "unconfirmed" / "changed") and ``notes`` (short lines saying what changed).
-    Removed nodes get ids ``"old:<id>"`` so they never clash with a new option
-    that took their key.
-    """
-    U = nx.DiGraph()
-    U.graph.update(new.graph)
-    for n, a in new.nodes(data=True):
-        U.add_node(n, **{**a, "status": set(), "notes": []})
-    for u, v, a in new.edges(data=True):
-        U.add_edge(u, v, **a)
-    new_at = _node_by_path(new)
-    old_at = _node_by_path(old)
 
-    def mark(node, status: str, note: str | None = None) -> None:
-        U.nodes[node]["status"].add(status)
-        if note:
-            U.nodes[node]["notes"].append(note)
+def _option_at(at: dict, item: dict):
+    return at.get(tuple(map(str, item["path"])) + (str(item["key"]),))
 
-    for item in diff.get("added", []):
-        n = new_at.get(tuple(map(str, item["path"])) + (str(item["key"]),))
-        if n is None:
-            continue
-        for d in [n, *nx.descendants(new, n)]:
-            mark(d, "added")
 
+def _graft_gone(U: nx.DiGraph, old: nx.DiGraph, diff: dict, new_at: dict, old_at: dict) -> None:
+    """Removed (and unconfirmed removed) branches of ``old`` added under their parents in
+    ``U`` as ``"old:<id>"`` nodes."""
     gone = [(i, "removed", None) for i in diff.get("removed", [])]
     gone += [(i, "unconfirmed", "? removed, unconfirmed") for i in diff.get("unconfirmed", [])
              if i.get("change") == "removed"]
     for item, status, note in sorted(gone, key=lambda g: len(g[0]["path"])):
-        on = old_at.get(tuple(map(str, item["path"])) + (str(item["key"]),))
+        on = _option_at(old_at, item)
         if on is None or "old:" + str(on) in U:
             continue
         parent_path = _old_to_new(tuple(map(str, item["path"])), diff.get("moved", []))
@@ -287,36 +280,57 @@ def diff_graph(old: nx.DiGraph, new: nx.DiGraph, diff: dict) -> nx.DiGraph:
             U.add_node(uid, **{**old.nodes[d], "status": {status}, "notes": [note] if note and d == on else []})
             U.add_edge(src, uid, **edge)
 
+
+def _fmt_change(v) -> str:
+    return "?" if v is None else f"{float(v):.1f}"
+
+
+def _mark_changes(U: nx.DiGraph, diff: dict, new_at: dict) -> None:
+    """Status and notes on the new tree's nodes for every kept-but-changed option."""
+    def at(path):
+        return new_at.get(tuple(map(str, path)))
+
     # changes the diff could not confirm (the menu was not heard to its end in one of
     # the trees): shown, but in their own muted style
     for item in diff.get("unconfirmed", []):
-        if item.get("change") == "added":
-            n = new_at.get(tuple(map(str, item["path"])) + (str(item["key"]),))
-            if n is not None:
-                mark(n, "unconfirmed", "? added, unconfirmed")
-
+        if item.get("change") == "added" and (n := _option_at(new_at, item)) is not None:
+            _mark(U, n, "unconfirmed", "? added, unconfirmed")
     for item in diff.get("moved", []):
-        n = new_at.get(tuple(map(str, item["to"])))
-        if n is not None:
-            mark(n, "moved", "moved from " + (",".join(map(str, item["from"])) or "root"))
-
+        if (n := at(item["to"])) is not None:
+            _mark(U, n, "moved", "moved from " + (",".join(map(str, item["from"])) or "root"))
     for item in diff.get("relabelled", []):
-        n = new_at.get(tuple(map(str, item["path"])) + (str(item["key"]),))
-        if n is not None:
-            mark(n, "relabelled", f"was: {item.get('old', '')}")
-
+        if (n := _option_at(new_at, item)) is not None:
+            _mark(U, n, "relabelled", f"was: {item.get('old', '')}")
     for item in diff.get("entry", []):
-        n = new_at.get(tuple(map(str, item["path"])))
-        if n is not None:
-            mark(n, "changed", f"Δ entry {item.get('old') or '–'} → {item.get('new') or '–'}")
-
+        if (n := at(item["path"])) is not None:
+            _mark(U, n, "changed", f"Δ entry {item.get('old') or '–'} → {item.get('new') or '–'}")
     for item in diff.get("timing", []):
-        n = new_at.get(tuple(map(str, item["path"])))
-        if n is not None:
-            old_v, new_v = item.get("old"), item.get("new")
-            fmt = lambda v: "?" if v is None else f"{float(v):.1f}"
+        if (n := at(item["path"])) is not None:
             field = str(item.get("field", "timing")).replace("_", " ")
-            mark(n, "changed", f"Δ {field} {fmt(old_v)} → {fmt(new_v)} s")
+            _mark(U, n, "changed", f"Δ {field} {_fmt_change(item.get('old'))} → {_fmt_change(item.get('new'))} s")
+
+
+def diff_graph(old: nx.DiGraph, new: nx.DiGraph, diff: dict) -> nx.DiGraph:
+    """The new tree plus the removed parts of the old one, annotated for drawing.
+
+    Every node gets ``status`` (a set of "added" / "removed" / "moved" /
+    "relabelled" / "unconfirmed" / "changed") and ``notes`` (short lines saying what changed).
+    Removed nodes get ids ``"old:<id>"`` so they never clash with a new option
+    that took their key.
+    """
+    U = nx.DiGraph()
+    U.graph.update(new.graph)
+    for n, a in new.nodes(data=True):
+        U.add_node(n, **{**a, "status": set(), "notes": []})
+    for u, v, a in new.edges(data=True):
+        U.add_edge(u, v, **a)
+    new_at, old_at = _node_by_path(new), _node_by_path(old)
+    for item in diff.get("added", []):
+        if (n := _option_at(new_at, item)) is not None:
+            for d in [n, *nx.descendants(new, n)]:
+                _mark(U, d, "added")
+    _graft_gone(U, old, diff, new_at, old_at)
+    _mark_changes(U, diff, new_at)
     return U
 
 
@@ -382,6 +396,11 @@ LEVEL_IN = 1.45
 BOX_W = 1.80          # box width in slot units (inches here: 1 unit = 1 inch)
 LINE_H = 0.15         # inches per text line at FONT_PT
 FONT_PT = 7.5
+#: Width of a character at FONT_PT (DejaVu Sans averages ~0.6 em; bold ~0.65).
+CHAR_W_IN = 0.65 * FONT_PT / 72
+#: Air between a node's text and its outline, and between neighbouring shapes.
+TEXT_PAD_IN = 0.06
+SHAPE_GAP_IN = 0.15
 
 
 def _shape_patch(kind: str, x: float, y: float, w: float, h: float, **style):
@@ -429,99 +448,114 @@ def _styled_lines(U: nx.DiGraph, n, diff_mode: bool) -> list[tuple[str, tuple[st
     out += [(d, ("#777777" if faded else "#555555", "normal", "normal")) for d in detail]
     for note in a.get("notes", []):
         colour = DIFF_COLOURS["changed"] if note.startswith("Δ") else DIFF_COLOURS.get(status or "", "#1a1a1a")
-        out += [(w, (colour, "normal", "italic")) for w in textwrap.wrap(note, WRAP_CHARS + 4)]
+        out += [(w, (colour, "normal", "italic")) for w in textwrap.wrap(note, _wrap_chars(a.get("kind")) + 4)]
     return out
 
 
-def _draw(U: nx.DiGraph, out_path, *, diff_mode: bool, title: str | None) -> None:
-    _require_matplotlib()
+def _shape_size(kind: str, lines: list[str]) -> tuple[float, float]:
+    """Width and height (inches) of a node's shape that holds its text lines with a
+    margin: boxes are ``BOX_W`` wide unless the text needs more; an ellipse is sized so
+    the text's corners sit inside it (a rectangle's corners touch the ellipse through
+    them at sqrt(2) times its half sides), widened up to a slot, then made taller."""
+    text_w = max((len(t) for t in lines), default=0) * CHAR_W_IN
+    text_h = len(lines) * LINE_H
+    max_w = SLOT_IN - SHAPE_GAP_IN
+    if kind != "back":
+        return min(max(BOX_W, text_w + 2 * TEXT_PAD_IN), max_w), text_h + 0.16
+    a = min(max(BOX_W, (text_w / 2 + TEXT_PAD_IN) * math.sqrt(2) * 2), max_w) / 2
+    half_w = min(text_w / 2 + TEXT_PAD_IN, 0.95 * a)
+    b = (text_h / 2 + TEXT_PAD_IN) / math.sqrt(1.0 - (half_w / a) ** 2)
+    return 2 * a, 2 * b
+
+
+def _canvas(U: nx.DiGraph, pos: dict, sizes: dict, title: str | None):
+    """Figure, axes and ``centre(node) -> (x, y)`` for the layout."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
-    from matplotlib.lines import Line2D
-    from matplotlib.patches import Patch
 
-    root = _root(U)
-    pos = tree_layout(U, root)
-    styled = {n: _styled_lines(U, n, diff_mode) for n in U}
-    texts = {n: [t for t, _ in styled[n]] for n in U}
     n_slots = max(x for x, _ in pos.values()) + 1
     depth = max(d for _, d in pos.values()) + 1
-    max_lines = max(len(t) for t in texts.values())
-    level_h = max(LEVEL_IN, max_lines * LINE_H + 0.85)
-    legend_h = 0.55
+    level_h = max(LEVEL_IN, max(h for _w, h in sizes.values()) + 0.69)
     title_h = 0.35 if title else 0.0
     width = max(n_slots * SLOT_IN, 4.0)
-    height = depth * level_h + legend_h + title_h
-
+    height = depth * level_h + 0.55 + title_h  # + the legend's band
     fig = Figure(figsize=(width, height))
     FigureCanvasAgg(fig)
     ax = fig.add_axes((0, 0, 1, 1))
     ax.set_xlim(0, width)
     ax.set_ylim(0, height)
     ax.set_axis_off()
-
     x_off = (width - n_slots * SLOT_IN) / 2
+    if title:
+        ax.text(width / 2, height - 0.2, title, ha="center", va="center", fontsize=10, fontweight="bold")
 
     def centre(n):
         x, d = pos[n]
         return x_off + (x + 0.5) * SLOT_IN, height - title_h - (d + 0.5) * level_h
 
-    def box_h(n):
-        return len(texts[n]) * LINE_H + 0.16
+    return fig, ax, centre
 
-    if title:
-        ax.text(width / 2, height - 0.2, title, ha="center", va="center", fontsize=10, fontweight="bold")
 
-    edge_z = {"removed": 1.0, "unconfirmed": 1.0, None: 1.1, "relabelled": 1.1, "changed": 1.1, "moved": 1.2, "added": 1.3}
-    for u, v, a in U.edges(data=True):
-        (x1, y1), (x2, y2) = centre(u), centre(v)
-        y1 -= box_h(u) / 2
-        y2 += box_h(v) / 2
-        status = _primary_status(U.nodes[v].get("status", set())) if diff_mode else None
-        structural = status in _STRUCTURAL
-        colour = DIFF_COLOURS[status] if structural else "#555555"
-        ls = (0, (4, 3)) if status in _DASHED else "-"
-        # elbow connector with one bus per parent just below it: siblings share the
-        # bus, so edges never cross and the keys line up in a row
-        ym = y1 - 0.22
-        # the parent's stem stays neutral: it is shared by all its options
-        ax.plot([x1, x1], [y1, ym], color="#555555", lw=1.0, zorder=1.1)
-        ax.plot([x1, x2, x2], [ym, ym, y2], color=colour, lw=1.6 if structural else 1.0, ls=ls,
-                solid_joinstyle="miter", zorder=edge_z.get(status, 1.1))
-        key = str(a.get("key", ""))
-        key_colour = DIFF_COLOURS.get(status or "") if status in (*_STRUCTURAL, "relabelled") else None
-        ax.text(x2, y2 + 0.2, key, ha="center", va="center", fontsize=FONT_PT + 1, fontweight="bold",
-                color="white" if key_colour else "#222222", gid=f"key-{_svg_id(v)}",
-                bbox=dict(boxstyle="circle,pad=0.22", fc=key_colour or "#ffffff", ec=key_colour or "#555555", lw=1.0),
-                zorder=4)
+_EDGE_Z = {"removed": 1.0, "unconfirmed": 1.0, None: 1.1, "relabelled": 1.1, "changed": 1.1, "moved": 1.2,
+           "added": 1.3}
 
-    for n in U:
-        a = U.nodes[n]
-        kind = a.get("kind") or "unknown"
-        cx, cy = centre(n)
-        h = box_h(n)
-        status = _primary_status(a.get("status", set())) if diff_mode else None
-        if diff_mode:
-            fc = DIFF_FILLS[status] if status else "#ffffff"
-            ec = DIFF_COLOURS[status] if status else "#777777"
-            lw = 1.8 if status else 0.9
-        else:
-            fc, ec, lw = KIND_FILLS.get(kind, "#ffffff"), "#4a4a4a", 1.0
-        style = dict(facecolor=fc, edgecolor=ec, linewidth=lw, zorder=2)
-        if status in _DASHED:
-            style["linestyle"] = (0, (4, 3))
-        patch = _shape_patch(kind, cx, cy, BOX_W, h, **style)
-        patch.set_gid(f"node-{_svg_id(n)}")
-        ax.add_patch(patch)
-        if diff_mode and "changed" in a.get("status", set()) and status != "changed":
-            # a second, inner purple outline: "also its timing / entry changed"
-            inner = _shape_patch(kind, cx, cy, BOX_W - 0.08, h - 0.08, facecolor="none",
-                                    edgecolor=DIFF_COLOURS["changed"], linewidth=1.0, zorder=2)
-            ax.add_patch(inner)
-        top = cy + (len(styled[n]) - 1) * LINE_H / 2
-        for i, (line, (colour, weight, style)) in enumerate(styled[n]):
-            ax.text(cx, top - i * LINE_H, line, ha="center", va="center", fontsize=FONT_PT,
-                    fontweight=weight, color=colour, fontstyle=style, zorder=3)
+
+def _draw_edge(ax, U, u, v, a, centre, sizes, diff_mode: bool) -> None:
+    """Elbow connector with one bus per parent just below it (siblings share the bus, so
+    edges never cross and the keys line up in a row), and the key's disc."""
+    (x1, y1), (x2, y2) = centre(u), centre(v)
+    y1 -= sizes[u][1] / 2
+    y2 += sizes[v][1] / 2
+    status = _primary_status(U.nodes[v].get("status", set())) if diff_mode else None
+    structural = status in _STRUCTURAL
+    colour = DIFF_COLOURS[status] if structural else "#555555"
+    ym = y1 - 0.22
+    # the parent's stem stays neutral: it is shared by all its options
+    ax.plot([x1, x1], [y1, ym], color="#555555", lw=1.0, zorder=1.1)
+    ax.plot([x1, x2, x2], [ym, ym, y2], color=colour, lw=1.6 if structural else 1.0,
+            ls=(0, (4, 3)) if status in _DASHED else "-", solid_joinstyle="miter", zorder=_EDGE_Z.get(status, 1.1))
+    key_colour = DIFF_COLOURS.get(status or "") if status in (*_STRUCTURAL, "relabelled") else None
+    ax.text(x2, y2 + 0.2, str(a.get("key", "")), ha="center", va="center", fontsize=FONT_PT + 1,
+            fontweight="bold", color="white" if key_colour else "#222222", gid=f"key-{_svg_id(v)}",
+            bbox=dict(boxstyle="circle,pad=0.22", fc=key_colour or "#ffffff", ec=key_colour or "#555555", lw=1.0),
+            zorder=4)
+
+
+def _node_style(a: dict, kind: str, diff_mode: bool) -> tuple[dict, str | None]:
+    status = _primary_status(a.get("status", set())) if diff_mode else None
+    if diff_mode:
+        fc = DIFF_FILLS[status] if status else "#ffffff"
+        ec = DIFF_COLOURS[status] if status else "#777777"
+        lw = 1.8 if status else 0.9
+    else:
+        fc, ec, lw = KIND_FILLS.get(kind, "#ffffff"), "#4a4a4a", 1.0
+    style = dict(facecolor=fc, edgecolor=ec, linewidth=lw, zorder=2)
+    if status in _DASHED:
+        style["linestyle"] = (0, (4, 3))
+    return style, status
+
+
+def _draw_node(ax, U, n, centre, size, styled, diff_mode: bool) -> None:
+    a = U.nodes[n]
+    kind = a.get("kind") or "unknown"
+    (cx, cy), (w, h) = centre(n), size
+    style, status = _node_style(a, kind, diff_mode)
+    patch = _shape_patch(kind, cx, cy, w, h, **style)
+    patch.set_gid(f"node-{_svg_id(n)}")
+    ax.add_patch(patch)
+    if diff_mode and "changed" in a.get("status", set()) and status != "changed":
+        # a second, inner purple outline: "also its timing / entry changed"
+        ax.add_patch(_shape_patch(kind, cx, cy, w - 0.08, h - 0.08, facecolor="none",
+                                  edgecolor=DIFF_COLOURS["changed"], linewidth=1.0, zorder=2))
+    top = cy + (len(styled) - 1) * LINE_H / 2
+    for i, (line, (colour, weight, fstyle)) in enumerate(styled):
+        ax.text(cx, top - i * LINE_H, line, ha="center", va="center", fontsize=FONT_PT,
+                fontweight=weight, color=colour, fontstyle=fstyle, zorder=3, gid=f"text-{_svg_id(n)}")
+
+
+def _legend(ax, U, diff_mode: bool) -> None:
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
 
     if diff_mode:
         handles = [Patch(facecolor=DIFF_FILLS[s], edgecolor=DIFF_COLOURS[s], lw=1.5,
@@ -536,6 +570,19 @@ def _draw(U: nx.DiGraph, out_path, *, diff_mode: bool, title: str | None) -> Non
                               markersize=9, label="key to press"))
     ax.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=FONT_PT, frameon=False,
               bbox_to_anchor=(0.5, 0.0), handlelength=1.6)
+
+
+def _draw(U: nx.DiGraph, out_path, *, diff_mode: bool, title: str | None) -> None:
+    _require_matplotlib()
+    pos = tree_layout(U, _root(U))
+    styled = {n: _styled_lines(U, n, diff_mode) for n in U}
+    sizes = {n: _shape_size(U.nodes[n].get("kind") or "unknown", [t for t, _ in styled[n]]) for n in U}
+    fig, ax, centre = _canvas(U, pos, sizes, title)
+    for u, v, a in U.edges(data=True):
+        _draw_edge(ax, U, u, v, a, centre, sizes, diff_mode)
+    for n in U:
+        _draw_node(ax, U, n, centre, sizes[n], styled[n], diff_mode)
+    _legend(ax, U, diff_mode)
     _save_atomic(fig, out_path)
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import networkx as nx
 
 from . import textsim
+from .render import fmt_wait
 
 #: Timing differences under this are measurement noise, not a change (contract).
 TIMING_CHANGE_S = 1.0
@@ -207,7 +208,8 @@ def format_diff(d: dict) -> str:
     for x in d.get("entry", []):
         lines.append(f"~ entry      {_p(x['path'])}: {x['old']} -> {x['new']}")
     for x in d.get("timing", []):
-        lines.append(f"~ timing     {_p(x['path'])}: {x['field']} {x['old']} s -> {x['new']} s")
+        old_s, new_s = (fmt_wait(v) if isinstance(v, (int, float)) else v for v in (x["old"], x["new"]))
+        lines.append(f"~ timing     {_p(x['path'])}: {x['field']} {old_s} s -> {new_s} s")
     for x in d.get("unconfirmed", []):
         # say which tree holds it: "? removed" under a path read as a claim it is gone
         mine, other = ("old", "new") if x["change"] == "removed" else ("new", "old")

@@ -114,3 +114,24 @@ def top_vote(votes: dict[str, int], prefer: tuple[str, ...] = ()) -> str | None:
         return None
     rank = {k: i for i, k in enumerate(prefer)}
     return min(c, key=lambda k: (-c[k], rank.get(k, len(rank)), k))
+
+
+#: The opening of a prompt that identifies a company's greeting ("thank you for calling
+#: northwind telecom"): a prompt heard in a call may lose its start (recognizer) or its
+#: end (an early press), so each prompt's opening is looked for anywhere in the other.
+GREETING_HEAD_CHARS = 40
+#: Root prompts of one company score at least this (worst seen: 80, a Bluebird call cut
+#: to "and for calling blueberry line"); other companies' greetings, even sharing "thank
+#: you for calling", score 79 or less (11 corpus companies, the fixture companies and
+#: the recorded calls' heard prompts, all pairs: benchmark in docs/benchmarks-hardening.md).
+SAME_GREETING_RATIO = 80.0
+
+
+def greeting_similarity(a: str | None, b: str | None) -> float:
+    """How alike two root prompts are as the same company's greeting, 0-100: the best
+    placement of either prompt's opening (``GREETING_HEAD_CHARS``) inside the other."""
+    a, b = normalize(a), normalize(b)
+    if not a or not b:
+        return 0.0
+    n = GREETING_HEAD_CHARS
+    return float(max(fuzz.partial_ratio(a[:n], b), fuzz.partial_ratio(b[:n], a)))

@@ -1,0 +1,192 @@
+"""Holds and closed-hours greetings, from one call's timeline.
+
+- ``hold_time``: on an agent node, the seconds from the end of the transfer prompt
+  ("please hold ...", the node's speech before its music or ringback) to a person
+  answering, or "at least" that long when the call ended on hold.
+- A person answering is speech after the hold that is not the IVR's own hold
+  announcement: announcements are known phrases ("your call is important to us"),
+  repeats of speech already heard in the call, or speech the music comes back after
+  (a person who answered does not put the music on again).
+- ``announced_wait_s``: "your estimated wait time is about five minutes" -> 300.
+- ``after_hours``: a "we are currently closed" greeting.
+
+The phrases are language data (``grammars/hours/<lang>.json``, the same files as
+the opening hours); nothing here is language-specific code.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from rapidfuzz import fuzz
+
+from .hours import LANGS, grammar
+
+#: Speech this similar (rapidfuzz token-set ratio, 0-100) to speech heard earlier in
+#: the call is the recording playing again (a periodic announcement), not a person:
+#: recognizer noise on a replayed recording stays above ~85; two different sentences
+#: sharing stock words ("thank you for calling") stay below ~70.
+REPEAT_RATIO = 80.0
+#: Hold audio adding up to less than this is not a hold (a jingle between prompts).
+MIN_HOLD_AUDIO_S = 2.0
+#: Music spans shorter than this are the segmenter's flicker (a breath, a tone), not
+#: the hold music starting again.
+MIN_MUSIC_S = 0.5
+#: An agent node plays its transfer prompt ("please hold while we connect you", one
+#: sentence, 2-6 s) before the music; a first stretch of "music" this short, then a
+#: pause of TRANSFER_PAUSE_S, is that prompt in a voice the segmenter took for music.
+TRANSFER_PROMPT_MAX_S = 6.0
+TRANSFER_PAUSE_S = 0.3
+#: Ringback bursts of one ringing are 4 s apart (US 2 s on / 4 s off; ITU 1 / 3-4).
+RING_GAP_S = 4.5
+#: Speech shorter than this after the hold is too little to call a person (a click,
+#: a breath, the recognizer's "you").
+MIN_PERSON_SPEECH_S = 0.4
+
+
+@dataclass(frozen=True)
+class Hold:
+    """One agent visit's hold: ``seconds`` from the transfer prompt's end to the
+    person's first word (or to the call's end, ``at_least``)."""
+
+    seconds: float
+    at_least: bool
+    hold_start: float
+    answered: float | None
+    announced_wait_s: float | None
+
+
+def normalize(text: str | None) -> str:
+    """Lower case, apostrophes and punctuation to spaces ("we're" -> "we re")."""
+    t = (text or "").lower().replace("’", "'")
+    t = re.sub(r"[^\w\s:]", " ", t)
+    return re.sub(r"\s+", " ", t).strip()
+
+
+def _patterns(kind: str, lang: str | None):
+    langs = [lang] if lang in LANGS else list(LANGS)
+    for x in langs:
+        for p in grammar(x).get(kind, []):
+            yield x, re.compile(p)
+
+
+def after_hours(text: str | None, lang: str | None = None) -> str | None:
+    """The words of a closed-hours notice in ``text`` ("our offices are currently
+    closed"), or None."""
+    t = normalize(text)
+    for _, rx in _patterns("after_hours", lang):
+        m = rx.search(t)
+        if m:
+            return m.group(0)
+    return None
+
+
+def is_hold_announcement(text: str | None, lang: str | None = None) -> bool:
+    t = normalize(text)
+    return any(rx.search(t) for _, rx in _patterns("hold_announcements", lang))
+
+
+def is_agent_greeting(text: str | None, lang: str | None = None) -> bool:
+    t = normalize(text)
+    return any(rx.search(t) for _, rx in _patterns("agent_greetings", lang))
+
+
+def announced_wait_s(text: str | None, lang: str | None = None) -> float | None:
+    """Seconds of an announced wait ("about five minutes" -> 300.0), or None."""
+    t = normalize(text)
+    for x in ([lang] if lang in LANGS else list(LANGS)):
+        g = grammar(x)
+        rx = g.get("wait_announcements")
+        m = re.search(rx, t) if rx else None
+        if not m:
+            continue
+        n = _wait_number(m.group("n"), g)
+        unit = g["units"].get(m.group("unit"))
+        if n is not None and unit:
+            return float(n * unit)
+    return None
+
+
+def _wait_number(words: str, g: dict) -> float | None:
+    """'5', 'five', 'a few', 'two or' -> a number (the longest known prefix)."""
+    nums = g.get("wait_numbers", {})
+    parts = words.split()
+    for k in range(len(parts), 0, -1):
+        w = " ".join(parts[:k])
+        if w.isdigit():
+            return float(w)
+        if w in nums:
+            return float(nums[w])
+    return None
+
+
+def _hold_audio(events, start: float, end: float) -> list[tuple[float, float, str]]:
+    """Music and ringback spans inside [start, end]: music spans of at least
+    MIN_MUSIC_S, ringback bursts (2 s on, 4 s off) as one span per ringing. Spans are
+    not merged across the speech between them: music resuming after an announcement
+    is what tells the announcement from a person."""
+    music = [(max(start, e["start"]), min(end, e["end"])) for e in events if e["type"] == "music"]
+    ring = [(max(start, e["start"]), min(end, e["end"])) for e in events
+            if e["type"] == "tone" and e.get("name") == "ringback"]
+    spans = [(s, e, "music") for s, e in music if e - s >= MIN_MUSIC_S]
+    spans += [(s, e, "ringback") for s, e in _merge([x for x in ring if x[1] > x[0]], RING_GAP_S)]
+    return sorted(spans)
+
+
+def _merge(spans, gap_s: float):
+    out: list[list[float]] = []
+    for s, e in sorted(spans):
+        if out and s - out[-1][1] <= gap_s:
+            out[-1][1] = max(out[-1][1], e)
+        else:
+            out.append([s, e])
+    return [(s, e) for s, e in out]
+
+
+def hold_time(visit: dict, events: list[dict], heard_before: list[str] = (),
+              lang: str | None = None) -> Hold | None:
+    """The hold of one agent visit (a timeline ``menus`` entry) from the call's events;
+    None when the visit has no hold (no music or ringback after its first speech).
+    ``heard_before``: texts of speech earlier in the call (a replayed announcement)."""
+    v0, v1 = float(visit["start"]), float(visit["end"])
+    hold = _hold_audio(events, v0, v1)
+    speech = [e for e in events if e["type"] == "speech" and v0 - 0.05 <= e["start"] < v1]
+    if sum(e - s for s, e, _ in hold) < MIN_HOLD_AUDIO_S:
+        return None
+    first_hold = hold[0][0]
+    transfer = [e for e in speech if e["start"] < first_hold]
+    hold_start = max([e["end"] for e in transfer], default=first_hold)
+    if not transfer and len(hold) > 1 and hold[0][2] == "music" and hold[0][1] - hold[0][0] <= TRANSFER_PROMPT_MAX_S \
+            and hold[1][0] - hold[0][1] >= TRANSFER_PAUSE_S:
+        # no speech before the music, but a sentence-long stretch of "music" then a
+        # pause: the transfer prompt, a voice the segmenter took for music
+        hold_start = hold[0][1]
+        hold = hold[1:]
+    heard = list(heard_before) + [e.get("text") or "" for e in transfer]
+    waits = [w for w in (announced_wait_s(e.get("text"), lang) for e in speech) if w is not None]
+    for e in speech:
+        if e["start"] < hold_start or e["end"] - e["start"] < MIN_PERSON_SPEECH_S:
+            continue
+        text = e.get("text") or ""
+        if _is_person(e, text, heard, hold, lang):
+            return Hold(round(e["start"] - hold_start, 2), False, round(hold_start, 3),
+                        round(e["start"], 3), waits[0] if waits else None)
+        heard.append(text)
+    return Hold(round(v1 - hold_start, 2), True, round(hold_start, 3), None, waits[0] if waits else None)
+
+
+def _is_person(e: dict, text: str, heard: list[str], hold, lang) -> bool:
+    """Speech after the hold music that a person said: not followed by more hold
+    audio, not a known announcement (unless it greets as a person does), not a
+    repeat of something heard before."""
+    if any(s > e["end"] - 0.1 for s, _, _ in hold):
+        return False  # the music came back: this was the IVR between its music
+    norm = normalize(text)
+    if not norm:
+        return False  # no word recognized: music or noise the segmenter took for speech
+    if norm and any(fuzz.token_set_ratio(norm, normalize(h)) >= REPEAT_RATIO for h in heard if h):
+        return False
+    if (is_hold_announcement(text, lang) or announced_wait_s(text, lang) is not None) \
+            and not is_agent_greeting(text, lang):
+        return False
+    return True

@@ -1,0 +1,233 @@
+"""Opening hours, closed-hours greetings, holds: text rules, tree fields, export, and
+simulated calls read by the real recognizer."""
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+from ivrkit.discovery import holds
+from ivrkit.discovery.hours import grammar, is_valid, parse_hours
+from ivrkit.trees.build import merge_timelines
+from ivrkit.trees.diff import diff_trees
+from ivrkit.trees.export import export_entries, format_human
+from ivrkit.trees.io import write_tree
+
+ROOT = Path(__file__).resolve().parents[1]
+TABLE = ROOT / "tests" / "data" / "hours.tsv"
+
+
+def _table():
+    rows = [line.split("\t") for line in TABLE.read_text(encoding="utf-8").splitlines()
+            if line and not line.startswith("#")]
+    return [dict(zip(rows[0], r + [""] * (len(rows[0]) - len(r)))) for r in rows[1:]]
+
+
+def test_table_is_big_enough_and_every_expected_string_is_osm():
+    rows = _table()
+    langs = [r["lang"] for r in rows]
+    assert langs.count("en") >= 50 and langs.count("he") >= 15 and langs.count("es") >= 15
+    bad = [r["osm"] for r in rows if not is_valid(r["osm"])]
+    assert not bad
+
+
+def test_table_exact_on_95_percent():
+    rows = _table()
+    ok = sum(1 for r in rows if (h := parse_hours(r["sentence"], r["lang"])) is not None
+             and h.osm == r["osm"] and (h.tz or "") == r["tz"])
+    assert ok / len(rows) >= 0.95, f"{ok}/{len(rows)}"
+
+
+@pytest.mark.parametrize("text,osm", [
+    ("Our offices are open Sunday through Thursday from eight a.m. to eight p.m., and Friday from eight a.m. to one p.m.",
+     "Su-Th 08:00-20:00; Fr 08:00-13:00"),
+    ("Our business hours are Sunday through Thursday, 8 a .m. to 8 p .m. and Friday 8 a .m. to 1 p .m.",
+     "Su-Th 08:00-20:00; Fr 08:00-13:00"),  # the recognizer's spelling of a.m.
+    ("We are open 24 hours a day, 7 days a week.", "24/7"),
+    ("המוקד פועל בימים א׳-ה׳ בין השעות 8:00-20:00, וביום ו׳ בין השעות 8:00-13:00", "Su-Th 08:00-20:00; Fr 08:00-13:00"),
+    ("de lunes a viernes de 9 a 14 y de 16 a 19 horas", "Mo-Fr 09:00-14:00,16:00-19:00"),
+])
+def test_parse_examples(text, osm):
+    assert parse_hours(text).osm == osm
+
+
+@pytest.mark.parametrize("text", [
+    "For billing, press 1. To speak to a representative, press 0.",
+    "Your balance is one thousand two hundred dollars.",
+    "Please enter your nine digit I D number, followed by the pound key.",
+    "Monday through Friday.",  # days without hours say nothing checkable
+])
+def test_no_hours_where_none_are_said(text):
+    assert parse_hours(text) is None
+
+
+def test_never_returns_a_string_the_parser_rejects():
+    # every table sentence cut at every word boundary: broken input, valid or no output
+    for r in _table():
+        words = r["sentence"].split()
+        for k in range(1, len(words)):
+            h = parse_hours(" ".join(words[:k]), r["lang"])
+            assert h is None or is_valid(h.osm), (words[:k], h)
+
+
+def test_a_closed_day_statement_after_an_after_hours_notice_stays_open():
+    h = parse_hours("Our offices are currently closed. Our business hours are Monday through Friday, 9 to 5.")
+    assert h.osm == "Mo-Fr 09:00-17:00"
+
+
+@pytest.mark.parametrize("text,lang", [
+    ("Thank you for calling. Our offices are currently closed.", "en"),
+    ("You have reached us outside of our normal business hours.", "en"),
+    ("Gracias por llamar. Nuestras oficinas se encuentran cerradas en este momento.", None),
+    ("Estamos cerrados.", "es"),
+    ("שלום, הגעת למוקד מחוץ לשעות הפעילות.", None),
+    ("המוקד סגור כעת.", "he"),
+])
+def test_after_hours_greetings(text, lang):
+    assert holds.after_hours(text, lang)
+
+
+@pytest.mark.parametrize("text", [
+    "We are closed on weekends.",
+    "Our offices are open Monday through Friday from nine to five.",
+    "המוקד סגור בשבתות ובחגים.",
+])
+def test_hours_notices_are_not_after_hours(text):
+    assert holds.after_hours(text) is None
+
+
+def test_hold_announcements_and_waits():
+    assert holds.is_hold_announcement("Your call is important to us. Please stay on the line.")
+    assert holds.is_hold_announcement("Su llamada es muy importante para nosotros, por favor espere.")
+    assert holds.is_hold_announcement("שיחתך חשובה לנו, אנא המתן על הקו")
+    assert not holds.is_hold_announcement("Hi, this is Dana. How can I help you today?")
+    assert holds.is_agent_greeting("Hi, thanks for holding, this is Dana. How can I help you today?")
+    assert holds.announced_wait_s("Your estimated wait time is about five minutes.") == 300
+    assert holds.announced_wait_s("Your estimated wait time is 2 minutes.") == 120
+    assert holds.announced_wait_s("el tiempo estimado de espera es de cinco minutos") == 300
+    assert holds.announced_wait_s("זמן ההמתנה המשוער הוא כ-5 דקות") == 300
+
+
+def test_grammars_ship_with_the_package():
+    for lang in ("en", "es", "he"):
+        assert grammar(lang)["lang"] == lang
+
+
+# -- trees: timelines as discovery writes them ----------------------------------------------------
+
+
+def _tl(file, menus, after_hours=None, sha=None):
+    tl = {"schema": "ivrkit.timeline/1", "file": file, "sha256": sha or file, "duration": 60.0, "answer": 2.0,
+          "greeting_onset": 3.0, "events": [], "menus": menus}
+    if after_hours:
+        tl["after_hours"] = after_hours
+    return tl
+
+
+ROOT_OPTS = [{"key": "1", "label": "claims", "start": 9.0, "end": 10.5, "role": "option"},
+             {"key": "2", "label": "billing", "start": 11.0, "end": 12.5, "role": "option"}]
+HOURS = [{"osm": "Mo-Fr 08:00-18:00", "tz": None, "lang": "en", "time": 5.0,
+          "sentence": "Our offices are open Monday through Friday from 8 a.m. to 6 p.m."}]
+
+
+def _open_call(i, key, hold):
+    root = {"path": [], "kind": "menu", "start": 3.0, "end": 14.0 + i, "prompt": "Thank you for calling. Our offices are open "
+            "Monday through Friday from 8 a.m. to 6 p.m. For claims, press 1. For billing, press 2.",
+            "listen_after": 6.0, "listen_bounds": [None, 11.0 + i], "options": ROOT_OPTS, "entry": None,
+            "via": None, "presses": [], "keyed": None, "hours": HOURS}
+    agent = {"path": [key], "kind": "agent", "start": 15.0 + i, "end": 60.0, "prompt": "Please hold.",
+             "listen_after": None, "listen_bounds": [None, None], "options": [], "entry": None,
+             "via": {"key": key, "time": 14.0 + i, "latency": 0.9}, "presses": [], "keyed": None, "hold": hold}
+    return _tl(f"call{i}.wav", [root, agent])
+
+
+def _closed_call(i):
+    root = {"path": [], "kind": "info", "start": 3.0, "end": 15.0, "prompt": "Thank you for calling. Our offices are "
+            "currently closed. Our offices are open Monday through Friday from 8 a.m. to 6 p.m.",
+            "listen_after": None, "listen_bounds": [None, None], "options": [], "entry": None, "via": None,
+            "presses": [], "keyed": None, "hours": HOURS}
+    return _tl(f"closed{i}.wav", [root], after_hours={"time": 4.2, "sentence": "Our offices are currently closed."})
+
+
+def _calls():
+    return [_open_call(1, "1", {"s": 40.2, "at_least": False}), _open_call(2, "1", {"s": 61.0, "at_least": False}),
+            _open_call(3, "1", {"s": 20.0, "at_least": True}), _open_call(4, "2", {"s": 33.0, "at_least": True})]
+
+
+def test_tree_hours_holds_and_inheritance():
+    G = merge_timelines(_calls(), company="Orchard", number="1-800-555-0117")
+    assert G.nodes["root"]["hours"] == "Mo-Fr 08:00-18:00"
+    assert G.nodes["root"]["hours_evidence"][0].startswith('call1.wav@5 "Our offices')
+    assert G.nodes["1"]["hold_s"] == {"median": 50.6, "n": 2, "at_least": False}
+    assert G.nodes["2"]["hold_s"] == {"median": 33.0, "n": 1, "at_least": True}
+    entries = {e["service"]: e for e in export_entries(G)}
+    assert entries["claims"]["hours"] == "Mo-Fr 08:00-18:00"  # inherited from the greeting
+    assert entries["claims"]["hold_s"]["median"] == 50.6
+    line = format_human(export_entries(G))
+    # a measured hold ranks before a lower bound ("at least 33 s" on key 2 says little)
+    assert line.count("\n") == 1 and "press 1 -> claims" in line and "hold 51 s (n=2)" in line
+
+
+def test_after_hours_calls_add_no_diff_lines():
+    old = merge_timelines(_calls(), company="Orchard")
+    new = merge_timelines(_calls() + [_closed_call(1), _closed_call(2)], company="Orchard")
+    d = diff_trees(old, new)
+    assert sum(len(d[k]) for k in ("added", "removed", "moved", "relabelled", "entry", "timing")) == 0
+    assert len(new.graph["after_hours"]["evidence"]) == 2
+    assert "currently closed" in new.graph["after_hours"]["prompt"]
+    assert new.nodes["root"]["hours"] == "Mo-Fr 08:00-18:00"
+    assert len(new.nodes["root"]["hours_evidence"]) == 6  # the two closed calls said the hours too
+
+
+def test_merge_into_keeps_hours_and_holds():
+    G = merge_timelines(_calls()[:2], company="Orchard")
+    G2 = merge_timelines([_open_call(5, "1", {"s": 45.0, "at_least": False})], graph=G)
+    assert G2.nodes["root"]["hours"] == "Mo-Fr 08:00-18:00"
+    assert G2.nodes["1"]["hold_s"] == {"median": 45.0, "n": 3, "at_least": False}
+
+
+def test_cli_export_human(tmp_path, capsys):
+    from ivrkit.discovery.cli import main
+
+    p = tmp_path / "t.json"
+    write_tree(merge_timelines(_calls(), company="Orchard", number="1-800-555-0117"), p)
+    assert main(["export", str(p), "--human"]) == 0
+    text = capsys.readouterr().out
+    assert text.startswith("Orchard 1-800-555-0117: wait ") and "hours Mo-Fr 08:00-18:00" in text
+
+
+# -- simulated calls through the real recognizer -------------------------------------------------
+
+needs_tts = pytest.mark.skipif(shutil.which("flite") is None or shutil.which("text2wave") is None,
+                               reason="flite / festival (apt) not installed")
+
+
+@pytest.mark.slow
+@needs_tts
+def test_simulated_hold_and_after_hours_call(tmp_path):
+    sys.path.insert(0, str(ROOT / "recordings"))
+    import simulate as sim
+    from ivrkit.discovery.timeline import analyse_call
+
+    spec = sim.load_spec(ROOT / "recordings" / "specs" / "hours" / "orchard-health.json")
+    r = sim.Renderer(sim.default_cache())
+    plan = sim.random_plan(spec, ["1"], "call01", 11, harsh=False)
+    plan["hold_total_s"] = [45, 45]  # two announcements over the music, then a person
+    truth = sim.render_call(spec, plan, r, tmp_path)
+    tl = analyse_call(tmp_path / truth["file"])
+    hold = tl["menus"][-1]["hold"]
+    true = truth["holds"][0]
+    if true["at_least"]:
+        assert hold["at_least"] and hold["s"] >= true["hold_s"] - 1.0
+    else:
+        assert not hold["at_least"] and abs(hold["s"] - true["hold_s"]) <= 1.0
+    assert "after_hours" not in tl
+    closed = sim.render_call(spec, sim.after_hours_plan("closed01", 5), r, tmp_path)
+    ctl = analyse_call(tmp_path / closed["file"])
+    assert ctl.get("after_hours") and "closed" in ctl["after_hours"]["sentence"].lower()
+    d = diff_trees(merge_timelines([tl]), merge_timelines([tl, ctl]))
+    assert sum(len(v) for v in d.values()) == 0
+    json.dumps(tl)  # the timeline stays JSON
