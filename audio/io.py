@@ -280,3 +280,80 @@ def write_wav(path: str | os.PathLike, y: np.ndarray, sr: int, codec: str = "pcm
         seg.export(buf, format="wav", codec=codec)
     tmp.write_bytes(buf.getvalue())
     os.replace(tmp, p)
+
+
+#: Samples read from ffmpeg per block when streaming (10 s at 8 kHz, 160 kB).
+STREAM_BLOCK_S = 10.0
+
+
+def _precheck(p: Path) -> None:
+    """The checks ``load`` makes before decoding (missing, folder, empty, cut WAV)."""
+    if not p.exists():
+        raise AudioError(p, "no such file")
+    if p.is_dir():
+        raise AudioError(p, "is a directory, not a recording")
+    size = p.stat().st_size
+    if size == 0:
+        raise AudioError(p, "empty file (0 bytes)")
+    with open(p, "rb") as f:
+        head = f.read(12)
+    _check_riff(p, head, size)
+
+
+def stream(path: str | os.PathLike, sr: int = PHONE_SR, block_s: float = STREAM_BLOCK_S):
+    """Decode ``path`` to mono float32 blocks of ``block_s`` seconds (the last one
+    shorter), without holding the whole recording: what ``load`` returns, in pieces.
+
+    Raises ``AudioError`` as ``load`` does; problems ffmpeg reports only at the end
+    (a damaged stretch) are raised after the last block.
+    """
+    p = Path(path)
+    _precheck(p)
+    cmd = [ffmpeg_exe(), "-nostdin", "-v", "error", "-i", str(p), "-vn", "-map", "0:a:0",
+           "-ac", "1", "-ar", str(int(sr)), "-c:a", "pcm_s16le", "-f", "s16le", "-"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    n_bytes = 2 * max(1, int(block_s * sr))
+    got = 0
+    try:
+        while True:
+            buf = proc.stdout.read(n_bytes)
+            if not buf:
+                break
+            buf = buf[: len(buf) - (len(buf) % 2)]
+            got += len(buf)
+            yield np.frombuffer(buf, dtype="<i2").astype(np.float32) / 32768.0
+        err = proc.stderr.read()
+        proc.wait()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        proc.stdout.close()
+        proc.stderr.close()
+    if proc.returncode != 0 or got == 0:
+        msg = err.decode("utf-8", "replace")
+        if "matches no streams" in msg or "does not contain any stream" in msg:
+            raise AudioError(p, "no audio stream in the file")
+        why = _first_error_line(err)
+        if got == 0 and proc.returncode == 0:
+            raise AudioError(p, "no audio samples after decoding")
+        if any(k in why.lower() for k in ("end of file", "moov atom not found")):
+            raise AudioError(p, f"truncated recording ({why})")
+        raise AudioError(p, f"not a recording ffmpeg can decode ({why})")
+    if err.strip():
+        raise AudioError(p, f"damaged or truncated audio ({_first_error_line(err)})")
+
+
+def read_spans(path: str | os.PathLike, spans, sr: int = PHONE_SR) -> list[np.ndarray]:
+    """The samples of each ``(start_s, end_s)`` span (sorted, not overlapping), in one
+    streaming pass: a long recording's speech without the hours around it."""
+    bounds = [(int(round(a * sr)), int(round(b * sr))) for a, b in spans]
+    out = [[] for _ in bounds]
+    pos = 0
+    for block in stream(path, sr):
+        end = pos + len(block)
+        for k, (a, b) in enumerate(bounds):
+            if a < end and b > pos:
+                out[k].append(block[max(a, pos) - pos:min(b, end) - pos])
+        pos = end
+    return [np.concatenate(o) if o else np.zeros(0, np.float32) for o in out]

@@ -88,8 +88,30 @@ def _err(e: BaseException) -> str:
     return f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
 
 
-def run_call(task: tuple[str, str]) -> dict:
-    """Analyse one call; returns what the scorer needs (all plain data)."""
+def run_company(group: tuple[list[tuple[str, str]], bool]) -> list[dict]:
+    """``--pipeline`` / ``--reuse``: a company's calls through ``pipeline.analyse_calls`` with one
+    ``ReuseEngine`` (each prompt recognised once, as ``discover map`` does); the
+    company's time is shared out over its calls by duration."""
+    from ivrkit.discovery.pipeline import analyse_calls
+    from ivrkit.discovery.reuse import ReuseEngine
+
+    tasks, reuse = group
+    truths = [json.loads(Path(t).read_text()) for _, t in tasks]
+    audios = [Path(t).parent / tr["file"] for (_, t), tr in zip(tasks, truths)]
+    t0 = time.perf_counter()
+    try:
+        eng = _STATE["engine"]
+        tls = analyse_calls(audios, ReuseEngine(eng) if reuse else eng)
+    except Exception as e:  # noqa: BLE001 - every call then reports the error
+        tls = [e] * len(tasks)
+    el = time.perf_counter() - t0
+    total = sum(tr["duration"] for tr in truths) or 1.0
+    return [run_call(t, tl, el * tr["duration"] / total) for t, tl, tr in zip(tasks, tls, truths)]
+
+
+def run_call(task: tuple[str, str], done=None, done_elapsed: float | None = None) -> dict:
+    """Analyse one call (or take ``done``, its timeline made by ``run_company``);
+    returns what the scorer needs (all plain data)."""
     company_dir, truth_path = task
     truth = json.loads(Path(truth_path).read_text())
     audio = Path(truth_path).parent / truth["file"]
@@ -99,8 +121,10 @@ def run_call(task: tuple[str, str]) -> dict:
     try:
         from ivrkit.discovery.timeline import analyse_call
 
-        tl = analyse_call(audio, _STATE["engine"])
-        res["elapsed"] = time.perf_counter() - t0
+        if isinstance(done, Exception):
+            raise done
+        tl = done if done is not None else analyse_call(audio, _STATE["engine"])
+        res["elapsed"] = done_elapsed if done is not None else time.perf_counter() - t0
         res["timeline"] = tl
         res["presses"] = scoring.timeline_presses(tl)
     except Exception as e:  # noqa: BLE001
@@ -561,6 +585,9 @@ def main(argv=None) -> int:
     ap.add_argument("--lang", help="languages the menus may speak (discover --lang), e.g. en,es,fr,ru")
     ap.add_argument("--strategy", choices=("english-first", "identify", "multilingual"),
                     help="how --lang's recognizer splits the work (default: the engine's)")
+    ap.add_argument("--pipeline", action="store_true", help="each company's calls through "
+                    "pipeline.analyse_calls (streamed decoding, speech-only audio), as `discover map` runs them")
+    ap.add_argument("--reuse", action="store_true", help="--pipeline with prompt reuse (discovery/reuse.py, experimental)")
     ap.add_argument("--from-json", type=Path, help="score the per-call results of an earlier --json run "
                     "against the current truth files, without analysing again")
     a = ap.parse_args(argv)
@@ -575,7 +602,18 @@ def main(argv=None) -> int:
         return rescore(a, comps, tasks)
     init = (a.engine, a.model, a.dtmf_only, use_mm, a.beam, a.no_prompt, a.lang, a.strategy)
     t0 = time.perf_counter()
-    if a.jobs > 1:
+    if a.reuse or a.pipeline:
+        groups = [([t for t in tasks if t[0] == c["dir"]], a.reuse) for c in comps]
+        if a.jobs > 1:
+            from multiprocessing import Pool
+
+            with Pool(a.jobs, initializer=_init, initargs=init) as pool:
+                results = [r for rs in pool.imap_unordered(run_company, groups) for r in rs]
+        else:
+            _init(*init)
+            results = [r for g in groups for r in run_company(g)]
+        results = [_progress(r, i, len(tasks)) for i, r in enumerate(results, 1)]
+    elif a.jobs > 1:
         from multiprocessing import Pool
 
         with Pool(a.jobs, initializer=_init, initargs=init) as pool:
@@ -586,6 +624,8 @@ def main(argv=None) -> int:
     wall = time.perf_counter() - t0
     mode = "DTMF only (no speech recognition)" if a.dtmf_only else f"engine {a.engine}" + (
         f", --lang {a.lang}" + (f" ({a.strategy})" if a.strategy else "") if a.lang else "")
+    if a.reuse or a.pipeline:
+        mode += ", pipeline.analyse_calls" + (" with prompt reuse" if a.reuse else "")
     head = (f"ivrkit accuracy on {a.corpus}: {len(comps)} companies, {len(tasks)} calls, {mode}, "
             f"{a.jobs} job(s), {wall:.0f} s wall" + ("" if use_mm else ", multimon-ng not run"))
     return report(a, comps, results, head, mode)

@@ -92,6 +92,7 @@ def _add_map(sub) -> None:
                    "(default en; others need the multilingual extra or a multilingual --model)")
     m.add_argument("--keys", metavar="K@T,...", help="keys the caller sent, e.g. 2@12.31,1@20.40 (one call; "
                    "default: CALL.keys.json beside the call, if any)")
+    _add_cache_flags(m)
 
 
 def _add_timeline(sub) -> None:
@@ -104,6 +105,29 @@ def _add_timeline(sub) -> None:
     t.add_argument("--lang", metavar="CODES", help="languages the menu may speak, BCP-47, e.g. en,es,ru")
     t.add_argument("--keys", metavar="K@T,...", help="keys the caller sent, e.g. 2@12.31,1@20.40 "
                    "(default: CALL.keys.json beside the call, if any)")
+    _add_cache_flags(t)
+
+
+def _add_cache_flags(p) -> None:
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--cache", metavar="DIR", default=None,
+                   help="folder of cached call analyses (default: $XDG_CACHE_HOME/ivrkit or ~/.cache/ivrkit)")
+    g.add_argument("--no-cache", action="store_true", help="analyse every call afresh; read and write no cache")
+
+
+def _add_batch(sub) -> None:
+    b = sub.add_parser("batch", help="map every company folder of a directory (trees + one directory export)",
+                       description="Map every company folder of DIR (its calls and company.json) into "
+                                   "OUT/SLUG.json, and export all of them to OUT/directory.json / .csv.")
+    b.add_argument("dir", metavar="DIR", help="one folder per company: its calls and company.json")
+    w = b.add_mutually_exclusive_group()
+    w.add_argument("--jobs", type=int, default=1, metavar="N", help="local worker processes (default 1)")
+    w.add_argument("--scheduler", metavar="tcp://HOST:8786", help="run the companies on this Dask scheduler")
+    b.add_argument("--out", metavar="DIR", default=None, help="output folder (default: DIR-trees beside DIR)")
+    b.add_argument("--since", metavar="OLD_DIR", help="a previous batch's output: export only what changed, "
+                                                      "and write SLUG.diff.json for changed menus")
+    _add_engine(b)
+    _add_cache_flags(b)
 
 
 def _add_export(sub) -> None:
@@ -194,6 +218,17 @@ def _need_matplotlib(path: str | None, mermaid_ok: bool = False) -> None:
         raise UsageError(f"{path}: drawing needs matplotlib (pip install 'ivrkit[plot]'){hint}") from None
 
 
+def _cache(args):
+    """The analysis cache the flags ask for (None with --no-cache)."""
+    from .cache import AnalysisCache
+
+    if getattr(args, "no_cache", False):
+        return None
+    if args.cache is not None and Path(args.cache).exists() and not Path(args.cache).is_dir():
+        raise UsageError(f"{args.cache}: --cache needs a folder, this is a file")
+    return AnalysisCache(args.cache)
+
+
 def _engine(args):
     from .asr import EngineError, make_engine, parse_languages
 
@@ -258,30 +293,33 @@ def _listed_keys(paths, keys_option: str | None, given: int) -> list:
             if given != 1:
                 raise UsageError(f"--keys: gives the keys of one call, not {given}")
             return [parse_keys_option(keys_option)] * len(paths)
-        return [read_sidecar(c) for c in paths]
+        for c in paths:  # checked now; the pipeline reads them again (and caches on them)
+            read_sidecar(c)
+        return [None] * len(paths)
     except KeysError as exc:
         raise UsageError(str(exc)) from None
 
 
-def _analyse_calls(paths, engine, keys=None):
-    """``keys``: each call's listed keys (``_listed_keys``), None to read sidecars."""
+def _analyse_calls(paths, engine, keys=None, cache=None):
+    """``keys``: each call's keys from ``--keys`` (``_listed_keys``), None to read
+    sidecars; ``cache`` an ``AnalysisCache`` or None."""
     from ivrkit.audio import AudioError
 
     from .keys import KeysError
-    from .pipeline import analyse_call
+    from .pipeline import analyse_calls
     from .progress import CallProgress
 
-    keys = keys if keys is not None else [None] * len(paths)
-    timelines = []
     with CallProgress(len(paths)) as prog:
-        for c, k in zip(paths, keys):
-            prog.start_call(Path(c).name)
-            try:
-                tl = analyse_call(c, engine, on_stage=prog.stage, keys=k)
-            except (AudioError, KeysError) as exc:
-                raise UsageError(str(exc)) from None
+        def stage(f, st):
+            if prog.current != Path(f).name:
+                prog.start_call(Path(f).name)
+            prog.stage(st)
+        try:
+            timelines = analyse_calls(paths, engine, cache=cache, on_stage=stage, keys=keys)
+        except (AudioError, KeysError) as exc:
+            raise UsageError(str(exc)) from None
+        for tl in timelines:
             prog.done_call(tl["duration"])
-            timelines.append(tl)
     return timelines
 
 
@@ -386,7 +424,7 @@ def cmd_map(args, out, err) -> int:
     keys = _listed_keys(calls, args.keys, len(args.calls))
     engine = _engine(args)
     t0 = time.perf_counter()
-    timelines = _with_menus(calls, _analyse_calls(calls, engine, keys), args.skip_bad, err)
+    timelines = _with_menus(calls, _analyse_calls(calls, engine, keys, _cache(args)), args.skip_bad, err)
     G = _merge(args, timelines, base)
     _print_tree(G, out)
     if args.diagram:
@@ -407,7 +445,7 @@ def cmd_timeline(args, out, err) -> int:
     calls = _probe_calls([args.call], False, err)
     keys = _listed_keys(calls, args.keys, 1)
     engine = _engine(args)
-    (tl,) = _analyse_calls(calls, engine, keys)
+    (tl,) = _analyse_calls(calls, engine, keys, _cache(args))
     if args.plot:
         from ivrkit.audio import load
 
@@ -621,12 +659,83 @@ def cmd_recrawl(args, out, err) -> int:
     return EXIT_OK
 
 
+def _batch_inputs(args):
+    """Everything the batch reads, checked before any work: companies, --since trees."""
+    from .batch import BatchError, read_batch, read_since
+
+    if args.jobs < 1:
+        raise UsageError(f"--jobs {args.jobs}: needs 1 or more")
+    out = Path(args.out) if args.out else Path(args.dir).resolve().parent / f"{Path(args.dir).resolve().name}-trees"
+    if not out.resolve().parent.is_dir():
+        raise UsageError(f"{out}: folder does not exist")
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"{out}: --out needs a folder, this is a file")
+    try:
+        jobs = read_batch(args.dir)
+        since = read_since(args.since, jobs) if args.since else None
+    except BatchError as exc:
+        raise UsageError(str(exc)) from None
+    if args.scheduler:
+        try:
+            import distributed  # noqa: F401
+        except ImportError:
+            raise UsageError(f"--scheduler {args.scheduler}: needs Dask: pip install 'ivrkit[cluster]'") from None
+    return jobs, since, out
+
+
+def cmd_batch(args, out, err) -> int:
+    from ivrkit.audio import AudioError
+
+    from .batch import run_batch, write_batch
+    from .progress import CallProgress, summary_line
+
+    jobs, since, out_dir = _batch_inputs(args)
+    cache = _cache(args)
+    if args.engine != "auto" or args.model:
+        _engine(args)  # a missing model is found here, not in every worker
+    client = None
+    if args.scheduler:
+        from .batch import connect
+
+        try:
+            client = connect(args.scheduler)
+        except (OSError, TimeoutError) as exc:
+            raise UsageError(f"{args.scheduler}: cannot reach the Dask scheduler ({exc})") from None
+    t0 = time.perf_counter()
+    with CallProgress(len(jobs), stream=err, stages=(), unit="companies") as prog:
+        def done(r):
+            prog.start_call(r["slug"])
+            prog.done_call(r["audio_s"])
+        try:
+            results = run_batch(jobs, n_jobs=args.jobs, scheduler=client, engine=args.engine,
+                                model=args.model, cache_dir=str(cache.directory) if cache else None,
+                                use_cache=cache is not None, on_done=done)
+        except AudioError as exc:
+            raise UsageError(str(exc)) from None
+        finally:
+            if client is not None:
+                client.close()
+    summary = write_batch(results, out_dir, since=since)
+    changed = set(summary["changed"])
+    for r in results:
+        n = len([n for n in r["tree"]["nodes"] if n["id"] != "root"])
+        mark = "  changed" if r["slug"] in changed else ""
+        out.write(f"{r['slug']}.json  {r['calls']} call{'s' if r['calls'] != 1 else ''}, {n} nodes{mark}\n")
+    what = "changed entries" if since is not None else "entries"
+    out.write(f"{out_dir / 'directory.json'}, directory.csv: {summary['entries']} {what}\n")
+    if err.isatty():
+        err.write(summary_line(sum(r["calls"] for r in results), sum(r["audio_s"] for r in results),
+                               time.perf_counter() - t0) + "\n")
+    return EXIT_OK
+
+
 #: command -> (adds its flags, does its work)
 COMMANDS = {"map": (_add_map, cmd_map), "timeline": (_add_timeline, cmd_timeline),
             "export": (_add_export, cmd_export), "diff": (_add_diff, cmd_diff)}
 #: crawl and recrawl share their flags: one function adds both parsers
 COMMANDS["crawl"] = (_crawl_parsers, cmd_crawl)
 COMMANDS["recrawl"] = (lambda sub: None, cmd_recrawl)
+COMMANDS["batch"] = (_add_batch, cmd_batch)
 
 
 def _run(argv, out, err) -> int:

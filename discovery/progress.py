@@ -53,7 +53,8 @@ class CallProgress:
     """
 
     def __init__(self, total_calls: int, *, stream: IO[str] | None = None, enabled: bool | None = None,
-                 stages: Iterable[str] = STAGES):
+                 stages: Iterable[str] = STAGES, unit: str = "calls"):
+        self.unit = unit  # what the first bar counts ("companies" for a batch)
         self.total_calls = int(total_calls)
         self.stream = sys.stderr if stream is None else stream
         self.enabled = _is_terminal(self.stream) if enabled is None else bool(enabled)
@@ -89,7 +90,7 @@ class CallProgress:
                 refresh_per_second=8,
             )
             self._progress.start()
-            self._calls_task = self._progress.add_task("calls", total=self.total_calls, info="0.0 s of audio")
+            self._calls_task = self._progress.add_task(self.unit, total=self.total_calls, info="0.0 s of audio")
             self._stage_task = self._progress.add_task("", total=len(self.stages), info="", visible=False)
         return self
 

@@ -351,25 +351,10 @@ def analyse_call(
 ) -> dict:
     """Decode, detect, transcribe and walk one call; returns the timeline dict.
 
-    ``engine`` defaults to ``make_engine("auto")``. ``on_stage`` is called with a
-    stage name ("decode", "signal", "transcribe", "parse") for progress display.
-    ``keys``: the keys the caller sent (``discovery.keys``); None reads the
-    ``CALL.keys.json`` sidecar when there is one. Raises ``keys.KeysError``.
+    The same as ``ivrkit.discovery.pipeline.analyse_call`` (which owns decoding: long
+    calls streamed, two-sided calls read on the IVR's side, the caller's keys applied);
+    kept here for callers of the timeline module. Raises ``keys.KeysError``.
     """
-    from .asr import make_engine
+    from .pipeline import analyse_call as _analyse
 
-    stage = on_stage or (lambda _s: None)
-    p = Path(path)
-    listed = keys if keys is not None else keys_mod.read_sidecar(p)
-    stage("decode")
-    y, sr = audio_io.load(p, sr=audio_io.PHONE_SR, channels="split")
-    stage("signal")
-    where = "--keys" if keys is not None else str(keys_mod.sidecar_path(p))
-    sig = keys_mod.apply_keys(analyse_signal(y, sr), listed, where)
-    y = ivr_audio(y, sr)  # a two-sided call: the IVR's side is the one to transcribe
-    speech = [(r.start_s, r.end_s) for r in sig.regions if r.kind == "speech"]
-    stage("transcribe")
-    eng = engine if engine is not None else make_engine("auto")
-    utterances = eng.transcribe(y, sr, speech) if speech else []
-    stage("parse")
-    return build_timeline(p.name, len(y) / sr, sig, utterances, sha256=audio_io.sha256(p))
+    return _analyse(path, engine, on_stage, keys=keys)

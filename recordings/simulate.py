@@ -1017,7 +1017,7 @@ def phone_encode(y: np.ndarray, path: Path, channel: str) -> None:
     ff = [_ffmpeg(), "-nostdin", "-v", "error", "-y", *pcm_in]
     if name == "amrnb":
         mode = int(arg or 7)
-        _run_codec(["sox", "-t", "raw", "-r", str(SR), "-e", "floating-point", "-b", "32", "-c", "1", "-",
+        _run_codec(["sox", "-D", "-t", "raw", "-r", str(SR), "-e", "floating-point", "-b", "32", "-c", "1", "-",
                     "-t", "amr-nb", "-C", str(mode), str(path)], y.tobytes())
     elif name == "opus":
         _run_codec([*ff, "-c:a", "libopus", "-b:a", arg or "12k", "-application", "voip", str(path)], y.tobytes())

@@ -1,0 +1,215 @@
+"""Speed of `map` on the simulated corpus, side by side with an older checkout.
+
+    python benchmarks/map_speed.py [--corpus /work/corpus] [--baseline /work/baseline]
+                                   [--only COMPANY ...] [--json out.json]
+
+Two worker processes, each with its model loaded once: one imports ivrkit from this
+tree, one from ``--baseline`` (its own ``.venv``; only the API both have:
+``timeline.analyse_call`` + ``trees.build.merge_timelines``). Companies are handed to
+them in turn (old, new, old, new ...), so both see the same load on a shared machine.
+Per company and in total it prints:
+
+- ``old`` / ``new``: seconds to map the company's calls (new: prompt reuse on, no
+  cache) and the real-time factor (seconds of work per second of audio);
+- ``warm``: the same map again from the analysis cache, and its share of the first;
+- ``into``: ``map --into`` the company's last call (tree of the others read from disk,
+  fresh cache) against analysing that call alone;
+- the share of speech reused, and each worker's peak memory.
+
+Then one end-to-end CLI pair (`discover map` twice, same cache) on the first company.
+"""
+from __future__ import annotations
+
+import os
+
+for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(var, "1")
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import resource  # noqa: E402
+import shutil  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+HERE = Path(__file__).resolve()
+ROOT = HERE.parent.parent
+
+
+# ---------------------------------------------------------------- worker side
+
+def _old_map(calls, engine):
+    from ivrkit.discovery.timeline import analyse_call
+    from ivrkit.trees.build import merge_timelines
+
+    tls = [analyse_call(c, engine) for c in calls]
+    merge_timelines(tls)
+    return tls
+
+
+def _new_task(calls, engine, scratch):
+    from ivrkit.discovery.cache import AnalysisCache
+    from ivrkit.discovery.pipeline import analyse_call, map_calls
+    from ivrkit.discovery.reuse import ReuseEngine
+    from ivrkit.trees.io import read_tree, write_tree
+
+    out = {}
+    reuse = ReuseEngine(engine)
+    cache = AnalysisCache(Path(scratch) / "cache")
+    t0, c0 = time.perf_counter(), _cpu_s()
+    G = map_calls(calls, engine=reuse, cache=cache)
+    out["new_s"], out["new_cpu_s"] = time.perf_counter() - t0, _cpu_s() - c0
+    out["reused_share"] = reuse.stats["reused_s"] / max(1e-9, reuse.stats["reused_s"] + reuse.stats["decoded_s"])
+    t0 = time.perf_counter()
+    G2 = map_calls(calls, engine=ReuseEngine(engine), cache=cache)
+    out["warm_s"] = time.perf_counter() - t0
+    out["warm_same"] = sorted(G.edges) == sorted(G2.edges)
+    if len(calls) > 1:
+        tree = Path(scratch) / "tree.json"
+        cache2 = AnalysisCache(Path(scratch) / "cache2")
+        write_tree(map_calls(calls[:-1], engine=ReuseEngine(engine), cache=cache2), tree)
+        t0 = time.perf_counter()
+        analyse_call(calls[-1], engine)
+        out["alone_s"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        write_tree(map_calls(calls[-1:], into=read_tree(tree), engine=ReuseEngine(engine), cache=cache2), tree)
+        out["into_s"] = time.perf_counter() - t0
+    return out
+
+
+def _cpu_s() -> float:
+    """CPU seconds of this process (all threads) and its finished children (ffmpeg)."""
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def worker(kind: str) -> None:
+    """Read one JSON task per line on stdin, answer one JSON line on stdout."""
+    from ivrkit.discovery.asr import make_engine
+
+    engine = make_engine("auto")
+    for line in sys.stdin:
+        task = json.loads(line)
+        scratch = tempfile.mkdtemp(prefix="ivrkit-map-speed-")
+        cpu0 = _cpu_s()
+        try:
+            if not task["calls"]:  # the driver asks for the peak memory at the end
+                res = {}
+            elif kind == "old":
+                t0, c0 = time.perf_counter(), _cpu_s()
+                _old_map(task["calls"], engine)
+                res = {"old_s": time.perf_counter() - t0, "old_cpu_s": _cpu_s() - c0}
+            else:
+                res = _new_task(task["calls"], engine, scratch)
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+        res["cpu_s"] = _cpu_s() - cpu0
+        res["maxrss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(json.dumps(res), flush=True)
+
+
+# ---------------------------------------------------------------- driver side
+
+def _start(python: str, kind: str, cwd: Path):
+    env = dict(os.environ, PYTHONPATH="")
+    return subprocess.Popen([python, str(HERE), "--worker", kind], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, text=True, cwd=cwd, env=env)
+
+
+def _ask(proc, calls) -> dict:
+    proc.stdin.write(json.dumps({"calls": calls}) + "\n")
+    proc.stdin.flush()
+    line = proc.stdout.readline()
+    if not line:
+        raise RuntimeError("worker died")
+    return json.loads(line)
+
+
+def _duration(path: str) -> float:
+    from ivrkit.audio.io import probe_duration
+
+    return probe_duration(path)
+
+
+def _cli_pair(calls: list[str]) -> tuple[float, float]:
+    disc = str(Path(sys.executable).with_name("discover"))
+    cache = tempfile.mkdtemp(prefix="ivrkit-cli-cache-")
+    times = []
+    try:
+        for _ in range(2):
+            t0 = time.perf_counter()
+            subprocess.run([disc, "map", *calls, "--cache", cache], check=True, stdout=subprocess.DEVNULL)
+            times.append(time.perf_counter() - t0)
+    finally:
+        shutil.rmtree(cache, ignore_errors=True)
+    return times[0], times[1]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--corpus", default="/work/corpus")
+    ap.add_argument("--baseline", default="/work/baseline", help="older checkout with its own .venv")
+    ap.add_argument("--only", nargs="*", default=None)
+    ap.add_argument("--json", default=None)
+    ap.add_argument("--worker", choices=("old", "new"), help=argparse.SUPPRESS)
+    a = ap.parse_args()
+    if a.worker:
+        return worker(a.worker)
+    comps = sorted(d for d in Path(a.corpus).iterdir() if d.is_dir() and list(d.glob("call*.wav")))
+    if a.only:
+        comps = [d for d in comps if d.name in a.only]
+    if not comps:
+        sys.exit(f"{a.corpus}: no company folders with call*.wav")
+    old = _start(str(Path(a.baseline) / ".venv" / "bin" / "python"), "old", Path(a.baseline))
+    new = _start(sys.executable, "new", ROOT)
+    warmup = [str(ROOT / "tests" / "fixtures" / "calls" / "contoso" / "call02.wav")]
+    _ask(old, warmup), _ask(new, warmup)  # models loaded, caches hot: not counted
+    rows = []
+    print(f"{'company':22} {'calls':>5} {'audio s':>8} {'old s':>7} {'new s':>7} {'ratio':>6} {'CPU ratio':>9} "
+          f"{'old RTF':>8} {'new RTF':>8} {'reused':>7} {'warm s':>7} {'warm %':>7} {'alone s':>8} {'into s':>7}")
+    for d in comps:
+        calls = [str(p) for p in sorted(d.glob("call*.wav"))]
+        audio = sum(_duration(c) for c in calls)
+        r = {"company": d.name, "calls": len(calls), "audio_s": audio, **_ask(old, calls)}
+        got = _ask(new, calls)
+        got.pop("maxrss_mb")
+        r.pop("maxrss_mb")
+        r.update(got)
+        rows.append(r)
+        print(f"{d.name:22} {len(calls):5d} {audio:8.1f} {r['old_s']:7.1f} {r['new_s']:7.1f} "
+              f"{r['old_s'] / r['new_s']:5.2f}x {r['old_cpu_s'] / r['new_cpu_s']:8.2f}x {r['old_s'] / audio:8.4f} {r['new_s'] / audio:8.4f} "
+              f"{100 * r['reused_share']:6.0f}% {r['warm_s']:7.2f} {100 * r['warm_s'] / r['new_s']:6.1f}% "
+              f"{r.get('alone_s', 0):8.2f} {r.get('into_s', 0):7.2f}", flush=True)
+    mem = {"old": _ask(old, [])["maxrss_mb"], "new": _ask(new, [])["maxrss_mb"]}
+    for p in (old, new):
+        p.stdin.close()
+        p.wait()
+    audio = sum(r["audio_s"] for r in rows)
+    t_old, t_new = sum(r["old_s"] for r in rows), sum(r["new_s"] for r in rows)
+    t_warm = sum(r["warm_s"] for r in rows)
+    into = [r["into_s"] / r["alone_s"] for r in rows if "into_s" in r]
+    print(f"\ntotal: {len(rows)} companies, {sum(r['calls'] for r in rows)} calls, {audio:.0f} s of audio")
+    print(f"  old {t_old:.1f} s (RTF {t_old / audio:.4f}, {audio / t_old:.0f}x real time)   "
+          f"new {t_new:.1f} s (RTF {t_new / audio:.4f}, {audio / t_new:.0f}x real time)   "
+          f"speed-up {t_old / t_new:.2f}x")
+    c_old, c_new = sum(r["old_cpu_s"] for r in rows), sum(r["new_cpu_s"] for r in rows)
+    print(f"  CPU seconds: old {c_old:.1f} (per audio s {c_old / audio:.4f})   new {c_new:.1f} "
+          f"(per audio s {c_new / audio:.4f})   ratio {c_old / c_new:.2f}x")
+    print(f"  second map from the cache: {t_warm:.2f} s = {100 * t_warm / t_new:.1f} % of the first "
+          f"(trees equal: {all(r['warm_same'] for r in rows)})")
+    if into:
+        print(f"  --into one call / that call alone: median {sorted(into)[len(into) // 2]:.2f}, max {max(into):.2f}")
+    print(f"  peak memory: old worker {mem['old']:.0f} MB, new worker {mem['new']:.0f} MB")
+    first = [str(p) for p in sorted(comps[0].glob("call*.wav"))]
+    cold, warm = _cli_pair(first)
+    print(f"  CLI `discover map` {comps[0].name} twice, same --cache: {cold:.2f} s, then {warm:.2f} s "
+          f"({100 * warm / cold:.1f} %)")
+    if a.json:
+        Path(a.json).write_text(json.dumps({"rows": rows, "memory_mb": mem}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
