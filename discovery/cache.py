@@ -26,6 +26,8 @@ import os
 import tempfile
 from pathlib import Path
 
+from ivrkit.audio.io import sha256
+
 __all__ = ["AnalysisCache", "default_cache_dir", "pipeline_version", "engine_identity", "CACHE_SCHEMA"]
 
 #: Bumped when the cached document changes shape (independently of the sources).
@@ -59,13 +61,6 @@ def pipeline_version() -> str:
             h.update(f.read_bytes())
     return h.hexdigest()
 
-
-def _file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 @functools.lru_cache(maxsize=16)
@@ -134,7 +129,7 @@ class AnalysisCache:
         """The entry's name for ``path`` analysed by ``engine`` (``extra``: any further
         input that changes the analysis, e.g. keys given on the command line)."""
         p = Path(path)
-        doc = {"file": _file_sha256(p), "sidecars": [_file_sha256(s) for s in _sidecars(p)],
+        doc = {"file": sha256(p), "sidecars": [sha256(s) for s in _sidecars(p)],
                "pipeline": pipeline_version(), "engine": engine_identity(engine), "extra": extra or {}}
         return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()
 

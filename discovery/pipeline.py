@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterable, Sequence
 
 import networkx as nx
-import numpy as np
 
 from ivrkit.audio import io as audio_io
 from ivrkit.audio.io import AudioError

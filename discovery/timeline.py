@@ -14,14 +14,10 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
 
-from ivrkit.audio import io as audio_io
-from ivrkit.audio.analysis import analyse_sides as analyse_signal
-from ivrkit.audio.analysis import ivr_audio
 from ivrkit.audio.vocab import bridge_spans
 from ivrkit.trees.model import (MIN_ENTRY_KEYS, RESUME_GAP_S, TERMINATORS, TIMELINE_SCHEMA, clip_listen,
                                 entry_runs)
