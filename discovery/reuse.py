@@ -26,6 +26,8 @@ than ``MERGE_GAP_S`` (0.5 s), and both are kept exactly.
 """
 from __future__ import annotations
 
+import dataclasses
+
 from dataclasses import dataclass, field
 from typing import Sequence
 
@@ -249,7 +251,8 @@ class Glued:
             runs: list[tuple[int, list[Word]]] = []
             for w in u.words:
                 i, ws = self.locate(w.start_s)
-                w2 = Word(w.word, round(ws, 3), round(ws + (w.end_s - w.start_s), 3), w.conf)
+                # replace, not Word(...): keeps the fields other modules add (the word's lang)
+                w2 = dataclasses.replace(w, start_s=round(ws, 3), end_s=round(ws + (w.end_s - w.start_s), 3))
                 if runs and runs[-1][0] == i:
                     runs[-1][1].append(w2)
                 else:
@@ -275,14 +278,12 @@ def _clip(regions, spans) -> list[tuple[float, float]]:
 
 
 def _shift_words(words, to_file) -> tuple[Word, ...]:
-    return tuple(Word(w.word, round(to_file(w.start_s), 3), round(to_file(w.end_s), 3), w.conf)
+    return tuple(dataclasses.replace(w, start_s=round(to_file(w.start_s), 3), end_s=round(to_file(w.end_s), 3))
                  for w in words)
 
 
 def _rebuild(u: Utterance, words: tuple[Word, ...]) -> Utterance:
     """``u`` with other words (``dataclasses.replace`` keeps fields other helpers add)."""
-    import dataclasses
-
     return dataclasses.replace(u, start_s=words[0].start_s, end_s=words[-1].end_s,
                                text=" ".join(w.word for w in words), words=words)
 
