@@ -525,28 +525,36 @@ def cmd_diff(args, out, err) -> int:
 
 # -- crawl and recrawl: place the calls over SIP ----------------------------------
 
-def _crawl_parsers(sub) -> None:
-    """``crawl`` and ``recrawl``: place the calls over SIP (password: IVRKIT_SIP_PASSWORD)."""
+def _add_sip_flags(x, out_required: bool) -> None:
+    """The flags ``crawl`` and ``recrawl`` share: the SIP account, where calls go, limits."""
+    x.add_argument("--sip", required=True, metavar="sip:USER@HOST[:PORT]", help="the caller's SIP account")
+    x.add_argument("--calls", required=True, metavar="DIR", help="folder for the calls (kept)")
+    x.add_argument("--out", required=out_required, metavar="TREE.json", help="tree written after every call")
+    x.add_argument("--max-calls", type=int, default=40, metavar="N", help="stop after N calls (default: %(default)s)")
+    x.add_argument("--max-call-s", type=float, default=90.0, metavar="S", help="hang up after S seconds (default: %(default)s)")
+    x.add_argument("--pause-s", type=float, default=2.0, metavar="S", help="pause between calls (default: %(default)s s)")
+    x.add_argument("--lines", type=int, default=1, metavar="N", help="calls at once (default: %(default)s)")
+    x.add_argument("--dtmf", choices=("inband", "rfc4733"), default="inband", help="how keys are sent (default: %(default)s)")
+    _add_engine(x)
+
+
+def _add_crawl(sub) -> None:
+    """``crawl``: place the calls over SIP (password: IVRKIT_SIP_PASSWORD)."""
     c = sub.add_parser("crawl", help="call a number over SIP and map its menu, one option per call")
     c.add_argument("number", metavar="NUMBER")
-    r = sub.add_parser("recrawl", help="call once per known menu of a tree, then diff and export --since")
-    r.add_argument("tree", metavar="TREE.json")
-    for x in (c, r):
-        x.add_argument("--sip", required=True, metavar="sip:USER@HOST[:PORT]", help="the caller's SIP account")
-        x.add_argument("--calls", required=True, metavar="DIR", help="folder for the calls (kept)")
-        x.add_argument("--out", required=x is c, metavar="TREE.json", help="tree written after every call")
-        x.add_argument("--max-calls", type=int, default=40, metavar="N", help="stop after N calls (default: %(default)s)")
-        x.add_argument("--max-call-s", type=float, default=90.0, metavar="S", help="hang up after S seconds (default: %(default)s)")
-        x.add_argument("--pause-s", type=float, default=2.0, metavar="S", help="pause between calls (default: %(default)s s)")
-        x.add_argument("--lines", type=int, default=1, metavar="N", help="calls at once (default: %(default)s)")
-        x.add_argument("--dtmf", choices=("inband", "rfc4733"), default="inband", help="how keys are sent (default: %(default)s)")
-        _add_engine(x)
+    _add_sip_flags(c, out_required=True)
     c.add_argument("--company", help="company name written into the tree (default: none)")
     c.add_argument("--entry", action="append", default=[], metavar="ID=DIGITS",
                    help="type DIGITS at the input prompt ID (node id like 1/2, or entry token like Tel#); "
                         "without it input prompts are leaves")
     c.add_argument("--resume", action="store_true", help="go on with the crawl already in --calls")
     c.add_argument("--dry-run", action="store_true", help="print the plan of the next call and stop")
+
+
+def _add_recrawl(sub) -> None:
+    r = sub.add_parser("recrawl", help="call once per known menu of a tree, then diff and export --since")
+    r.add_argument("tree", metavar="TREE.json")
+    _add_sip_flags(r, out_required=False)
 
 
 def _crawl_setup(args, number: str):
@@ -732,9 +740,8 @@ def cmd_batch(args, out, err) -> int:
 #: command -> (adds its flags, does its work)
 COMMANDS = {"map": (_add_map, cmd_map), "timeline": (_add_timeline, cmd_timeline),
             "export": (_add_export, cmd_export), "diff": (_add_diff, cmd_diff)}
-#: crawl and recrawl share their flags: one function adds both parsers
-COMMANDS["crawl"] = (_crawl_parsers, cmd_crawl)
-COMMANDS["recrawl"] = (lambda sub: None, cmd_recrawl)
+COMMANDS["crawl"] = (_add_crawl, cmd_crawl)
+COMMANDS["recrawl"] = (_add_recrawl, cmd_recrawl)
 COMMANDS["batch"] = (_add_batch, cmd_batch)
 
 

@@ -418,9 +418,10 @@ def merge_timelines(timelines, company=None, number=None, graph=None) -> nx.DiGr
         sources = [dict(s) for s in graph.graph.get("sources") or []]
     seen = {(s.get("sha256") or s.get("file")) for s in sources}
     # calls read together first: a press that only seemed to leave the greeting
-    records = [Timeline.from_json(t) for t in timelines]
-    closed = [tl for tl in records if service_info.is_after_hours(tl.extra)]
-    timelines = read_together([tl for tl in records if tl not in closed]) + closed
+    open_calls, closed = [], []
+    for tl in map(Timeline.from_json, timelines):
+        (closed if service_info.is_after_hours(tl.extra) else open_calls).append(tl)
+    timelines = read_together(open_calls) + closed
     merged: list[dict] = []
     for tl in timelines:
         ident = tl.sha256 or tl.file
