@@ -104,6 +104,12 @@ MIN_VOTES = 3
 #: on the simulated corpus, 0.2 let one hold-music chord through).
 MIN_VOTE_SHARE = 0.3
 
+#: The share is counted on blocks this many samples apart over the press's refined
+#: span, so it does not depend on where the half-block grid happens to fall: a press
+#: whose second half lay under prompt speech had 8 voting blocks of 20 on one grid and
+#: 5 on another, 51 samples later (phone corpus, AMR-NB 7.95 kbit/s, -26 dBFS).
+SHARE_HOP = 8
+
 #: Frequency test (Q.24): accept +-1.5 %, reject +-3.5 %; decided between them on the
 #: frequency measured over the whole press.
 MAX_FREQ_ERROR = 0.025
@@ -141,6 +147,11 @@ CODEC_MIN_VOTE_SHARE = 0.6
 #: outside Q.24 and stays rejected (tests/test_dtmf.py). With PRESS_TWIST_MARGIN_DB
 #: the limit is 11 dB.
 CODEC_PRESS_TWIST_DB = 9.0
+#: A relaxed run overlapping a first-pass press of its own key is still refined when
+#: that press starts this much later than the run (a dropout and a block): the first
+#: pass found only the press's end (phone corpus, AMR-NB 4.75 kbit/s: a press whose
+#: first 50 ms measured 11 dB twist came out 50 ms late).
+CODEC_LATE_START_S = MAX_DROPOUT_S + BLOCK / SR
 
 #: Press pass: centred box window for the envelopes (8 ms; first null 125 Hz away,
 #: the partner tone is >= 268 Hz away).
@@ -182,23 +193,23 @@ def _basis() -> np.ndarray:
     return np.concatenate([np.cos(arg), np.sin(arg)], axis=1).astype(np.float32)
 
 
-def block_powers(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def block_powers(y: np.ndarray, hop: int = HOP) -> tuple[np.ndarray, np.ndarray]:
     """Tone energies at the 16 frequencies, and total energy, per block.
 
     Returns ``(tone, total)``: ``tone[b, k]`` is the energy (sum of squares) the
     Goertzel filter attributes to ``_FREQS[k]`` in block ``b`` (``2/N |X|^2``, equal
     to the block energy for a pure tone at that frequency), ``total[b]`` the block's
-    energy. Block ``b`` starts at sample ``b * HOP``.
+    energy. Block ``b`` starts at sample ``b * hop``.
     """
-    n_blocks = max(0, (len(y) - BLOCK) // HOP + 1)
+    n_blocks = max(0, (len(y) - BLOCK) // hop + 1)
     tone = np.empty((n_blocks, len(_FREQS)), dtype=np.float32)
     total = np.empty(n_blocks, dtype=np.float32)
     basis = _basis()
     k = len(_FREQS)
     for b0 in range(0, n_blocks, CHUNK_BLOCKS):
         b1 = min(n_blocks, b0 + CHUNK_BLOCKS)
-        seg = y[b0 * HOP : (b1 - 1) * HOP + BLOCK]
-        frames = np.lib.stride_tricks.sliding_window_view(seg, BLOCK)[::HOP]
+        seg = y[b0 * hop : (b1 - 1) * hop + BLOCK]
+        frames = np.lib.stride_tricks.sliding_window_view(seg, BLOCK)[::hop]
         xy = frames @ basis
         tone[b0:b1] = (xy[:, :k] ** 2 + xy[:, k:] ** 2) * (2.0 / BLOCK)
         total[b0:b1] = np.einsum("ij,ij->i", frames, frames)
@@ -424,8 +435,20 @@ def _onset(seg: np.ndarray, row_hz: float, col_hz: float, core: np.ndarray, i_ha
     return lo + rise_onset(both, _edge(both, k, EDGE_FRACTION), ONSET_WINDOW)
 
 
+def vote_share(seg: np.ndarray, s: int, e: int, key: int, **tests) -> float:
+    """Blocks SHARE_HOP apart whose centre lies in ``seg[s:e]`` and vote for ``key``
+    (``block_votes`` with ``tests``), per whole block that fits in ``seg[s:e]`` (the
+    first pass's count, on a finer grid)."""
+    lo = max(0, s - BLOCK // 2)
+    votes = block_votes(*block_powers(seg[lo:min(len(seg), e + BLOCK // 2)], hop=SHARE_HOP), **tests)
+    centres = lo + np.arange(len(votes)) * SHARE_HOP + BLOCK // 2
+    n_votes = np.count_nonzero((votes == key) & (centres >= s) & (centres < e))
+    return n_votes / max(1, (e - s - BLOCK) // SHARE_HOP + 1)
+
+
 def _refine(y: np.ndarray, key: int, b_first: int, b_last: int, votes: np.ndarray,
-            twist_db: float | None = None, vote_share: float = MIN_VOTE_SHARE) -> list[DtmfPress]:
+            twist_db: float | None = None, min_share: float = MIN_VOTE_SHARE,
+            block_tests: dict | None = None) -> list[DtmfPress]:
     row_hz, col_hz = ROW_HZ[key // 4], COL_HZ[key % 4]
     pad = int(EDGE_SEARCH_S * SR)
     a = max(0, b_first * HOP - pad)
@@ -450,8 +473,7 @@ def _refine(y: np.ndarray, key: int, b_first: int, b_last: int, votes: np.ndarra
     vote_centres = voted * HOP + BLOCK // 2 - a
     for s, e in merged:
         n_votes = np.count_nonzero((vote_centres >= s) & (vote_centres < e))
-        n_blocks = max(1, (e - s - BLOCK) // HOP + 1)
-        if n_votes < max(MIN_VOTES, vote_share * n_blocks):
+        if n_votes < MIN_VOTES or vote_share(seg, s, e, key, **(block_tests or {})) < min_share:
             continue
         # a centred box filter crosses fraction q of a step (q - 1/2) * window
         # samples before the step: undo that so any q places the edge exactly
@@ -493,18 +515,24 @@ def _codec_pass(y8: np.ndarray, powers, votes: np.ndarray, found: list[DtmfPress
     """Presses the first pass had a candidate for but lost to codec tilt / spread:
     runs of relaxed votes (CODEC_* tests) that hold a strict vote of the same key
     and overlap no press already found."""
-    loose = np.concatenate([block_votes(*pw, twist_db=CODEC_TWIST_DB, relative_peak_db=CODEC_RELATIVE_PEAK_DB)
-                            for pw in powers])
+    tests = {"twist_db": CODEC_TWIST_DB, "relative_peak_db": CODEC_RELATIVE_PEAK_DB}
+    loose = np.concatenate([block_votes(*pw, **tests) for pw in powers])
     out: list[DtmfPress] = []
     for key, b0, b1 in _runs(loose, max_gap):
         t0, t1 = b0 * HOP / SR, (b1 * HOP + BLOCK) / SR
-        if any(p.start_s < t1 and p.end_s > t0 for p in found):
+        name = KEYS[key // 4][key % 4]
+        # a press already found explains the run, unless it is the same key found
+        # only from the run's later part (its first blocks twisted beyond the first
+        # pass: that press then starts late, and ``detect_dtmf`` keeps the earlier)
+        if any(p.start_s < t1 and p.end_s > t0 and (p.key != name or p.start_s <= t0 + CODEC_LATE_START_S)
+               for p in found):
             continue
         if np.count_nonzero(votes[b0 : b1 + 1] == key) < CODEC_MIN_STRICT_VOTES:
             continue
         if np.count_nonzero(loose[b0 : b1 + 1] == key) < MIN_VOTES:
             continue
-        out.extend(_refine(y8, key, b0, b1, loose, twist_db=CODEC_PRESS_TWIST_DB, vote_share=CODEC_MIN_VOTE_SHARE))
+        out.extend(_refine(y8, key, b0, b1, loose, twist_db=CODEC_PRESS_TWIST_DB, min_share=CODEC_MIN_VOTE_SHARE,
+                           block_tests=tests))
     return out
 
 
