@@ -29,6 +29,9 @@ from __future__ import annotations
 
 import argparse
 import copy
+import ctypes
+import ctypes.util
+import functools
 import hashlib
 import json
 import os
@@ -42,7 +45,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from scipy.signal import butter, sosfilt
+from scipy.signal import butter, resample_poly, sosfilt
 
 SR = 8000
 HERE = Path(__file__).resolve().parent
@@ -989,13 +992,41 @@ def keys_sidecar(truth: dict, method: str = "rfc4733") -> list[dict]:
 
 #: AMR-NB's eight modes (3GPP TS 26.071), sox ``-C 0`` .. ``-C 7``, kbit/s.
 AMR_NB_MODES_KBPS = (4.75, 5.15, 5.9, 6.7, 7.4, 7.95, 10.2, 12.2)
+#: AMR-WB's nine modes (3GPP TS 26.171, ``amrwb:0`` .. ``amrwb:8``), kbit/s.
+AMR_WB_MODES_KBPS = (6.6, 8.85, 12.65, 14.25, 15.85, 18.25, 19.85, 23.05, 23.85)
+#: AMR-WB codes 20 ms frames of 16 kHz speech (3GPP TS 26.171).
+AMR_WB_SR, AMR_WB_FRAME = 16000, 320
 #: Phone channels the simulator codes a call through (``phone_encode``): AMR-NB
-#: ``amrnb:MODE`` (sox; ffmpeg here decodes AMR but cannot encode it), Opus
-#: ``opus:BITRATE`` (ffmpeg libopus, VoIP mode), GSM-FR ``gsm`` (libgsm), ``g723``
-#: (G.723.1 6.3 kbit/s CELP: ffmpeg encodes no G.729, and G.723.1 is the nearest
-#: low-rate CELP coder it has) and ``band`` (a steep 300-3400 Hz limit, the channel
-#: G.729 / G.711 calls pass through). AMR-WB: neither sox nor ffmpeg here encodes it.
-PHONE_CHANNELS = ("amrnb", "opus", "gsm", "g723", "band")
+#: ``amrnb:MODE`` (sox; ffmpeg here decodes AMR but cannot encode it), AMR-WB
+#: ``amrwb:MODE`` (VisualOn's encoder, Debian ``libvo-amrwbenc0``, through ctypes:
+#: neither sox nor ffmpeg here encodes it; offered only when the library is
+#: installed), Opus ``opus:BITRATE`` (ffmpeg libopus, VoIP mode), GSM-FR ``gsm``
+#: (libgsm), ``g723`` (G.723.1 6.3 kbit/s CELP: ffmpeg encodes no G.729, and G.723.1
+#: is the nearest low-rate CELP coder it has) and ``band`` (a steep 300-3400 Hz
+#: limit, the channel G.729 / G.711 calls pass through).
+ALL_PHONE_CHANNELS = ("amrnb", "amrwb", "opus", "gsm", "g723", "band")
+
+
+@functools.lru_cache(maxsize=1)
+def amrwb_library():
+    """VisualOn's AMR-WB encoder (``libvo-amrwbenc``) loaded through ctypes, or None
+    when it is not installed. Cached: the library is loaded once per process."""
+    name = ctypes.util.find_library("vo-amrwbenc")
+    if name is None:
+        return None
+    lib = ctypes.CDLL(name)
+    lib.E_IF_init.restype = ctypes.c_void_p
+    lib.E_IF_encode.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.POINTER(ctypes.c_short),
+                                ctypes.POINTER(ctypes.c_ubyte), ctypes.c_int]
+    lib.E_IF_encode.restype = ctypes.c_int
+    lib.E_IF_exit.argtypes = [ctypes.c_void_p]
+    return lib
+
+
+def phone_channels() -> tuple[str, ...]:
+    """The phone channels this machine can code (AMR-WB only with its library)."""
+    return tuple(c for c in ALL_PHONE_CHANNELS if c != "amrwb" or amrwb_library() is not None)
+
 #: Caller phrases said over prompts (issue 15), in a voice unlike the IVR's.
 CALLER_PHRASES = ("representative", "agent please", "operator", "uh, billing", "hello?",
                   "talk to a person", "what was that", "okay")
@@ -1009,8 +1040,34 @@ def _run_codec(cmd: list[str], raw: bytes) -> None:
     subprocess.run(cmd, input=raw, check=True, capture_output=True)
 
 
+def amrwb_encode(y: np.ndarray, path: Path, mode: int) -> None:
+    """Write mono 8 kHz ``y`` to ``path`` as an AMR-WB file (RFC 4867 storage format:
+    the magic ``#!AMR-WB\\n``, then one frame per 20 ms) in ``mode`` 0-8, upsampled to
+    16 kHz first. DTX is off: ffmpeg's AMR-WB decoder has no comfort-noise frames."""
+    lib = amrwb_library()
+    if lib is None:
+        raise SpecError("the amrwb phone channel needs VisualOn's AMR-WB encoder (apt install libvo-amrwbenc0)")
+    if not 0 <= mode < len(AMR_WB_MODES_KBPS):
+        raise SpecError(f"AMR-WB mode {mode} is not one of 0-{len(AMR_WB_MODES_KBPS) - 1}")
+    x = resample_poly(y.astype(np.float64), AMR_WB_SR // SR, 1)
+    x = np.clip(np.round(x * 32767), -32768, 32767).astype(np.int16)
+    x = np.pad(x, (0, -len(x) % AMR_WB_FRAME))
+    out, buf = bytearray(b"#!AMR-WB\n"), (ctypes.c_ubyte * 128)()
+    state = lib.E_IF_init()
+    try:
+        for i in range(0, len(x), AMR_WB_FRAME):
+            frame = np.ascontiguousarray(x[i:i + AMR_WB_FRAME])
+            n = lib.E_IF_encode(state, mode, frame.ctypes.data_as(ctypes.POINTER(ctypes.c_short)), buf, 0)
+            out += bytes(buf[:n])
+    finally:
+        lib.E_IF_exit(state)
+    Path(path).write_bytes(bytes(out))
+
+
 def phone_encode(y: np.ndarray, path: Path, channel: str) -> None:
-    """Write mono 8 kHz ``y`` to ``path`` coded by ``channel`` (``PHONE_CHANNELS``)."""
+    """Write mono 8 kHz ``y`` to ``path`` coded by ``channel`` (``ALL_PHONE_CHANNELS``).
+    The decoded file lags ``y`` by the decoder's delay (``CODEC_DELAY_S``);
+    ``phone_write`` writes one that lines up."""
     name, _, arg = channel.partition(":")
     y = np.clip(y, -1.0, 1.0).astype("<f4")
     pcm_in = ["-f", "f32le", "-ar", str(SR), "-ac", "1", "-i", "-"]
@@ -1019,6 +1076,8 @@ def phone_encode(y: np.ndarray, path: Path, channel: str) -> None:
         mode = int(arg or 7)
         _run_codec(["sox", "-D", "-t", "raw", "-r", str(SR), "-e", "floating-point", "-b", "32", "-c", "1", "-",
                     "-t", "amr-nb", "-C", str(mode), str(path)], y.tobytes())
+    elif name == "amrwb":
+        amrwb_encode(y, path, int(arg or 8))
     elif name == "opus":
         _run_codec([*ff, "-c:a", "libopus", "-b:a", arg or "12k", "-application", "voip", str(path)], y.tobytes())
     elif name == "gsm":
@@ -1029,11 +1088,25 @@ def phone_encode(y: np.ndarray, path: Path, channel: str) -> None:
         sos = butter(8, [300.0, 3400.0], btype="bandpass", fs=SR, output="sos")
         _run_codec([*ff, "-c:a", "pcm_s16le", str(path)], sosfilt(sos, y).astype("<f4").tobytes())
     else:
-        raise SpecError(f"unknown phone channel {channel!r} (one of {', '.join(PHONE_CHANNELS)})")
+        raise SpecError(f"unknown phone channel {channel!r} (one of {', '.join(ALL_PHONE_CHANNELS)})")
 
 
 def phone_ext(channel: str) -> str:
-    return {"amrnb": ".amr", "opus": ".opus"}.get(channel.partition(":")[0], ".wav")
+    return {"amrnb": ".amr", "amrwb": ".awb", "opus": ".opus"}.get(channel.partition(":")[0], ".wav")
+
+
+def codec_delay_samples(channel: str, sr: int = SR) -> int:
+    """The decoder's output delay of ``channel`` (``CODEC_DELAY_S``) in samples at ``sr``."""
+    return int(round(CODEC_DELAY_S.get(channel.partition(":")[0], 0.0) * sr))
+
+
+def phone_write(y: np.ndarray, path: Path, channel: str) -> None:
+    """Write mono ``y`` coded by ``channel`` so that the decoded file lines up with
+    ``y``: the audio goes in the decoder's delay early (its first few ms dropped, the
+    same length padded at the end), so the truth's send times are the file's times,
+    as in a two-sided call (``phone_roundtrip``)."""
+    lag = codec_delay_samples(channel)
+    phone_encode(np.pad(y[lag:], (0, lag)), path, channel)
 
 
 def phone_roundtrip(y: np.ndarray, channel: str) -> np.ndarray:
@@ -1043,18 +1116,18 @@ def phone_roundtrip(y: np.ndarray, channel: str) -> np.ndarray:
         return np.stack([phone_roundtrip(side, channel) for side in y])
     with tempfile.TemporaryDirectory() as d:
         p = Path(d) / ("x" + phone_ext(channel))
-        phone_encode(y, p, channel)
+        phone_write(y, p, channel)
         out = _load(p)
-    lag = CODEC_DELAY_S.get(channel.partition(":")[0], 0.0)
-    out = out[int(round(lag * SR)):]
     return np.pad(out, (0, max(0, len(y) - len(out))))[: len(y)].astype(np.float32)
 
 
 #: Decoder output delay (s) of each phone channel as this sox / ffmpeg writes and
-#: reads it, measured by cross-correlating a chirp in and out (AMR-NB 40 samples in
-#: every mode, G.723.1 60; Opus decodes with its pre-skip removed, GSM-FR has none),
-#: so truth times stay the times the tones were sent.
-CODEC_DELAY_S = {"amrnb": 0.005, "opus": 0.0, "gsm": 0.0, "g723": 0.0075, "band": 0.0}
+#: reads it, measured by cross-correlating a chirp in and out (AMR-NB 40 samples at
+#: 8 kHz in every mode, AMR-WB 95 at 16 kHz in every mode, G.723.1 60; Opus decodes
+#: with its pre-skip removed, GSM-FR has none). ``phone_write`` and ``phone_roundtrip``
+#: take it out, so truth times are the times the tones were sent and the file's.
+CODEC_DELAY_S = {"amrnb": 0.005, "amrwb": 95 / AMR_WB_SR, "opus": 0.0, "gsm": 0.0, "g723": 0.0075,
+                 "band": 0.0}
 
 
 def caller_voice(y: np.ndarray, truth: dict, renderer: "Renderer", rng: np.random.Generator,
@@ -1088,13 +1161,16 @@ def caller_voice(y: np.ndarray, truth: dict, renderer: "Renderer", rng: np.rando
 
 def phone_plan(spec: dict, leaf: list[str], name: str, seed: int) -> dict:
     """A random caller (``random_plan``) on a phone channel: a codec drawn from
-    ``PHONE_CHANNELS`` (AMR-NB in any mode, Opus 8-16 kbit/s, GSM-FR, G.723.1, band
-    limit), 12-18 dB SNR, 1-3 caller utterances over prompts, a quarter in stereo
+    ``phone_channels()`` (AMR-NB in any mode, half of those AMR-WB in any mode when its
+    encoder is installed, Opus 8-16 kbit/s, GSM-FR, G.723.1, band limit), 12-18 dB SNR, 1-3 caller utterances over prompts, a quarter in stereo
     with the IVR on a random side."""
     plan = random_plan(spec, leaf, name, seed, harsh=True)
     rng = np.random.default_rng(seed + 7_777_777)  # its own stream: random_plan's draws stay
     kind = str(rng.choice(["amrnb", "amrnb", "opus", "gsm", "g723", "band"]))
     arg = {"amrnb": str(int(rng.integers(0, 8))), "opus": str(rng.choice(["8k", "12k", "16k"]))}.get(kind)
+    wb = np.random.default_rng(seed + 5_555_555)  # its own stream: the draws above stay
+    if kind == "amrnb" and wb.random() < 0.5 and amrwb_library() is not None:
+        kind, arg = "amrwb", str(int(wb.integers(0, len(AMR_WB_MODES_KBPS))))  # an HD-voice (VoLTE) call
     plan.update({"codec": "pcm16", "far_codec": None, "snr_db": round(float(rng.uniform(12, 18)), 1),
                  "dtmf": dict(PHONE_DTMF), "file_sr": SR})
     plan.pop("stereo", None)
@@ -1106,8 +1182,8 @@ def phone_plan(spec: dict, leaf: list[str], name: str, seed: int) -> dict:
 def render_phone_call(spec: dict, plan: dict, renderer: Renderer, out_dir: Path) -> dict:
     """Simulate one call recorded on a phone (``plan["phone"]``, see ``phone_plan``):
     the caller's voice mixed in, coded by the phone channel. Writes the recording
-    (native container when mono: ``.amr``, ``.opus``, ``.wav``; stereo: both sides
-    coded, 16-bit WAV) and its truth with a ``phone`` section."""
+    (native container when mono: ``.amr``, ``.awb``, ``.opus``, ``.wav``, lined up with
+    the truth by ``phone_write``; stereo: both sides coded, 16-bit WAV) and its truth with a ``phone`` section."""
     ph = plan["phone"]
     sim_plan = dict(plan, stereo=bool(ph.get("stereo")))
     y, truth = Simulation(spec, sim_plan, renderer).run()
@@ -1127,11 +1203,11 @@ def render_phone_call(spec: dict, plan: dict, renderer: Renderer, out_dir: Path)
     out_dir.mkdir(parents=True, exist_ok=True)
     if y.ndim == 1:
         name = plan["name"] + phone_ext(ph["channel"])
-        phone_encode(y, out_dir / name, ph["channel"])
+        phone_write(y, out_dir / name, ph["channel"])
     else:
         name = plan["name"] + ".wav"
         encode(phone_roundtrip(y, ph["channel"]), out_dir / name, "pcm16")
-    truth.update(file=name, codec=ph["channel"], phone={**ph, "caller_speech": said,
+    truth.update(file=name, codec=ph["channel"], phone={**ph, "caller_speech": said, "aligned": True,
                                                         "ivr_channel": None if side is None else 1 - side})
     truth["plan"] = {k: v for k, v in plan.items() if k != "name"}
     (out_dir / f"{plan['name']}.truth.json").write_text(json.dumps(truth, indent=1, ensure_ascii=False) + "\n")
@@ -1203,8 +1279,8 @@ def main(argv=None) -> int:
     c.add_argument("--seed", type=int, default=1)
     c.add_argument("--jobs", type=int, default=2)
     c.add_argument("--channel", choices=("default", "phone"), default="default",
-                   help="phone: calls recorded on mobile / VoIP phones (AMR-NB, Opus, GSM-FR, G.723.1, "
-                        "12-18 dB SNR, the caller talking)")
+                   help="phone: calls recorded on mobile / VoIP phones (AMR-NB, AMR-WB, Opus, GSM-FR, "
+                        "G.723.1, 12-18 dB SNR, the caller talking)")
     a = ap.parse_args(argv)
     renderer = Renderer(a.cache)
     if a.cmd == "render":
@@ -1215,6 +1291,9 @@ def main(argv=None) -> int:
             for t in render_spec(HERE / d / "spec.json", HERE / d, renderer, harsh=False):
                 print(f"recordings/{d}/{t['file']}: {t['duration']:.1f} s, {len(t['presses'])} presses")
     elif a.cmd == "corpus":
+        if a.channel == "phone" and "amrwb" not in phone_channels():
+            print("simulate.py: warning: libvo-amrwbenc not installed: the phone corpus has no AMR-WB calls "
+                  "(those stay AMR-NB; apt install libvo-amrwbenc0)", file=sys.stderr)
         if a.specs is None:
             a.specs = HERE / "specs" / ("multilingual" if a.set == "multilingual" else "")
         specs = sorted(a.specs.glob("*.json")) + sorted(a.specs.glob("*.toml"))

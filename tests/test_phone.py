@@ -1,6 +1,6 @@
 """Calls as phones record them: DTMF through mobile / VoIP codecs (the simulator's
 phone channels, sox / ffmpeg), two-sided recordings (the IVR's side found), AMR with
-comfort-noise frames. Skips cleanly without sox."""
+comfort-noise frames. Skips cleanly without sox (AMR-NB) or libvo-amrwbenc (AMR-WB)."""
 import shutil
 import sys
 from pathlib import Path
@@ -22,7 +22,22 @@ SR = 8000
 PROMPTS = Path("/usr/share/asterisk/sounds/en_US_f_Allison")
 need_sox = pytest.mark.skipif(shutil.which("sox") is None, reason="sox (AMR-NB encoder) not installed")
 need_prompts = pytest.mark.skipif(not PROMPTS.is_dir(), reason="asterisk-core-sounds-en-wav not installed")
-CHANNELS = ["amrnb:0", "amrnb:7", "opus:8k", "gsm", "g723", "band"]
+need_amrwb = pytest.mark.skipif(simulate.amrwb_library() is None,
+                                reason="libvo-amrwbenc (AMR-WB encoder, apt install libvo-amrwbenc0) not installed")
+AMRWB = [pytest.param("amrwb:0", marks=need_amrwb), pytest.param("amrwb:8", marks=need_amrwb)]
+CHANNELS = ["amrnb:0", "amrnb:7", *AMRWB, "opus:8k", "gsm", "g723", "band"]
+
+
+def chirp_at(t0_s: float, n_s: float = 2.0) -> np.ndarray:
+    t = np.arange(int(0.3 * SR)) / SR
+    y = np.zeros(int(n_s * SR), np.float32)
+    y[int(t0_s * SR): int(t0_s * SR) + len(t)] = 0.2 * chirp(t, 300, 0.3, 3000) * np.hanning(len(t))
+    return y
+
+
+def lag_samples(out: np.ndarray, y: np.ndarray) -> int:
+    out = np.pad(out, (0, max(0, len(y) - len(out))))[: len(y)]
+    return int(np.argmax(correlate(out, y, mode="full"))) - (len(y) - 1)
 
 
 def prompt_audio(names, gap_s=0.4) -> np.ndarray:
@@ -54,14 +69,28 @@ def noisy(y, snr_db, rng):
 @need_sox
 @pytest.mark.parametrize("channel", CHANNELS)
 def test_phone_channels_are_aligned_round_trips(channel):
-    t = np.arange(int(0.3 * SR)) / SR
-    y = np.zeros(2 * SR, np.float32)
-    y[SR // 2: SR // 2 + len(t)] = 0.2 * chirp(t, 300, 0.3, 3000) * np.hanning(len(t))
+    y = chirp_at(0.5)
     out = simulate.phone_roundtrip(y, channel)
     assert out.shape == y.shape and np.sqrt(np.mean(out ** 2)) > 0.3 * np.sqrt(np.mean(y ** 2))
     if not channel.startswith("opus"):  # Opus keeps no waveform phase at low rates
-        lag = int(np.argmax(correlate(out, y, mode="full"))) - (len(y) - 1)
-        assert abs(lag) <= 8  # 1 ms: the truth times stay the tones' times
+        assert abs(lag_samples(out, y)) <= 8  # 1 ms: the truth times stay the tones' times
+
+
+@need_sox
+@pytest.mark.parametrize("channel", ["amrnb:0", *AMRWB, "g723", "gsm"])
+def test_mono_phone_files_line_up_with_the_truth(tmp_path, channel):
+    """A mono call is written straight into its codec's file: decoded as ivrkit reads
+    it, the file's audio sits where the truth says (the decoder's delay, 5-7.5 ms,
+    taken out when writing), as a two-sided call's does."""
+    y = chirp_at(0.5)
+    p = tmp_path / ("call" + simulate.phone_ext(channel))
+    simulate.phone_encode(y, p, channel)
+    raw, _ = load(p, sr=SR)
+    assert abs(lag_samples(raw, y) - simulate.codec_delay_samples(channel)) <= 1  # the delay is what was measured
+    simulate.phone_write(y, p, channel)
+    back, sr = load(p, sr=SR)
+    assert sr == SR and abs(len(back) - len(y)) < 400
+    assert abs(lag_samples(back, y)) <= 8
 
 
 @need_sox
@@ -79,7 +108,7 @@ def test_amr_with_comfort_noise_frames_decodes(tmp_path):
 
 @need_sox
 @need_prompts
-@pytest.mark.parametrize("channel", ["amrnb:0", "amrnb:4", "gsm", "g723", "opus:8k"])
+@pytest.mark.parametrize("channel", ["amrnb:0", "amrnb:4", *AMRWB, "gsm", "g723", "opus:8k"])
 def test_keys_over_prompts_through_codecs_at_15_db(channel):
     """Every key over running prompt speech (the hardest case: the codec spends its
     bits on the voice): no wrong key, at most two lost, onsets within 6 ms on average
@@ -100,7 +129,7 @@ def test_keys_over_prompts_through_codecs_at_15_db(channel):
 
 @need_sox
 @need_prompts
-@pytest.mark.parametrize("channel", ["amrnb:0", "amrnb:7", "gsm", "g723"])
+@pytest.mark.parametrize("channel", ["amrnb:0", "amrnb:7", *AMRWB, "gsm", "g723"])
 def test_no_talk_off_on_coded_prompts(channel):
     names = sorted(p.stem for p in PROMPTS.glob("vm-*.wav"))[:60]
     y = simulate.phone_roundtrip(prompt_audio(names, gap_s=0.2), channel)
