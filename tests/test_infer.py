@@ -104,3 +104,42 @@ def test_calls_with_tones_get_no_inferred_press(calls):
     strip = lambda d: {k: v for k, v in d.items() if k not in ("created",)}  # noqa: E731
     assert strip(on["graph"] if "graph" in on else {}) == strip(off["graph"] if "graph" in off else {})
     assert on["nodes"] == off["nodes"] and on["edges"] == off["edges"]
+
+
+ECHO_SPEC = {
+    "company": "Echo Gas", "number": "1-800-555-0123", "voice": "flite:kal",
+    "greeting": ["Thank you for calling Echo Gas."],
+    "menu": {"kind": "menu", "options": [
+        {"key": "1", "label": "billing", "say": "For {label}, press {key}.",
+         "node": {"kind": "info", "prompt": ["Billing. Your bill is due on the first of the month.", "Goodbye."]}},
+        {"key": "2", "label": "gas leaks", "say": "To report {label}, press {key}.",
+         "node": {"kind": "info", "prompt": ["Gas leaks. Leave the building now and call nine one one.",
+                                              "Goodbye."]}},
+    ]},
+}
+
+
+def test_one_toneless_call_alone_by_the_option_it_echoes(tmp_path):
+    """No other call to compare with: the new prompt opens with the label of the
+    option just offered ("gas leaks. ..." after "to report gas leaks, press 2")."""
+    import shutil
+
+    from ivrkit.discovery.pipeline import analyse_calls
+
+    if not shutil.which("flite"):
+        pytest.skip("flite (Debian package) not installed")
+    spec_path = tmp_path / "echo.json"
+    spec_path.write_text(json.dumps(ECHO_SPEC))
+    spec = simulate.load_spec(spec_path)
+    plan = {"name": "call01", "seed": 5, "codec": "pcm16", "snr_db": 35, "ring_cycles": 1,
+            "keys_out_of_band": True, "steps": [{"key": "2", "at": "end", "t": 1.0}]}
+    truth = simulate.render_call(spec, plan, simulate.Renderer(simulate.default_cache()), tmp_path)
+    (tl,) = analyse_calls([tmp_path / truth["file"]])
+    assert not [e for e in tl["events"] if e["type"] == "dtmf"]
+    G, merged = _merge([tl])
+    got = _inferred(merged[0])
+    assert [(p["key"], p["rule"]) for p in got] == [("2", "echo")]
+    lo, hi = got[0]["window"]
+    assert lo - 1.0 <= truth["presses"][0]["start"] <= hi
+    assert G.has_edge("root", "2") and G.edges["root", "2"]["inferred"] and not G.edges["root", "2"]["evidence"]
+    assert "1" not in G.nodes or not G.nodes["1"].get("visits")  # nothing invented on the way

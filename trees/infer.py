@@ -24,6 +24,7 @@ Language knowledge: none. Both rules compare words with fuzzy similarity
 """
 from __future__ import annotations
 
+import math
 from collections import Counter
 from dataclasses import dataclass, field, replace
 
@@ -214,6 +215,19 @@ def _head(words, t: float, n: int) -> str:
     return " ".join(" ".join(textsim.normalize(w) for s, _, w in words if s >= t - 1e-3).split()[:n])
 
 
+def echo_score(label: str, head: str) -> float:
+    """How well ``head`` (the new prompt's first words) opens with ``label`` or with
+    its last words ("report gas leaks" -> "gas leaks, leave the building"), 0-100:
+    compared from the first character, over the label part's length."""
+    words, best = label.split(), 0.0
+    for i in range(len(words)):
+        part = " ".join(words[i:])
+        if len(part) < textsim.MIN_LABEL_CHARS:
+            break
+        best = max(best, float(fuzz.ratio(part, head[:len(part)])))
+    return best
+
+
 def by_echo(words, b: Boundary, options: list[Option]) -> dict | None:
     """The echo rule: the new prompt opens with an option's label, and is not itself
     an announcement of this menu."""
@@ -223,11 +237,11 @@ def by_echo(words, b: Boundary, options: list[Option]) -> dict | None:
     for o in options:
         lab = textsim.normalize(o.label)
         if (o.role or "option") != "option" or not o.key or len(lab) < textsim.MIN_LABEL_CHARS \
-                or o.end is None or float(o.end) > b.stop + 0.05:  # said before the stop
+                or o.end is None or float(o.end) > b.t:  # said before the new prompt
             continue
         if any(lab in textsim.normalize(a.label) for a in announced):
             continue  # "for billing disputes, press 3": the menu going on
-        sc = float(fuzz.partial_ratio(lab, head))
+        sc = echo_score(lab, head)
         if sc >= ECHO_RATIO and (best is None or sc > best["score"]):
             best = {"rule": "echo", "key": o.key, "score": round(sc, 1), "matched": o.label}
     return best
@@ -272,12 +286,12 @@ class Cut:
     evidence: dict
 
 
-def _offered(cur: tuple, opts: list[Option], stop: float, known) -> dict[str, set]:
-    """Keys the node offers (this call before ``stop``, and other calls) with their
+def _offered(cur: tuple, opts: list[Option], before: float, known) -> dict[str, set]:
+    """Keys the node offers (this call before ``before``, and other calls) with their
     labels; back / repeat options lead to nodes already known, so they are left out."""
     out: dict[str, set] = {k: set(labs) for k, labs in known.options.get(cur, {}).items()}
     for o in opts:
-        if o.key and (o.role or "option") == "option" and o.end is not None and float(o.end) <= stop + 0.05:
+        if o.key and (o.role or "option") == "option" and o.end is not None and float(o.end) <= before:
             out.setdefault(o.key, set()).update({o.label} if o.label else set())
     nav = {o.key for o in opts if o.role in NAV_ROLES} | {k for (p, k) in known.nav_roles if p == cur}
     return {k: labs for k, labs in out.items() if k not in nav and k in DTMF_KEYS}
@@ -303,7 +317,7 @@ def find_cuts(tl: Timeline, cat: Catalog, known) -> list[Cut]:
             continue
         opts = _first_mentions([o for o in mentions if o.start is not None and float(o.start) >= since - 0.05])
         ev = by_known(opening, cur, cat) or by_echo(words, b, opts) \
-            or by_elimination(words, b, cur, _offered(cur, opts, b.stop, known), cat)
+            or by_elimination(words, b, cur, _offered(cur, opts, b.t, known), cat)
         if ev is None:
             continue
         ev["confidence"] = round(CONFIDENCE[ev["rule"]] * ev["score"] / 100.0, 2)
@@ -325,14 +339,15 @@ def _first_mentions(opts: list[Option]) -> list[Option]:
     return [o for o in opts if not (o.key in seen or seen.add(o.key))]
 
 
-def _piece(v: Visit, words, path: tuple, start: float, end: float, via: Via | None, cat: Catalog,
-           out_press: Press | None, arrived: dict | None) -> Visit:
-    """The part of visit ``v`` from ``start`` to ``end``, at ``path``."""
+def _piece(v: Visit, words, path: tuple, start: float, end: float, until: float, via: Via | None,
+           cat: Catalog, out_press: Press | None, arrived: dict | None) -> Visit:
+    """The part of visit ``v`` from ``start`` to ``end``, at ``path`` (``until``: where
+    the next part's words start)."""
     # an option read across a cut ("press 3" + the next node's "for your security")
     # is the prompt cut short, not an option
     opts = tuple(_first_mentions([o for o in option_mentions(v) if o.start is not None
                                   and start - 0.05 <= float(o.start) < end
-                                  and (o.end is None or float(o.end) <= end + 0.05)]))
+                                  and (o.end is None or float(o.end) <= until)]))
     kind, entry = cat.kind(path) if path else (None, None)
     if kind is None:
         kind = "menu" if opts or out_press is not None else (v.kind if v.kind != "menu" else "unknown")
@@ -370,7 +385,8 @@ def apply_cuts(tl: Timeline, cuts: list[Cut], cat: Catalog) -> Timeline:
         came = cuts[i - 1] if i > 0 else None
         via = None if came is None else Via(came.key, round(came.stop, 3), None)
         arrived = None if came is None else {"key": came.key, **came.evidence}
-        visits.append(_piece(v, words, path, a, b, via, cat, press, arrived))
+        until = cuts[i].start if out is not None else math.inf
+        visits.append(_piece(v, words, path, a, b, until, via, cat, press, arrived))
         if out is not None:
             path = path + (out.key,)
     return replace(tl, menus=tuple(visits))
