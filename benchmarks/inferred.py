@@ -102,6 +102,25 @@ def score_presses(truth: dict, tl: dict) -> dict:
             "rules": [p.get("rule") for p in inf]}
 
 
+def listened_only(tl: dict, truth: dict) -> dict | None:
+    """The toneless call as if the caller had hung up just before the first key that
+    moved it (records cut there): a call in which nothing moved. None: no such key."""
+    moves = _moves(truth)
+    if not moves:
+        return None
+    t = moves[0]["time"]
+    m = dict(tl["menus"][0])
+    m["end"] = t
+    m["options"] = [o for o in m["options"] if (o.get("end") or 0) <= t]
+    if "option_mentions" in m:
+        m["option_mentions"] = [o for o in m["option_mentions"] if (o.get("end") or 0) <= t]
+    events = [e for e in tl["events"] if (e.get("start") or 0) < t]
+    for e in events:
+        if e.get("words"):
+            e["words"] = [w for w in e["words"] if w["start"] < t]
+    return {**tl, "file": "listened-" + tl["file"], "sha256": None, "duration": t, "events": events, "menus": [m]}
+
+
 def _tree(tls, comp_truth, infer=True, out=None):
     from ivrkit.trees.build import merge_timelines
     from ivrkit.trees.io import tree_to_json
@@ -142,11 +161,17 @@ def score_company(name: str, run: dict, true_tree: dict) -> dict:
     by_file = {m["file"]: m for m in merged}
     presses = [score_presses(trs[i], by_file.get(run["tl"][i]["file"], run["tl"][i])) for i in oob]
     with_tones = sum(len(_inferred(by_file.get(tl["file"], tl))) for i, tl in enumerate(run["tl"]) if i not in oob)
+    # the toneless calls cut before their first key, merged with the calls with tones
+    still = [c for c in (listened_only(json.loads(json.dumps(run["tl"][i])), trs[i]) for i in oob) if c]
+    merged_still: list[dict] = []
+    _tree([tl for i, tl in enumerate(run["tl"]) if i not in oob] + still, trs[0], out=merged_still)
+    no_move = sum(len(_inferred(t)) for t in merged_still if t["file"].startswith("listened-"))
     t_keys, t_tones = _tree(keyed, trs[0]), _tree(tones, trs[0])
     same = _shape(t_keys) == _shape(t_tones)
     relabel = _labels_differ(t_keys, t_tones)
     return {"company": name, "calls": len(trs), "toneless": len(oob), "presses": presses,
-            "inferred_with_tones": with_tones, "sidecar_same_tree": same, "sidecar_labels_differ": relabel,
+            "inferred_with_tones": with_tones, "no_move_calls": len(still), "inferred_no_move": no_move,
+            "sidecar_same_tree": same, "sidecar_labels_differ": relabel,
             "f1": {k: v["f1"] for k, v in f1.items()}, "_counts": {k: [v["tp"], v["fp"], v["fn"]] for k, v in f1.items()},
             "misses": f1["inferred"]["misses"], "false": f1["inferred"]["false"]}
 
@@ -176,7 +201,9 @@ def report(reps: list[dict]) -> None:
     print(f"\ntoneless calls: {len(ps)}; true moves {m}; inferred right {ok} ({ok / m:.0%} of the moves, "
           f"key + place within {TOLERANCE_S:.1f} s before the stop .. next prompt); invented {inv}")
     print(f"inferred presses by rule: {rules}")
-    print(f"inferred presses on calls with tones: {sum(r['inferred_with_tones'] for r in reps)}")
+    print(f"inferred presses on calls with tones: {sum(r['inferred_with_tones'] for r in reps)}; on "
+          f"{sum(r['no_move_calls'] for r in reps)} toneless calls cut before their first key (nothing moved): "
+          f"{sum(r['inferred_no_move'] for r in reps)}")
     print(f"option F1 pooled: with tones {_pooled(reps, 'tones'):.3f}; toneless, no inference "
           f"{_pooled(reps, 'no_inference'):.3f}; toneless, inferred {_pooled(reps, 'inferred'):.3f}; "
           f"toneless with keys sidecar {_pooled(reps, 'sidecar'):.3f}")

@@ -453,7 +453,8 @@ def merge_timelines(timelines, company=None, number=None, graph=None, infer_pres
             tl = infer.infer_call(tl, catalog, known)
         merged.append(tl.to_json())
         decided = decide_call(tl, known)
-        infer.add_call(catalog, decided.timeline, decided.steps)
+        if not infer.toneless(tl):  # what heard keys showed, for the toneless calls after
+            infer.add_call(catalog, decided.timeline, decided.steps)
         sources.append(_add_call(decided, tree))
     if not tree.nodes:
         tree.node(())

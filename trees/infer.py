@@ -126,7 +126,7 @@ def add_call(cat: Catalog, tl: Timeline, steps) -> None:
     by a heard key: first arrivals only (a revisit's prompt skips its greeting)."""
     words = words_of(tl)
     for v, s in zip(tl.menus, steps):
-        if s.mode == "rest" or v.extra.get("inferred"):
+        if s.mode == "rest":
             continue
         t0, t1 = float(v.start or 0.0), float(v.end or 0.0)
         last = max((e for st, e, _ in words if t0 <= st < t1), default=None)
@@ -359,7 +359,9 @@ def _piece(v: Visit, words, path: tuple, start: float, end: float, until: float,
         None if first is None else round(first - start, 3))
     if listen is not None and listen > end - start:
         listen = None
-    extra = {k: x for k, x in v.extra.items() if k == "lang"}
+    # the first part keeps what discovery said of the call's start (hours, ...); every
+    # part keeps its language; a part's options are its own
+    extra = {k: x for k, x in v.extra.items() if k != "option_mentions" and (k == "lang" or start == v.origin_s)}
     if arrived is not None:
         extra["inferred"] = arrived
     return Visit(path=path, kind=kind, start=round(start, 3), end=round(end, 3),
