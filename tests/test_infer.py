@@ -92,6 +92,10 @@ def test_replayed_menu_is_no_press(calls):
     lo, hi = got[0]["window"]
     assert lo - 1.0 <= moves[0][1] <= hi
     assert "9" not in G.nodes or G.nodes["9"].get("kind") == "back"  # a repeat, not a branch
+    from ivrkit.trees.render import render_tree
+
+    line = next(x for x in render_tree(G).splitlines() if x.lstrip("├└─ ").startswith("4 "))
+    assert line.endswith("(key inferred, no tone heard)")  # no call with tones took it
 
 
 def test_calls_with_tones_get_no_inferred_press(calls):
