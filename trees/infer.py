@@ -50,6 +50,10 @@ MARGIN = 10.0
 #: ...and beat the best node under another key by this much (two children opening
 #: with the same stock phrase, "please hold", name neither).
 KEY_MARGIN = 5.0
+#: After a menu waited for a key (a pause of DONE_GAP_S), an opening this alike will
+#: do when it beats every other key's by LOOSE_KEY_MARGIN.
+LOOSE_WORDS_RATIO = 60.0
+LOOSE_KEY_MARGIN = 15.0
 #: Words of the new prompt an option's label is looked for in (the echo opens it).
 ECHO_WORDS = 6
 #: partial_ratio of label and opening for an echo (a label is short: stricter).
@@ -69,7 +73,8 @@ LABEL_WORDS_SCORE = 70.0
 #: others on this call's words and the menu's options only).
 CONFIDENCE = {"known": 0.8, "echo": 0.7, "unknown-child": 0.6, "label-words": 0.5}
 #: A node's prompt counts as heard to its end when the call was still there this long
-#: after its last word (build.OPTIONS_DONE_GAP_S: the menu finished and waited).
+#: after its last word (build.OPTIONS_DONE_GAP_S: the menu finished and waited); a
+#: pause this long before a new prompt is the menu waiting for a key.
 DONE_GAP_S = 1.0
 
 
@@ -192,9 +197,12 @@ def heard_in(text: str, prompts) -> bool:
     return any(p and fuzz.partial_ratio(text, textsim.normalize(p)) >= textsim.SAME_PROMPT_RATIO for p in prompts)
 
 
-def by_known(opening: str, cur: tuple, cat: Catalog) -> dict | None:
+def by_known(opening: str, cur: tuple, cat: Catalog, waited: bool = False) -> dict | None:
     """The known-node rule: the child of ``cur`` whose opening (in other calls) this
-    opening matches, clearly better than any child under another key."""
+    opening matches, clearly better than any child under another key. After a pause
+    of a menu waiting for a key (``waited``) a looser match will do, when it stands
+    out more (the recognizer garbles a synthetic voice: "i ll proclaim press 1" for
+    "file a new claim, press 1")."""
     best: dict[str, tuple[float, Arrival]] = {}
     for a in cat.children.get(cur, []):
         sc = opening_similarity(opening, a.opening)
@@ -206,7 +214,9 @@ def by_known(opening: str, cur: tuple, cat: Catalog) -> dict | None:
     ranked = sorted(best.items(), key=lambda kv: -kv[1][0])
     key, (score, arr) = ranked[0]
     second = ranked[1][1][0] if len(ranked) > 1 else 0.0
-    if score < SAME_WORDS_RATIO or score < second + KEY_MARGIN:
+    strict = score >= SAME_WORDS_RATIO and score >= second + KEY_MARGIN
+    loose = waited and score >= LOOSE_WORDS_RATIO and score >= second + LOOSE_KEY_MARGIN
+    if not (strict or loose):
         return None
     return {"rule": "known", "key": key, "score": round(score, 1), "matched": arr.opening, "call": arr.file}
 
@@ -251,12 +261,21 @@ def _label_words(label: str | None) -> set[str]:
     return {w for w in textsim.normalize(label).split() if len(w) >= CONTENT_WORD_CHARS}
 
 
-def by_elimination(words, b: Boundary, cur: tuple, offered: dict[str, set], cat: Catalog) -> dict | None:
-    """The unknown-child rule: a new node started (not this node going on: some call
-    heard this node's prompt to its end) that is none of the children other calls
-    entered, so it is the child of the one offered key nobody entered; of several
-    such keys, the one whose label's words the new prompt repeats."""
-    if not cat.complete.get(cur):
+def by_elimination(words, b: Boundary, cur: tuple, offered: dict[str, set], said: set, through: bool,
+                   cat: Catalog, opening: str, own: list[str]) -> dict | None:
+    """The unknown-child rule: a new node started that is none of the children other
+    calls entered, so it is the child of the one offered key nobody entered; of
+    several such keys, the one whose label's words the new prompt repeats.
+
+    "A new node" needs more than for the other rules, which match words of their own:
+    some call heard this node's prompt to its end, this call heard every key it
+    offers (``said``) and knows the menu was through (``through``: a pause of
+    DONE_GAP_S at least, the menu waiting for a key, where the pauses between a
+    prompt's sentences are shorter; or the menu already replayed in this call, so its
+    first hearing holds all of it and these words are not in it), and the new words
+    are not even loosely like the node's prompt as this call or the others heard it."""
+    if not through or not cat.complete.get(cur) or not set(offered) <= said or \
+            any(p and fuzz.partial_ratio(opening, textsim.normalize(p)) >= SAME_WORDS_RATIO for p in own):
         return None
     entered = {a.path[-1] for a in cat.children.get(cur, [])}
     left = {k: labs for k, labs in offered.items() if k not in entered}
@@ -297,6 +316,11 @@ def _offered(cur: tuple, opts: list[Option], before: float, known) -> dict[str, 
     return {k: labs for k, labs in out.items() if k not in nav and k in DTMF_KEYS}
 
 
+def _said(opts: list[Option], before: float) -> set:
+    """Keys this call heard offered (said whole) before ``before``."""
+    return {o.key for o in opts if o.key and o.end is not None and float(o.end) <= before}
+
+
 def _nothing_moved(words, b: Boundary, opening: str, since: float, own: list[str]) -> bool:
     """The far end went on at the same node: hold music before it, too few words to
     tell, words heard already in this visit (a replay), the node's own prompt as other
@@ -310,20 +334,24 @@ def find_cuts(tl: Timeline, cat: Catalog, known) -> list[Cut]:
     path; ``known``: what the calls merged before heard (``navigate.Known``)."""
     v = tl.menus[0]
     words, mentions = words_of(tl), option_mentions(v)
-    cur, since, cuts = tuple(v.path), float(v.start or 0.0), []
+    cur, since, cuts, replayed = tuple(v.path), float(v.start or 0.0), [], False
     for b in boundaries(tl, since, float(v.end or tl.duration or 0.0)):
         opening = _text(words, b.t, b.upto)
+        if len(opening) >= MIN_CHARS and heard_in(opening, [_text(words, since, b.t)]):
+            replayed = True  # this call heard the node's prompt whole once already
         if _nothing_moved(words, b, opening, since, known.prompts.get(cur, [])):
             continue
         opts = _first_mentions([o for o in mentions if o.start is not None and float(o.start) >= since - 0.05])
-        ev = by_known(opening, cur, cat) or by_echo(words, b, opts) \
-            or by_elimination(words, b, cur, _offered(cur, opts, b.t, known), cat)
+        offered = _offered(cur, opts, b.t, known)
+        ev = by_known(opening, cur, cat, b.t - b.stop >= DONE_GAP_S) or by_echo(words, b, opts) \
+            or by_elimination(words, b, cur, offered, _said(opts, b.t), b.t - b.stop >= DONE_GAP_S or replayed,
+                              cat, opening, known.prompts.get(cur, []) + [_text(words, since, b.t)])
         if ev is None:
             continue
         ev["confidence"] = round(CONFIDENCE[ev["rule"]] * ev["score"] / 100.0, 2)
         ev["window"] = [round(b.stop, 3), round(b.t, 3)]
         cuts.append(Cut(ev.pop("key"), b.stop, b.t, ev))
-        cur, since = cur + (cuts[-1].key,), b.t
+        cur, since, replayed = cur + (cuts[-1].key,), b.t, False
     return cuts
 
 
