@@ -14,6 +14,7 @@ import re
 import shutil
 import struct
 import subprocess
+import tempfile
 from functools import lru_cache
 from pathlib import Path
 
@@ -309,9 +310,20 @@ def stream(path: str | os.PathLike, sr: int = PHONE_SR, block_s: float = STREAM_
     """
     p = Path(path)
     _precheck(p)
+    if _is_amr(p):
+        # AMR may hold comfort-noise frames ffmpeg cannot decode (it then writes an
+        # error per frame): ``load`` has the sox fallback; phone AMR files are small
+        y, _ = load(p, sr=sr)
+        n = max(1, int(block_s * sr))
+        for i in range(0, len(y), n):
+            yield y[i:i + n]
+        return
     cmd = [ffmpeg_exe(), "-nostdin", "-v", "error", "-i", str(p), "-vn", "-map", "0:a:0",
            "-ac", "1", "-ar", str(int(sr)), "-c:a", "pcm_s16le", "-f", "s16le", "-"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    # stderr to a file, not a pipe: a decoder writing an error per frame would fill
+    # the pipe and block while we wait on stdout (a deadlock)
+    errf = tempfile.TemporaryFile()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=errf)
     n_bytes = 2 * max(1, int(block_s * sr))
     got = 0
     try:
@@ -322,14 +334,15 @@ def stream(path: str | os.PathLike, sr: int = PHONE_SR, block_s: float = STREAM_
             buf = buf[: len(buf) - (len(buf) % 2)]
             got += len(buf)
             yield np.frombuffer(buf, dtype="<i2").astype(np.float32) / 32768.0
-        err = proc.stderr.read()
         proc.wait()
+        errf.seek(0)
+        err = errf.read()
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
         proc.stdout.close()
-        proc.stderr.close()
+        errf.close()
     if proc.returncode != 0 or got == 0:
         msg = err.decode("utf-8", "replace")
         if "matches no streams" in msg or "does not contain any stream" in msg:
