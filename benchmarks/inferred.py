@@ -141,7 +141,7 @@ def _labels_differ(a: dict, b: dict) -> list[str]:
     la = {(e["source"], e["key"]): e.get("label") or "" for e in a["edges"]}
     lb = {(e["source"], e["key"]): e.get("label") or "" for e in b["edges"]}
     return [f"{k[0]}:{k[1]} {la[k]!r} / {lb[k]!r}" for k in sorted(set(la) & set(lb))
-            if scoring._label_score(la[k], lb[k]) < scoring.LABEL_MIN_SCORE]
+            if la[k] != lb[k] and scoring._label_score(la[k], lb[k]) < scoring.LABEL_MIN_SCORE]
 
 
 def score_company(name: str, run: dict, true_tree: dict) -> dict:
