@@ -47,7 +47,8 @@ def _keys(truth: dict):
     return [ListedKey(p["key"], round(float(p["start"]), 3), "rfc4733") for p in truth["presses"]]
 
 
-def analyse(corpus: Path, tones: Path, engine, cache_dir: Path | None, only: str | None = None) -> dict:
+def analyse(corpus: Path, tones: Path, engine, cache_dir: Path | None, only: str | None = None,
+            out: Path | None = None) -> dict:
     """Timelines of every call: ``oob`` (as rendered), ``tones`` (the toneless calls'
     twins with tones), ``keys`` (the toneless calls with their keys listed)."""
     from ivrkit.discovery.cache import AnalysisCache
@@ -70,6 +71,8 @@ def analyse(corpus: Path, tones: Path, engine, cache_dir: Path | None, only: str
                       if oob else []}
         print(f"analysed {comp}: {len(trs)} calls, {len(oob)} without tones, "
               f"{time.perf_counter() - t0:.0f} s", file=sys.stderr, flush=True)
+        if out is not None:  # after each company: a long run stopped early can be scored
+            out.write_text(json.dumps({"corpus": str(corpus), "runs": runs}))
     return runs
 
 
@@ -232,9 +235,8 @@ def main(argv=None) -> int:
             ap.error("--corpus and --tones (or --from-json)")
         from ivrkit.discovery.pipeline import make_engine
 
-        doc = {"corpus": str(a.corpus), "runs": analyse(a.corpus, a.tones, make_engine(a.engine), a.cache, a.only)}
-        if a.json:
-            a.json.write_text(json.dumps(doc))
+        doc = {"corpus": str(a.corpus), "runs": analyse(a.corpus, a.tones, make_engine(a.engine), a.cache, a.only,
+                                                        a.json)}
     corpus = Path(doc["corpus"])
     reps = [score_company(c, run, json.loads((corpus / c / "tree.json").read_text()))
             for c, run in doc["runs"].items()]
