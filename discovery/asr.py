@@ -292,9 +292,7 @@ class WhisperEngine:
         found: dict[int, list[Utterance]] = {}
         if len(audio) < WHISPER_SR // 10:
             return found
-        temperature = self.temperature[0] if isinstance(self.temperature, (list, tuple)) else self.temperature
-        for s in decode_window(self.model, audio, self.language, self.initial_prompt, self.beam_size,
-                               temperature):
+        for s in _decode_window_rest(self, audio, placed):
             if s["no_speech_prob"] > NO_SPEECH_PROB and s["avg_logprob"] < LOGPROB_FLOOR:
                 continue
             ws_ = [w for w in s["words"] if w["word"].strip()]
@@ -317,6 +315,22 @@ class WhisperEngine:
                                                          " ".join(w.word for w in words), tuple(words),
                                                          self.language, round(float(s["avg_logprob"]), 3)))
         return found
+
+
+#: A window is read again from its last word's end (as faster-whisper's long-form
+#: seek does, without the menu prompt) only while this much of its speech lies more
+#: than CONTINUE_SLACK_S past that word: the decoder ended early. Always re-reading
+#: (faster-whisper's way) cost a second 30 s encoder pass per window, mostly over the
+#: pad after the speech.
+MIN_CONTINUE_S = 0.25
+CONTINUE_SLACK_S = 0.1
+MAX_CONTINUE = 3
+
+
+def _speech_after(placed, t_s: float) -> float:
+    """Seconds of a packed window's speech after window time ``t_s``."""
+    return sum(max(0.0, min(w0 + (e - c0), w1) - max(w0 + (s - c0), t_s))
+               for w0, w1, c0, _c1, regions in placed for s, e in regions)
 
 
 def decode_window(model, audio: np.ndarray, language: str, initial_prompt: str | None,
@@ -367,6 +381,25 @@ def decode_window(model, audio: np.ndarray, language: str, initial_prompt: str |
     for s in segments:
         s.update(avg_logprob=avg_logprob, no_speech_prob=res.no_speech_prob, words=s.get("words") or [])
     return segments
+
+
+def _decode_window_rest(engine: "WhisperEngine", audio: np.ndarray, placed) -> list[dict]:
+    """``decode_window`` over a packed window, read on from the last word while speech is left."""
+    temp = engine.temperature[0] if isinstance(engine.temperature, (list, tuple)) else engine.temperature
+    segs = decode_window(engine.model, audio, engine.language, engine.initial_prompt, engine.beam_size, temp)
+    for _ in range(MAX_CONTINUE):
+        last = max((w["end"] for s in segs for w in s["words"]), default=None)
+        if last is None or _speech_after(placed, last + CONTINUE_SLACK_S) < MIN_CONTINUE_S:
+            break
+        more = decode_window(engine.model, audio[int(last * WHISPER_SR):], engine.language, None,
+                             engine.beam_size, temp)
+        if not any(s["words"] for s in more):
+            break
+        for s in more:
+            s.update(start=s["start"] + last, end=s["end"] + last,
+                     words=[dict(w, start=w["start"] + last, end=w["end"] + last) for w in s["words"]])
+        segs += more
+    return segs
 
 
 def pack_windows(
