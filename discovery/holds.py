@@ -5,8 +5,11 @@
   answering, or "at least" that long when the call ended on hold.
 - A person answering is speech after the hold that is not the IVR's own hold
   announcement: announcements are known phrases ("your call is important to us"),
-  repeats of speech already heard in the call, or speech the music comes back after
-  (a person who answered does not put the music on again).
+  repeats of speech already heard in the call, speech the music comes back after
+  (a person who answered does not put the music on again), or speech in the voice
+  of the IVR's own prompts (``audio.voice``: the speech events' ``voice``
+  statistics), which tells an announcement the recognizer garbled past its phrase
+  from a person in another voice.
 - ``announced_wait_s``: "your estimated wait time is about five minutes" -> 300.
 - ``after_hours``: a "we are currently closed" greeting.
 
@@ -19,6 +22,8 @@ import re
 from dataclasses import dataclass
 
 from rapidfuzz import fuzz
+
+from ivrkit.audio.voice import VoiceStats, voice_distance
 
 from .hours import LANGS, grammar
 
@@ -42,6 +47,13 @@ RING_GAP_S = 4.5
 #: Speech shorter than this after the hold is too little to call a person (a click,
 #: a breath, the recognizer's "you").
 MIN_PERSON_SPEECH_S = 0.4
+#: Two stretches of speech this close (``audio.voice.voice_distance``) are one voice.
+#: On the benchmark's development calls (seeds 3-4, docs/benchmarks-hours.md) hold
+#: announcements against the same call's menu prompts stay at 1.3-2.7 (the nearest
+#: prompt), a person answering in another voice at 3.8 and more.
+SAME_VOICE_MAX = 3.2
+#: Voice statistics of shorter speech are too few frames to compare (a word or two).
+MIN_VOICE_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -163,16 +175,37 @@ def hold_time(visit: dict, events: list[dict], heard_before: list[str] = (),
         hold_start = hold[0][1]
         hold = hold[1:]
     heard = list(heard_before) + [e.get("text") or "" for e in transfer]
+    ivr_voices = [v for v in (_voice(e) for e in events if e["type"] == "speech"
+                              and e["end"] <= hold_start + 0.05) if v is not None]
     waits = [w for w in (announced_wait_s(e.get("text"), lang) for e in speech) if w is not None]
     for e in speech:
         if e["start"] < hold_start or e["end"] - e["start"] < MIN_PERSON_SPEECH_S:
             continue
         text = e.get("text") or ""
+        if ivr_voice(e, ivr_voices):
+            heard.append(text)  # the IVR's voice: its own announcement, however heard
+            continue
         if _is_person(e, text, heard, hold, lang):
             return Hold(round(e["start"] - hold_start, 2), False, round(hold_start, 3),
                         round(e["start"], 3), waits[0] if waits else None)
         heard.append(text)
     return Hold(round(v1 - hold_start, 2), True, round(hold_start, 3), None, waits[0] if waits else None)
+
+
+def _voice(e: dict) -> VoiceStats | None:
+    """The voice statistics of a speech event at least MIN_VOICE_S long, or None."""
+    v = e.get("voice")
+    if not v or e["end"] - e["start"] < MIN_VOICE_S:
+        return None
+    return VoiceStats(v.get("pitch_hz"), tuple(v.get("mfcc") or ()))
+
+
+def ivr_voice(e: dict, ivr_voices: list[VoiceStats]) -> bool:
+    """Whether speech event ``e`` is in the voice of one of the IVR's prompts
+    (``ivr_voices``, their statistics) within SAME_VOICE_MAX."""
+    v = _voice(e)
+    return v is not None and any(len(v.mfcc) == len(w.mfcc) and voice_distance(v, w) <= SAME_VOICE_MAX
+                                 for w in ivr_voices)
 
 
 def _is_person(e: dict, text: str, heard: list[str], hold, lang) -> bool:
