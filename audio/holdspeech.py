@@ -12,8 +12,11 @@ voice stands out against it even when it does not stand out against the boundary
 ``speech_in_music`` scores the windows of each music region again, alone (so the
 speech before it cannot leak in), and returns the runs that are both near the
 boundary (``SPEECH_FLOOR_SCORE``) and far above the call's music
-(``MARGIN_ABOVE_MUSIC``); ``relabel`` turns those runs into speech regions. Music
-alone (no reference of ``MIN_REFERENCE_MUSIC_S``) is left as it is.
+(``MARGIN_ABOVE_MUSIC``), with a voice's peaky spectrum (``MAX_LOUD_FLATNESS``);
+``relabel`` turns those runs into speech regions. Only the hold is read: from the
+first long music region after the call's first speech on (a menu prompt in such a
+voice before it stays as the segmenter labelled it); a call without such music is
+left as it is.
 """
 from __future__ import annotations
 
@@ -111,15 +114,13 @@ def speech_runs(centres: np.ndarray, z: np.ndarray, reference: float,
 
 
 def speech_in_music(y: np.ndarray, sr: int, regions: Sequence[Region]) -> list[tuple[float, float]]:
-    """Spans inside the music regions of one call that are a voice, judged against
-    the call's own music (module docstring). ``regions``: the segmenter's. Only
-    music after the call's first speech is read: a hold follows a prompt, and the
-    music a call may open with (before the greeting) stays as it is."""
+    """Spans inside the music regions of one call's hold that are a voice, judged
+    against the call's own music (module docstring). ``regions``: the segmenter's.
+    The hold starts with the first music region of MIN_REFERENCE_MUSIC_S after the
+    call's first speech; only music from there on is read (the hold stretch: a menu
+    prompt before it stays as the segmenter labelled it)."""
     y8 = sg.to_phone_rate(y, sr)
-    first = next((r.start_s for r in regions if r.kind == "speech"), None)
-    if first is None:
-        return []
-    music = [r for r in regions if r.kind == "music" and r.start_s > first and r.duration_s >= sg.WINDOW_S]
+    music = hold_music(regions)
     scored = [window_scores(y8, r.start_s, r.end_s) for r in music]
     ref = music_reference([z for _, z, _ in scored])
     if ref is None:
@@ -128,6 +129,17 @@ def speech_in_music(y: np.ndarray, sr: int, regions: Sequence[Region]) -> list[t
     for r, (c, z, fl) in zip(music, scored):
         out += speech_runs(c, z, ref, r.start_s, r.end_s, fl)
     return out
+
+
+def hold_music(regions: Sequence[Region]) -> list[Region]:
+    """The music regions (of at least one window) from the call's hold on: from the
+    first music region of MIN_REFERENCE_MUSIC_S that follows speech."""
+    first = next((r.start_s for r in regions if r.kind == "speech"), None)
+    start = next((r.start_s for r in regions if r.kind == "music" and first is not None
+                  and r.start_s > first and r.duration_s >= MIN_REFERENCE_MUSIC_S), None)
+    if start is None:
+        return []
+    return [r for r in regions if r.kind == "music" and r.start_s >= start and r.duration_s >= sg.WINDOW_S]
 
 
 def relabel(regions: Sequence[Region], spans: Sequence[tuple[float, float]]) -> list[Region]:
