@@ -32,6 +32,9 @@ from .hours import LANGS, grammar
 #: recognizer noise on a replayed recording stays above ~85; two different sentences
 #: sharing stock words ("thank you for calling") stay below ~70.
 REPEAT_RATIO = 80.0
+#: ...both having at least this many words: the token-set ratio of any sentence
+#: against a one-word fragment it contains ("for") is 100.
+REPEAT_MIN_WORDS = 3
 #: Hold audio adding up to less than this is not a hold (a jingle between prompts).
 MIN_HOLD_AUDIO_S = 2.0
 #: Music spans shorter than this are the segmenter's flicker (a breath, a tone), not
@@ -208,6 +211,16 @@ def ivr_voice(e: dict, ivr_voices: list[VoiceStats]) -> bool:
                                  for w in ivr_voices)
 
 
+def is_repeat(text: str, heard: list[str]) -> bool:
+    """Whether ``text`` is one of the ``heard`` texts played again (REPEAT_RATIO,
+    REPEAT_MIN_WORDS)."""
+    t = normalize(text)
+    if len(t.split()) < REPEAT_MIN_WORDS:
+        return False
+    return any(fuzz.token_set_ratio(t, h) >= REPEAT_RATIO
+               for h in (normalize(x) for x in heard) if len(h.split()) >= REPEAT_MIN_WORDS)
+
+
 def _is_person(e: dict, text: str, heard: list[str], hold, lang) -> bool:
     """Speech after the hold music that a person said: not followed by more hold
     audio, not a known announcement (unless it greets as a person does), not a
@@ -217,7 +230,7 @@ def _is_person(e: dict, text: str, heard: list[str], hold, lang) -> bool:
     norm = normalize(text)
     if not norm:
         return False  # no word recognized: music or noise the segmenter took for speech
-    if norm and any(fuzz.token_set_ratio(norm, normalize(h)) >= REPEAT_RATIO for h in heard if h):
+    if is_repeat(norm, heard):
         return False
     if (is_hold_announcement(text, lang) or announced_wait_s(text, lang) is not None) \
             and not is_agent_greeting(text, lang):

@@ -111,6 +111,13 @@ def test_hold_announcements_and_waits():
     assert holds.announced_wait_s("זמן ההמתנה המשוער הוא כ-5 דקות") == 300
 
 
+def test_a_replayed_announcement_is_a_repeat_and_a_one_word_fragment_matches_nothing():
+    heard = ["Your call is important to us. Please stay on the line.", "For"]
+    assert holds.is_repeat("call is important to us please stay on the", heard)
+    # every word of "for" is in the person's sentence: a token-set ratio of 100
+    assert not holds.is_repeat("Hi, and for holding, this is Dana. How can I help you today?", heard)
+
+
 def test_grammars_ship_with_the_package():
     for lang in ("en", "es", "he"):
         assert grammar(lang)["lang"] == lang
