@@ -315,7 +315,7 @@ def _compile(path: Path, data: dict) -> Grammar:
         plain={**{d: d for d in "0123456789"}, "*": "*", "#": "#", **digits,
                **{w: "*" for w in singles["star"]}, **{w: "#" for w in singles["pound"]}},
         rewrites=tuple(rewrites),
-        roles={k: _regex(path, f"roles.{k}", roles.get(k)) for k in ("back", "repeat", "repeat_not")},
+        roles={k: _regex(path, f"roles.{k}", roles.get(k)) for k in ("back", "top", "repeat", "repeat_not")},
         entry={**{k: _regex(path, f"entry.{k}", ent.get(k), **fill)
                   for k in ("terminator", "terminator_key", "terminator_lost")},
                **{k: _regex(path, f"entry.{k}", ent.get(k)) for k in ("verb", "verb_after")},

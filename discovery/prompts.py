@@ -548,6 +548,12 @@ def _role(label: str, g: Grammar) -> str:
     return "option"
 
 
+def goes_to_top(label: str, lang: str | Grammar = "en") -> bool:
+    """Whether a back option's ``label`` names the first menu ("main menu", "menú
+    principal": the grammar's ``roles.top``) rather than the previous one."""
+    return bool(_g(lang).roles["top"].search(label))
+
+
 def _split_alternatives(label: str, n: int, g: Grammar) -> list[str]:
     """'decrease or increase the volume' over keys 4 and 6 -> one label per key."""
     words = label.split()

@@ -205,12 +205,13 @@ def _press_accepted(i: int, p, accepted: bool, cur: _Visit, text: str, burst: se
 
 def _path_after(cur: _Visit, key: str, cur_words) -> list[str]:
     """Where an accepted key leads from ``cur``: a repeat option stays, a back option
-    goes up (to the root for "main menu"), any other key goes down."""
+    goes up (to the root when its label names the first menu: the grammar's
+    ``roles.top``), any other key goes down."""
     opt = {o.key: o for o in parse_options(cur_words)}.get(key)
     if opt is not None and opt.role == "repeat":
         return list(cur.path)
     if opt is not None and opt.role == "back":
-        return [] if ("main" in opt.label or len(cur.path) <= 1) else list(cur.path[:-1])
+        return [] if (prompts.goes_to_top(opt.label, prompt_lang(cur_words) or "en") or len(cur.path) <= 1) else list(cur.path[:-1])
     return cur.path + [key]
 
 

@@ -149,6 +149,16 @@ def test_right_to_left_labels_in_display_order(tmp_path):
     assert visual("שירות לקוחות") in body and "שירות לקוחות" not in body
 
 
+def test_arabic_labels_joined_for_pictures():
+    label = "خدمة العملاء"  # customer service: letters that join within each word
+    shown = visual(label)
+    # presentation forms (U+FE70-U+FEFF) are what a one-glyph-per-character
+    # medium needs to draw joined letters; isolated base letters would mean unshaped
+    assert any("\ufe70" <= c <= "\ufeff" for c in shown)
+    assert not any("\u0600" <= c <= "\u06ff" for c in shown if c != " ")
+    assert visual("שירות") == "שירות"[::-1]  # Hebrew has no joining: only reordered
+
+
 def test_plot_title_of_a_hebrew_file_name(tmp_path):
     pytest.importorskip("matplotlib")
     import numpy as np

@@ -190,3 +190,25 @@ def test_call_to_action_words_for_a_word_list_recognizer():
     ko = call_to_action_words("ko")
     assert {"일", "이", "번", "누르", "세요", "별표"} <= set(ko)
     assert {"press", "one", "pound", "star"} <= set(call_to_action_words("en"))
+
+
+#: A back option naming the first menu, and one naming the previous menu, per language.
+BACK_LABELS = {
+    "en": ("to return to the main menu", "to go back to the previous menu"),
+    "es": ("para volver al menú principal", "para volver al menú anterior"),
+    "fr": ("pour revenir au menu principal", "pour revenir au menu précédent"),
+    "ru": ("чтобы вернуться в главное меню", "чтобы вернуться в предыдущее меню"),
+    "he": ("לחזרה לתפריט הראשי", "לחזרה לתפריט הקודם"),
+    "ar": ("للعودة الى القائمة الرئيسية", "للعودة الى القائمة السابقة"),
+}
+
+
+@pytest.mark.parametrize("lang", sorted(BACK_LABELS))
+def test_back_to_the_first_menu_is_grammar_data(lang):
+    from ivrkit.discovery.prompts import goes_to_top
+
+    top, previous = BACK_LABELS[lang]
+    g = grammar(lang)
+    assert g.roles["back"].search(top) and g.roles["back"].search(previous)
+    assert goes_to_top(top, lang)
+    assert not goes_to_top(previous, lang)

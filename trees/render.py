@@ -16,16 +16,25 @@ def fmt_wait(x: float) -> str:
 #: Hebrew, Arabic (and their presentation forms): text a terminal or a picture must
 #: be given in display order, or it reads backwards.
 RTL_RE = re.compile("[\u0590-\u08ff\ufb1d-\ufdff\ufe70-\ufeff]")
+#: Arabic letters take a different form by position in the word; a medium that draws
+#: one character at a time (matplotlib, most terminals) needs them given as those
+#: presentation forms (arabic-reshaper), else every letter shows isolated.
+ARABIC_RE = re.compile("[\u0600-\u06ff\u0750-\u077f\u08a0-\u08ff]")
 
 
 def visual(text: str | None) -> str | None:
     """``text`` in display order (python-bidi's Unicode bidi algorithm) when it holds
-    right-to-left letters, for media that draw characters left to right (terminals,
-    matplotlib); unchanged otherwise. Files (JSON, CSV, Mermaid) keep logical order."""
+    right-to-left letters, Arabic letters joined (``ARABIC_RE``), for media that draw
+    characters left to right (terminals, matplotlib); unchanged otherwise. Files
+    (JSON, CSV, Mermaid) keep logical order."""
     if not text or not RTL_RE.search(text):
         return text
     from bidi import get_display
 
+    if ARABIC_RE.search(text):
+        import arabic_reshaper
+
+        text = arabic_reshaper.reshape(text)
     return get_display(text)
 
 
