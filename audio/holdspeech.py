@@ -41,6 +41,12 @@ SPEECH_FLOOR_SCORE = -3.0
 #: 7-12 above the music it interrupts; music's own swings (a louder bar, a drum
 #: fill) stay within ~4 of its median.
 MARGIN_ABOVE_MUSIC = 5.0
+#: A run found goes on while the windows stay this far above the music median
+#: (hysteresis, half the margin; forwards only, so its onset stays where the strong
+#: test puts it): a voice dipping near the music's level mid-sentence stays one run,
+#: and a sentence's end is not left as "music" after it (which would read as the
+#: hold music coming back).
+KEEP_ABOVE_MUSIC = MARGIN_ABOVE_MUSIC / 2
 #: Scores are median-smoothed over this many windows (0.75 s at 0.25 s hop) so one
 #: odd window neither makes nor breaks a run.
 SMOOTH_WINDOWS = 3
@@ -102,6 +108,8 @@ def speech_runs(centres: np.ndarray, z: np.ndarray, reference: float,
     if len(z) >= SMOOTH_WINDOWS:
         z = median_filter(z, size=SMOOTH_WINDOWS, mode="nearest")
     voice = (z > SPEECH_FLOOR_SCORE) & (z > reference + MARGIN_ABOVE_MUSIC)
+    keep = z > reference + KEEP_ABOVE_MUSIC
+    voice = _hysteresis(voice, keep)
     half = sg.WINDOW_HOP_S / 2
     out = []
     for i, j in mask_spans(voice):
@@ -110,6 +118,18 @@ def speech_runs(centres: np.ndarray, z: np.ndarray, reference: float,
         peaky = loud_flatness is None or np.nanmedian(loud_flatness[i:j]) <= MAX_LOUD_FLATNESS
         if b - a >= MIN_RUN_S and peaky:
             out.append((round(a, 3), round(b, 3)))
+    return out
+
+
+def _hysteresis(strong: np.ndarray, weak: np.ndarray) -> np.ndarray:
+    """Each run of ``weak | strong`` from its first ``strong`` element to its end: a
+    run starts where the strong test says (the answer's onset) and goes on while
+    the weak one holds."""
+    out = np.zeros(len(weak), bool)
+    for i, j in mask_spans(weak | strong):
+        hit = np.flatnonzero(strong[i:j])
+        if len(hit):
+            out[i + hit[0]:j] = True
     return out
 
 

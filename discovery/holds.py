@@ -21,6 +21,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+import numpy as np
 from rapidfuzz import fuzz
 
 from ivrkit.audio.voice import VoiceStats, voice_distance
@@ -57,6 +58,10 @@ MIN_PERSON_SPEECH_S = 0.4
 SAME_VOICE_MAX = 3.2
 #: Voice statistics of shorter speech are too few frames to compare (a word or two).
 MIN_VOICE_S = 1.0
+#: The IVR speaks in one voice: a prompt whose pitch is further than this ratio (4
+#: semitones) from the median pitch of the call's prompts is mis-tracked (flite kal
+#: read at 178 or 242 Hz against its ~105) or not the IVR's, and is no reference.
+PITCH_AGREE_RATIO = 1.26
 
 
 @dataclass(frozen=True)
@@ -178,8 +183,8 @@ def hold_time(visit: dict, events: list[dict], heard_before: list[str] = (),
         hold_start = hold[0][1]
         hold = hold[1:]
     heard = list(heard_before) + [e.get("text") or "" for e in transfer]
-    ivr_voices = [v for v in (_voice(e) for e in events if e["type"] == "speech"
-                              and e["end"] <= hold_start + 0.05) if v is not None]
+    ivr_voices = ivr_references([_voice(e) for e in events if e["type"] == "speech"
+                                 and e["end"] <= hold_start + 0.05])
     waits = [w for w in (announced_wait_s(e.get("text"), lang) for e in speech) if w is not None]
     for e in speech:
         if e["start"] < hold_start or e["end"] - e["start"] < MIN_PERSON_SPEECH_S:
@@ -201,6 +206,15 @@ def _voice(e: dict) -> VoiceStats | None:
     if not v or e["end"] - e["start"] < MIN_VOICE_S:
         return None
     return VoiceStats(v.get("pitch_hz"), tuple(v.get("mfcc") or ()))
+
+
+def ivr_references(voices: list[VoiceStats | None]) -> list[VoiceStats]:
+    """The prompts' voices that agree with the IVR's median pitch (PITCH_AGREE_RATIO)."""
+    pitched = [v for v in voices if v is not None and v.pitch_hz]
+    if not pitched:
+        return []
+    med = float(np.median([v.pitch_hz for v in pitched]))
+    return [v for v in pitched if 1 / PITCH_AGREE_RATIO <= v.pitch_hz / med <= PITCH_AGREE_RATIO]
 
 
 def ivr_voice(e: dict, ivr_voices: list[VoiceStats]) -> bool:
