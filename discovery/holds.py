@@ -174,7 +174,7 @@ def hold_time(visit: dict, events: list[dict], heard_before: list[str] = (),
     if sum(e - s for s, e, _ in hold) < MIN_HOLD_AUDIO_S:
         return None
     first_hold = hold[0][0]
-    transfer = [e for e in speech if e["start"] < first_hold]
+    transfer = _transfer_prompt([e for e in speech if e["start"] < first_hold])
     hold_start = max([e["end"] for e in transfer], default=first_hold)
     if not transfer and len(hold) > 1 and hold[0][2] == "music" and hold[0][1] - hold[0][0] <= TRANSFER_PROMPT_MAX_S \
             and hold[1][0] - hold[0][1] >= TRANSFER_PAUSE_S:
@@ -198,6 +198,15 @@ def hold_time(visit: dict, events: list[dict], heard_before: list[str] = (),
                         round(e["start"], 3), waits[0] if waits else None)
         heard.append(text)
     return Hold(round(v1 - hold_start, 2), True, round(hold_start, 3), None, waits[0] if waits else None)
+
+
+def _transfer_prompt(before: list[dict]) -> list[dict]:
+    """The speech of the transfer prompt among the speech before the first hold
+    audio: up to its last event with words. Word-less "speech" after the prompt is
+    the start of the hold music read as speech (its voice test or the segmenter's),
+    not more of the prompt; when nothing has words, all of it is the prompt."""
+    worded = [k for k, e in enumerate(before) if normalize(e.get("text"))]
+    return before[:worded[-1] + 1] if worded else before
 
 
 def _voice(e: dict) -> VoiceStats | None:
