@@ -12,13 +12,16 @@ Two passes over the whole file:
    of voting blocks, complex demodulation at the two detected frequencies with a
    short centred window gives each tone's envelope at every sample. The press is
    where *both* envelopes stand above half their steady level, which places start
-   and end to about a millisecond; dips shorter than a Q.24 dropout are bridged,
+   and end to about a millisecond (a start that builds up, as coded tones do, is
+   read back to where the rise begins); dips shorter than a Q.24 dropout are bridged,
    longer ones split presses; then the duration rule and a fine frequency / twist
    check over the whole press decide.
 
 Times are seconds from the start of ``y``; other sample rates are resampled to 8 kHz.
 """
 from __future__ import annotations
+
+import functools
 
 import numpy as np
 
@@ -101,6 +104,12 @@ MIN_VOTES = 3
 #: on the simulated corpus, 0.2 let one hold-music chord through).
 MIN_VOTE_SHARE = 0.3
 
+#: The share is counted on blocks this many samples apart over the press's refined
+#: span, so it does not depend on where the half-block grid happens to fall: a press
+#: whose second half lay under prompt speech had 8 voting blocks of 20 on one grid and
+#: 5 on another, 51 samples later (phone corpus, AMR-NB 7.95 kbit/s, -26 dBFS).
+SHARE_HOP = 8
+
 #: Frequency test (Q.24): accept +-1.5 %, reject +-3.5 %; decided between them on the
 #: frequency measured over the whole press.
 MAX_FREQ_ERROR = 0.025
@@ -138,6 +147,11 @@ CODEC_MIN_VOTE_SHARE = 0.6
 #: outside Q.24 and stays rejected (tests/test_dtmf.py). With PRESS_TWIST_MARGIN_DB
 #: the limit is 11 dB.
 CODEC_PRESS_TWIST_DB = 9.0
+#: A relaxed run overlapping a first-pass press of its own key is still refined when
+#: that press starts this much later than the run (a dropout and a block): the first
+#: pass found only the press's end (phone corpus, AMR-NB 4.75 kbit/s: a press whose
+#: first 50 ms measured 11 dB twist came out 50 ms late).
+CODEC_LATE_START_S = MAX_DROPOUT_S + BLOCK / SR
 
 #: Press pass: centred box window for the envelopes (8 ms; first null 125 Hz away,
 #: the partner tone is >= 268 Hz away).
@@ -147,6 +161,26 @@ ENV_WINDOW = 64
 EDGE_SEARCH_S = 0.1
 #: Envelopes cross half their steady level at the true edge of a centred box filter.
 EDGE_FRACTION = 0.5
+
+#: Onset (press pass). Half the steady level is the start of a sharp step, but a
+#: tone that builds up crosses it late, by half its build-up: a generator's ramp (2 ms
+#: in the simulator: 1 ms), and low-rate speech coders, which build a tone over their
+#: first frame(s) (AMR-NB 4.75 kbit/s, G.723.1: 5-20 ms). The rise is read on
+#: Hann-windowed envelopes (6 ms; the partner tone, >= 268 Hz away, is beyond the main
+#: lobe and its -31 dB sidelobes do not ripple the rise as a box window's -13 dB do)
+#: as a linear ramp seen through that window: its length is the one whose filtered
+#: rise from ONSET_LOW to EDGE_FRACTION takes as long as measured, and the press
+#: starts where that ramp does (``rise_onset``). Phone corpus, truth in file time
+#: (benchmarks/dtmf_phone.py): onset mean 3.4 -> 1.1 ms (AMR-NB 4.1 -> 0.8, G.723.1
+#: 5.3 -> 1.5); default corpus 1.4 -> 0.9 ms. ONSET_LOW 0.05 / 0.15 / 0.2 (box
+#: window, same model) gave 1.2 / 1.4 / 1.6 ms (phone) and 1.0 / 1.0 / 1.35 ms
+#: (default) against 1.2 / 0.8 at 0.1; a 64-sample Hann window 1.1 / 0.9.
+ONSET_WINDOW = 48
+ONSET_LOW = 0.1
+#: The rise is searched this far before the half crossing: two 20 ms codec frames (an
+#: AMR-NB 4.75 kbit/s tone reached half level, then sagged for a frame while the
+#: coder spent its bits on a prompt: 15 ms searched put that press 40 ms late).
+ONSET_SEARCH_S = 0.04
 #: Frames per matrix product in the block pass (keeps memory flat on long files).
 CHUNK_BLOCKS = 8192
 
@@ -159,23 +193,23 @@ def _basis() -> np.ndarray:
     return np.concatenate([np.cos(arg), np.sin(arg)], axis=1).astype(np.float32)
 
 
-def block_powers(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def block_powers(y: np.ndarray, hop: int = HOP) -> tuple[np.ndarray, np.ndarray]:
     """Tone energies at the 16 frequencies, and total energy, per block.
 
     Returns ``(tone, total)``: ``tone[b, k]`` is the energy (sum of squares) the
     Goertzel filter attributes to ``_FREQS[k]`` in block ``b`` (``2/N |X|^2``, equal
     to the block energy for a pure tone at that frequency), ``total[b]`` the block's
-    energy. Block ``b`` starts at sample ``b * HOP``.
+    energy. Block ``b`` starts at sample ``b * hop``.
     """
-    n_blocks = max(0, (len(y) - BLOCK) // HOP + 1)
+    n_blocks = max(0, (len(y) - BLOCK) // hop + 1)
     tone = np.empty((n_blocks, len(_FREQS)), dtype=np.float32)
     total = np.empty(n_blocks, dtype=np.float32)
     basis = _basis()
     k = len(_FREQS)
     for b0 in range(0, n_blocks, CHUNK_BLOCKS):
         b1 = min(n_blocks, b0 + CHUNK_BLOCKS)
-        seg = y[b0 * HOP : (b1 - 1) * HOP + BLOCK]
-        frames = np.lib.stride_tricks.sliding_window_view(seg, BLOCK)[::HOP]
+        seg = y[b0 * hop : (b1 - 1) * hop + BLOCK]
+        frames = np.lib.stride_tricks.sliding_window_view(seg, BLOCK)[::hop]
         xy = frames @ basis
         tone[b0:b1] = (xy[:, :k] ** 2 + xy[:, k:] ** 2) * (2.0 / BLOCK)
         total[b0:b1] = np.einsum("ij,ij->i", frames, frames)
@@ -265,6 +299,16 @@ def tone_envelope(y: np.ndarray, freq_hz: float, sr: int = SR, window: int = ENV
     return 2.0 * np.abs(c[hi] - c[lo]) / window
 
 
+def hann_envelope(y: np.ndarray, freq_hz: float, sr: int = SR, window: int = ONSET_WINDOW) -> np.ndarray:
+    """Amplitude of the ``freq_hz`` component at every sample, through a centred Hann
+    window of ``window`` samples (sidelobes -31 dB: the partner tone does not ripple
+    it as it does a box's)."""
+    n = np.arange(len(y))
+    z = y * np.exp(-2j * np.pi * freq_hz / sr * n)
+    w = np.hanning(window + 2)[1:-1]
+    return 2.0 * np.abs(np.convolve(z, w / w.sum(), mode="same"))
+
+
 def _edge(env: np.ndarray, i: int, level: float) -> float:
     """Sub-sample position where env crosses ``level`` between i-1 and i."""
     if i <= 0 or i >= len(env):
@@ -273,6 +317,53 @@ def _edge(env: np.ndarray, i: int, level: float) -> float:
     if a == b:
         return float(i)
     return (i - 1) + float(np.clip((level - a) / (b - a), 0.0, 1.0))
+
+
+@functools.lru_cache(maxsize=4)
+def _ramp_leads(low: float, window: int) -> tuple[np.ndarray, np.ndarray]:
+    """For a tone whose amplitude rises linearly over R samples, seen through
+    ``hann_envelope``'s window: (rise time from ``low`` to EDGE_FRACTION of the
+    envelope, lead of its EDGE_FRACTION crossing over the ramp's start), in samples,
+    for R from 0 to 4 windows. A step crosses half at its start; a ramp half its
+    length after it."""
+    up = 8  # sub-samples per sample
+    w = np.hanning(window * up + 2)[1:-1]
+    t = np.arange(-window * up, 6 * window * up) / up
+    rises, leads = [], []
+    for r in np.linspace(0.0, 4.0 * window, 161):
+        amp = np.clip(t / r, 0.0, 1.0) if r > 0 else (t >= 0).astype(float)
+        env = np.convolve(amp, w / w.sum(), mode="same")
+        t_half = t[np.argmax(env >= EDGE_FRACTION)]
+        rises.append(t_half - t[np.argmax(env >= low)])
+        leads.append(t_half)
+    # a ramp much shorter than the window rises as fast as a step: keep the shortest
+    rises, first = np.unique(np.maximum.accumulate(np.array(rises)), return_index=True)
+    return rises, np.array(leads)[first]
+
+
+def rise_onset(both: np.ndarray, i_half: float, window: int = ONSET_WINDOW) -> float:
+    """Sub-sample start of the rise of a normalised envelope ``both`` whose
+    EDGE_FRACTION crossing is at ``i_half``.
+
+    The rise runs from the last ONSET_LOW crossing within ONSET_SEARCH_S before
+    ``i_half`` to the first EDGE_FRACTION crossing after it; it is read as a linear
+    ramp seen through the envelope's Hann ``window`` (``_ramp_leads``), and the start is
+    that ramp's. Where the envelope stays above ONSET_LOW over the whole search span
+    (a floor of speech at the tone's frequency) the press is taken as a step at
+    ``i_half``. Never later than ``i_half`` nor before the search span."""
+    i = int(i_half)
+    lo = max(0, i - int(ONSET_SEARCH_S * SR))
+    below = np.flatnonzero(both[lo:i] < ONSET_LOW)
+    if not len(below):
+        return i_half
+    j_low = lo + int(below[-1]) + 1
+    t_low = _edge(both, j_low, ONSET_LOW)
+    # the rise's own half crossing: a coded tone may reach it, then sag for a frame
+    j_half = j_low + int(np.argmax(both[j_low:i + 1] >= EDGE_FRACTION))
+    t_half = min(i_half, _edge(both, j_half, EDGE_FRACTION)) if both[j_half] >= EDGE_FRACTION else i_half
+    rises, leads = _ramp_leads(ONSET_LOW, window)
+    lead = np.interp(t_half - t_low, rises, leads)
+    return float(np.clip(t_half - lead, lo, i_half))
 
 
 def peak_tone(y: np.ndarray, nominal_hz: float, sr: int = SR, span: float = 0.06) -> tuple[float, float]:
@@ -323,8 +414,41 @@ def is_voice_comb(y: np.ndarray, row_hz: float, col_hz: float, weaker_amp: float
     return False
 
 
+def _onset(seg: np.ndarray, row_hz: float, col_hz: float, core: np.ndarray, i_half: float) -> float:
+    """Start (sub-sample index into ``seg``) of the press whose half-level edge on the
+    ENV_WINDOW envelopes is ``i_half``: ``rise_onset`` on ONSET_WINDOW envelopes
+    normalised by their median over ``core`` (the voting blocks)."""
+    lo = max(0, int(i_half) - int(ONSET_SEARCH_S * SR) - ONSET_WINDOW)
+    hi = min(len(seg), int(i_half) + ONSET_WINDOW)
+    env_r = hann_envelope(seg, row_hz)
+    env_c = hann_envelope(seg, col_hz)
+    ref_r, ref_c = np.median(env_r[core]), np.median(env_c[core])
+    if ref_r <= 0 or ref_c <= 0:
+        return i_half
+    both = np.minimum(env_r[lo:hi] / ref_r, env_c[lo:hi] / ref_c)
+    # the half-level crossing on the shorter window, searched near the long one's
+    k = k0 = int(i_half) - lo
+    while k < len(both) - 1 and both[k] < EDGE_FRACTION:
+        k += 1
+    while k > k0 - ONSET_WINDOW // 2 and both[k - 1] >= EDGE_FRACTION:
+        k -= 1
+    return lo + rise_onset(both, _edge(both, k, EDGE_FRACTION), ONSET_WINDOW)
+
+
+def vote_share(seg: np.ndarray, s: int, e: int, key: int, **tests) -> float:
+    """Blocks SHARE_HOP apart whose centre lies in ``seg[s:e]`` and vote for ``key``
+    (``block_votes`` with ``tests``), per whole block that fits in ``seg[s:e]`` (the
+    first pass's count, on a finer grid)."""
+    lo = max(0, s - BLOCK // 2)
+    votes = block_votes(*block_powers(seg[lo:min(len(seg), e + BLOCK // 2)], hop=SHARE_HOP), **tests)
+    centres = lo + np.arange(len(votes)) * SHARE_HOP + BLOCK // 2
+    n_votes = np.count_nonzero((votes == key) & (centres >= s) & (centres < e))
+    return n_votes / max(1, (e - s - BLOCK) // SHARE_HOP + 1)
+
+
 def _refine(y: np.ndarray, key: int, b_first: int, b_last: int, votes: np.ndarray,
-            twist_db: float | None = None, vote_share: float = MIN_VOTE_SHARE) -> list[DtmfPress]:
+            twist_db: float | None = None, min_share: float = MIN_VOTE_SHARE,
+            block_tests: dict | None = None) -> list[DtmfPress]:
     row_hz, col_hz = ROW_HZ[key // 4], COL_HZ[key % 4]
     pad = int(EDGE_SEARCH_S * SR)
     a = max(0, b_first * HOP - pad)
@@ -349,13 +473,12 @@ def _refine(y: np.ndarray, key: int, b_first: int, b_last: int, votes: np.ndarra
     vote_centres = voted * HOP + BLOCK // 2 - a
     for s, e in merged:
         n_votes = np.count_nonzero((vote_centres >= s) & (vote_centres < e))
-        n_blocks = max(1, (e - s - BLOCK) // HOP + 1)
-        if n_votes < max(MIN_VOTES, vote_share * n_blocks):
+        if n_votes < MIN_VOTES or vote_share(seg, s, e, key, **(block_tests or {})) < min_share:
             continue
         # a centred box filter crosses fraction q of a step (q - 1/2) * window
         # samples before the step: undo that so any q places the edge exactly
         shift = (EDGE_FRACTION - 0.5) * ENV_WINDOW
-        start = _edge(both, s, EDGE_FRACTION) - shift
+        start = _onset(seg, row_hz, col_hz, core, _edge(both, s, EDGE_FRACTION) - shift)
         end = len(both) - _edge(both[::-1], len(both) - e, EDGE_FRACTION) + shift
         if (end - start) / SR < MIN_PRESS_S:
             continue
@@ -392,18 +515,24 @@ def _codec_pass(y8: np.ndarray, powers, votes: np.ndarray, found: list[DtmfPress
     """Presses the first pass had a candidate for but lost to codec tilt / spread:
     runs of relaxed votes (CODEC_* tests) that hold a strict vote of the same key
     and overlap no press already found."""
-    loose = np.concatenate([block_votes(*pw, twist_db=CODEC_TWIST_DB, relative_peak_db=CODEC_RELATIVE_PEAK_DB)
-                            for pw in powers])
+    tests = {"twist_db": CODEC_TWIST_DB, "relative_peak_db": CODEC_RELATIVE_PEAK_DB}
+    loose = np.concatenate([block_votes(*pw, **tests) for pw in powers])
     out: list[DtmfPress] = []
     for key, b0, b1 in _runs(loose, max_gap):
         t0, t1 = b0 * HOP / SR, (b1 * HOP + BLOCK) / SR
-        if any(p.start_s < t1 and p.end_s > t0 for p in found):
+        name = KEYS[key // 4][key % 4]
+        # a press already found explains the run, unless it is the same key found
+        # only from the run's later part (its first blocks twisted beyond the first
+        # pass: that press then starts late, and ``detect_dtmf`` keeps the earlier)
+        if any(p.start_s < t1 and p.end_s > t0 and (p.key != name or p.start_s <= t0 + CODEC_LATE_START_S)
+               for p in found):
             continue
         if np.count_nonzero(votes[b0 : b1 + 1] == key) < CODEC_MIN_STRICT_VOTES:
             continue
         if np.count_nonzero(loose[b0 : b1 + 1] == key) < MIN_VOTES:
             continue
-        out.extend(_refine(y8, key, b0, b1, loose, twist_db=CODEC_PRESS_TWIST_DB, vote_share=CODEC_MIN_VOTE_SHARE))
+        out.extend(_refine(y8, key, b0, b1, loose, twist_db=CODEC_PRESS_TWIST_DB, min_share=CODEC_MIN_VOTE_SHARE,
+                           block_tests=tests))
     return out
 
 

@@ -239,13 +239,17 @@ class IvrSession:
         self._leaf(then, path)
 
     def _leaf(self, node: dict, path: tuple) -> None:
+        # hold music is decoded before the leaf speaks (0.3 s, seconds under load): done
+        # between the transfer prompt and the music it left the line silent and was
+        # counted in the music's start, eating the crawler's 5 s to hang up
+        clip = sim.moh_clip(node.get("music", "macroform-cold_day"), HOLD_MAX_S, self.rng) \
+            if node["kind"] == "agent" else None
         for p in sim._parts(node.get("prompt"), False):
             self.play(self.say(p), False, path)
             self.silence(self.plat["gap_s"], False, path)
-        if node["kind"] == "agent":
+        if clip is not None:
             self.silence(self._u([0.4, 1.0]), False, path)
             self.rec["music"].append({"path": list(path), "start": round(self.now(), 3)})
-            clip = sim.moh_clip(node.get("music", "macroform-cold_day"), HOLD_MAX_S, self.rng)
             self.play(clip, False, path)
             return
         end = node.get("end", "hangup")

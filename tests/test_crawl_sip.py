@@ -61,6 +61,8 @@ def test_crawl_maps_the_menu_resumes_and_recrawl_finds_the_change(line, tmp_path
     assert all(k["accepted"] for c in ours for k in c["keys"]), why
     agent = next(c for c in ours if c["music"])
     assert agent["end"] - agent["music"][0]["start"] < 5.0, why
+    state = json.loads((calls / "crawl.json").read_text())
+    assert [c["outcome"] for c in state["calls"] if c["target"] == ["1"]] == ["music"], why  # heard it, not silence
     files = sorted(p.name for p in calls.iterdir())
     assert {"call01.wav", "call02.wav", "call03.wav", "call02.keys.json", "crawl.json"} <= set(files)
     assert json.loads((calls / "call02.keys.json").read_text())[0]["method"] == "inband"

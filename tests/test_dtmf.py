@@ -120,6 +120,24 @@ def test_works_at_15_db_snr(shaped):
     assert np.mean([abs(p.start_s - t) for p, t in zip(got, onsets)]) * 1000 <= 5.0
 
 
+@pytest.mark.parametrize("build_ms", [5, 10, 20])
+def test_onset_of_a_tone_that_builds_up_is_where_it_starts(build_ms):
+    """Low-rate speech coders build a tone up over their first frame(s): the press
+    starts where the rise begins, not where it reaches half level (build_ms / 2 later)."""
+    rng = np.random.default_rng(3)
+    parts = [0.2]
+    for k in ALL_KEYS:
+        x = press(k, 0.1, level_db=-15)
+        n = int(build_ms * SR / 1000)
+        x[:n] *= np.linspace(0.0, 1.0, n, endpoint=False)
+        parts += [x, 0.1]
+    y, onsets = sequence(parts)
+    got = detect_dtmf(_noise_at_snr(y, 20.0, rng, False), SR)
+    assert keys_of(got) == ALL_KEYS
+    errors_ms = [(p.start_s - t) * 1000 for p, t in zip(got, onsets)]
+    assert np.mean(np.abs(errors_ms)) <= 1.0 and max(np.abs(errors_ms)) <= 2.5
+
+
 def test_40ms_pause_separates_presses_of_same_key():
     y, onsets = sequence([0.1, press("7", 0.06), 0.040, press("7", 0.06), 0.040, press("7", 0.06), 0.1])
     got = detect_dtmf(y, SR)

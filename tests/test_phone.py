@@ -78,13 +78,33 @@ def test_amr_with_comfort_noise_frames_decodes(tmp_path):
 
 
 @need_sox
+def test_streaming_an_amr_call_full_of_comfort_noise_frames_does_not_hang(tmp_path):
+    """A 60 s AMR call that is mostly silence (DTX frames) makes ffmpeg report every
+    frame it cannot decode: over 64 KB of messages. Streaming it must end (with the
+    error the pipeline falls back on, then decode through sox), not wait forever on a
+    full stderr pipe (the phone-corpus benchmark hung on such a call)."""
+    import subprocess
+
+    y = np.zeros(60 * SR, np.float32)
+    y[SR: SR + 800] = simulate.dtmf_tone("5", 0.1, -10)
+    p = tmp_path / "call.amr"
+    simulate.phone_encode(y, p, "amrnb:7")
+    code = ("import sys\nfrom ivrkit.audio import io\ntry:\n    sum(len(b) for b in io.stream(sys.argv[1]))\n"
+            "except io.AudioError as e:\n    print('AudioError', e)\n")
+    out = subprocess.run([sys.executable, "-c", code, str(p)], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0 and "AudioError" in out.stdout and "comfort-noise" not in out.stderr
+    back, sr = load(p)  # what the pipeline does next
+    assert abs(len(back) - len(y)) < 200
+
+
+@need_sox
 @need_prompts
 @pytest.mark.parametrize("channel", ["amrnb:0", "amrnb:4", "gsm", "g723", "opus:8k"])
 def test_keys_over_prompts_through_codecs_at_15_db(channel):
     """Every key over running prompt speech (the hardest case: the codec spends its
-    bits on the voice): no wrong key, at most two lost, onsets 15 ms late on average
-    at most (AMR-NB 4.75 kbit/s and G.723.1 build a tone up over their first frames:
-    single presses up to ~40 ms)."""
+    bits on the voice): no wrong key, at most two lost, onsets within 6 ms on average
+    and 20 ms each (AMR-NB 4.75 kbit/s and G.723.1 build a tone up over their first
+    frames; read at half level, these onsets were 10-12 ms late on average, up to 39)."""
     rng = np.random.default_rng(7)
     ivr = prompt_audio(["vm-intro", "vm-options", "pbx-invalid"])
     keys = "1472580369*#"
@@ -95,7 +115,7 @@ def test_keys_over_prompts_through_codecs_at_15_db(channel):
     assert all(p.key == keys[i] for p, i in zip(got, hits))
     assert len(set(hits)) == len(got) >= len(keys) - 2
     err_ms = [abs(p.start_s - onsets[i]) * 1000 for p, i in zip(got, hits)]
-    assert np.mean(err_ms) <= 15 and max(err_ms) <= 45
+    assert np.mean(err_ms) <= 6 and max(err_ms) <= 20
 
 
 @need_sox

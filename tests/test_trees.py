@@ -536,3 +536,18 @@ def test_a_press_the_audio_never_paused_for_is_no_branch():
     assert set(G) == {"root", "1", "2"}
     assert "g.wav@2.2 ignored" in G.nodes["root"]["listen_evidence"]
     assert any(e.startswith("g.wav@") for e in G.edges["root", "2"]["evidence"])
+
+
+def test_label_vote_between_single_readings_takes_the_consensus():
+    """Three calls of one menu through phone codecs at 12-18 dB, each heard once by
+    tiny.en (Bluebird root option 3, "a Bluebird Rewards member", phone corpus): no
+    two spellings agree, so no cluster outvotes another; the reading the other
+    hearings share most words with wins, not the longest one. A real majority still
+    decides over consensus."""
+    from ivrkit.trees.textsim import vote_label
+
+    heard = {"a loser reward is member": 1, "a bluebird reward member": 1, "a uber bring water to remember": 1}
+    label, agree, total = vote_label(heard)
+    assert (agree, total) == (1, 3)
+    assert label in ("a bluebird reward member", "a loser reward is member")
+    assert vote_label({**heard, "a uber bring water to remember": 2})[0] == "a uber bring water to remember"

@@ -106,8 +106,20 @@ def vote_label(votes: dict[str, int]) -> tuple[str | None, int, int]:
                 break
         else:
             clusters.append([lab])
-    best = max(clusters, key=lambda cl: (sum(votes[s] for s in cl), votes[cl[0]]))
+    best = max(clusters, key=lambda cl: (sum(votes[s] for s in cl), votes[cl[0]], _support(cl[0], votes)))
     return best[0], sum(votes[s] for s in best), total
+
+
+def _support(label: str, votes: dict[str, int]) -> float:
+    """How much the other hearings of an option agree with ``label`` (vote-weighted
+    mean similarity). Between equally voted readings this picks the consensus: on a
+    noisy line each call mishears other words ("a loser reward is member", "a
+    bluebird reward member", "a uber bring water to remember"), so the reading that
+    shares most words with the rest is the one least misheard."""
+    others = [(o, n) for o, n in votes.items() if o != label]
+    if not others:
+        return 0.0
+    return sum(n * fuzz.token_set_ratio(normalize(label), normalize(o)) for o, n in others) / sum(n for _, n in others)
 
 
 def top_vote(votes: dict[str, int], prefer: tuple[str, ...] = ()) -> str | None:
