@@ -410,6 +410,30 @@ def _utc_now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def _merge_order(timelines) -> list[Timeline]:
+    """Records in the order they are merged: the calls with heard keys read together
+    first (a press that only seemed to leave the greeting), then after-hours calls,
+    then the calls with no tone, not read together (their root runs on over every node
+    they went to until their presses are inferred from what the others heard)."""
+    open_calls, closed = [], []
+    for tl in map(Timeline.from_json, timelines):
+        (closed if service_info.is_after_hours(tl.extra) else open_calls).append(tl)
+    return (read_together([t for t in open_calls if not infer.toneless(t)]) + closed
+            + [t for t in open_calls if infer.toneless(t)])
+
+
+def _set_graph_attrs(G: nx.DiGraph, gattrs: dict, company, number, sources: list, updated: bool) -> None:
+    """The tree's graph attributes: those of the tree merged before, then this merge's."""
+    G.graph.update(gattrs)
+    G.graph["schema"] = SCHEMA
+    G.graph["company"] = company if company is not None else gattrs.get("company")
+    G.graph["number"] = number if number is not None else gattrs.get("number")
+    G.graph["created"] = gattrs.get("created") or _utc_now()
+    if updated:
+        G.graph["updated"] = _utc_now()
+    G.graph["sources"] = sources
+
+
 def merge_timelines(timelines, company=None, number=None, graph=None, infer_presses: bool = True,
                     calls_out: list | None = None) -> nx.DiGraph:
     """One menu tree from the calls' timelines (and from ``graph``, a tree merged before).
@@ -429,14 +453,7 @@ def merge_timelines(timelines, company=None, number=None, graph=None, infer_pres
         gattrs = {k: v for k, v in graph.graph.items() if k not in ("schema", "sources")}
         sources = [dict(s) for s in graph.graph.get("sources") or []]
     seen = {(s.get("sha256") or s.get("file")) for s in sources}
-    # calls read together first: a press that only seemed to leave the greeting
-    open_calls, closed = [], []
-    for tl in map(Timeline.from_json, timelines):
-        (closed if service_info.is_after_hours(tl.extra) else open_calls).append(tl)
-    # calls with no tone last, and not read together: their root runs on over every
-    # node they went to until their presses are inferred from what the others heard
-    timelines = read_together([t for t in open_calls if not infer.toneless(t)]) + closed + \
-        [t for t in open_calls if infer.toneless(t)]
+    timelines = _merge_order(timelines)
     merged: list[dict] = []
     catalog = infer.Catalog()
     for tl in timelines:
@@ -459,14 +476,7 @@ def merge_timelines(timelines, company=None, number=None, graph=None, infer_pres
     if not tree.nodes:
         tree.node(())
     G = _finish(tree)
-    G.graph.update(gattrs)
-    G.graph["schema"] = SCHEMA
-    G.graph["company"] = company if company is not None else gattrs.get("company")
-    G.graph["number"] = number if number is not None else gattrs.get("number")
-    G.graph["created"] = gattrs.get("created") or _utc_now()
-    if graph is not None:
-        G.graph["updated"] = _utc_now()
-    G.graph["sources"] = sources
+    _set_graph_attrs(G, gattrs, company, number, sources, updated=graph is not None)
     if calls_out is not None:
         calls_out.extend(merged)
     service_info.add_service_info(G, merged, prior=graph)  # hours, holds, after-hours variant
