@@ -309,6 +309,15 @@ def _describe(v: _Visit, words, music_regions) -> Visit:
                  extra=extra)
 
 
+def _voice_of(region, voices) -> dict | None:
+    """The voice statistics (``audio.voice``) of the speech region ``region``, as the
+    timeline's speech events carry them: ``{"pitch_hz": 168.0, "mfcc": [...]}``."""
+    for a, b, v in voices:
+        if abs(a - region.start_s) < 0.02 and abs(b - region.end_s) < 0.02:
+            return {"pitch_hz": _r(v.pitch_hz, 1), "mfcc": list(v.mfcc)}
+    return None
+
+
 def _events(sig, words, presses, accepted_flags) -> list[Event]:
     """Tones, speech (with its words), music, long silences and DTMF, by time."""
     events: list[Event] = [Event("tone", _r(t.start_s), _r(t.end_s), name=t.name) for t in sig.tones]
@@ -316,9 +325,13 @@ def _events(sig, words, presses, accepted_flags) -> list[Event]:
         if r.kind == "speech":
             rw = _words_in(words, r.start_s, r.end_s)
             lang = prompt_lang(rw)
+            extra = {"lang": lang} if lang else {}
+            voice = _voice_of(r, getattr(sig, "voices", ()))
+            if voice is not None:
+                extra["voice"] = voice
             events.append(Event("speech", _r(r.start_s), _r(r.end_s), text=" ".join(w.word for w in rw).strip(),
                                 words=tuple(WordRecord(w.word, _r(w.start_s), _r(w.end_s), _r(w.conf, 3))
-                                            for w in rw), extra={"lang": lang} if lang else {}))
+                                            for w in rw), extra=extra))
         elif r.kind == "music":
             events.append(Event("music", _r(r.start_s), _r(r.end_s)))
         elif r.kind == "silence" and r.end_s - r.start_s >= 0.5:
