@@ -8,6 +8,8 @@ import numpy as np
 from .dtmf import detect_dtmf, merge_presses
 from .io import ivr_side
 from .events import DtmfPress, Region, Tone
+from .holdspeech import relabel, speech_in_music
+from .voice import VoiceStats, voice_stats
 from .segment import answer_time, greeting_onset, segment
 from .tones import detect_tones
 from .vocab import PHONE_SR as SR
@@ -28,13 +30,16 @@ class SignalAnalysis:
     greeting_onset_s: float | None
     answer_s: float          # end of the last ringback burst before the greeting, else 0.0
     duration_s: float
+    #: (start_s, end_s, VoiceStats) of each speech region (``voice.voice_stats``)
+    voices: tuple[tuple[float, float, VoiceStats], ...] = ()
 
 
 def analyse(y: np.ndarray, sr: int) -> SignalAnalysis:
     """DTMF presses, call-progress tones and speech/music/silence regions of ``y``.
 
     The signal is brought to 8 kHz once; presses and tones are excluded from speech
-    (they come out as silence in ``regions``).
+    (they come out as silence in ``regions``); speech inside the music after the
+    first prompt is found against the call's own music (``holdspeech``).
     """
     y8 = to_phone_rate(y, sr)
     presses = detect_dtmf(y8, SR)
@@ -42,6 +47,9 @@ def analyse(y: np.ndarray, sr: int) -> SignalAnalysis:
     exclude = [(p.start_s - PRESS_MARGIN_S, p.end_s + PRESS_MARGIN_S) for p in presses]
     exclude += [(t.start_s, t.end_s) for t in tones]
     regions = segment(y8, SR, exclude=exclude)
+    # a voice the fixed speech/music rule took for music, found against the call's
+    # own hold music (audio/holdspeech.py)
+    regions = relabel(regions, speech_in_music(y8, SR, regions))
     onset = greeting_onset(regions, tones)
     # greeting_onset() places the answer the same way; without a greeting the
     # call may still have been answered (into music): the last ringback ends it
@@ -54,7 +62,18 @@ def analyse(y: np.ndarray, sr: int) -> SignalAnalysis:
         greeting_onset_s=onset,
         answer_s=float(answer),
         duration_s=len(y8) / SR,
+        voices=speech_voices(y8, regions),
     )
+
+
+#: Speech regions shorter than this get no voice statistics (too few frames).
+MIN_VOICE_S = 0.3
+
+
+def speech_voices(y8: np.ndarray, regions) -> tuple[tuple[float, float, VoiceStats], ...]:
+    """``(start_s, end_s, VoiceStats)`` of each speech region of ``y8`` (8 kHz)."""
+    return tuple((r.start_s, r.end_s, voice_stats(y8, r.start_s, r.end_s)) for r in regions
+                 if r.kind == "speech" and r.duration_s >= MIN_VOICE_S)
 
 
 def analyse_sides(y: np.ndarray, sr: int) -> SignalAnalysis:
@@ -100,7 +119,8 @@ def _shifted(sig: SignalAnalysis, t0: float, own0: float, own1: float):
     tones = [Tone(t.name, t.start_s + t0, t.end_s + t0) for t in sig.tones if own0 <= t.start_s + t0 < own1]
     regions = [Region(r.kind, max(own0, r.start_s + t0), min(own1, r.end_s + t0)) for r in sig.regions
                if r.end_s + t0 > own0 and r.start_s + t0 < own1]
-    return presses, tones, [r for r in regions if r.end_s > r.start_s]
+    voices = [(a + t0, b + t0, v) for a, b, v in sig.voices if own0 <= a + t0 < own1]
+    return presses, tones, [r for r in regions if r.end_s > r.start_s], voices
 
 
 def _stitch(regions: list[Region]) -> list[Region]:
@@ -151,18 +171,19 @@ def analyse_stream(blocks, sr: int = SR, chunk_s: float = CHUNK_S, overlap_s: fl
     """
     if sr != SR:
         raise ValueError(f"analyse_stream reads {SR} Hz blocks (ivrkit.audio.io.stream(path, sr={SR}))")
-    presses, tones, regions, n = [], [], [], 0
+    presses, tones, regions, voices, n = [], [], [], [], 0
     for y, t0, own0, own1 in _windows(blocks, sr, chunk_s, overlap_s):
         if own0 == 0.0 and own1 == t0 + len(y) / sr:
             return analyse(y, sr)   # the whole recording fits in one piece
-        p, t, r = _shifted(analyse(y, sr), t0, own0, own1)
+        p, t, r, v = _shifted(analyse(y, sr), t0, own0, own1)
         presses += p
         tones += t
         regions += r
+        voices += v
         n = max(n, int(round(own1 * sr)))
     regions = _stitch(regions)
     onset = greeting_onset(regions, tones)
     first = [Region("speech", onset, onset)] if onset is not None else []
     return SignalAnalysis(presses=tuple(presses), tones=tuple(tones), regions=tuple(regions),
                           greeting_onset_s=onset, answer_s=float(answer_time(first, tones)),
-                          duration_s=n / SR)
+                          duration_s=n / SR, voices=tuple(voices))

@@ -14,6 +14,7 @@ import re
 import shutil
 import struct
 import subprocess
+import tempfile
 from functools import lru_cache
 from pathlib import Path
 
@@ -311,7 +312,11 @@ def stream(path: str | os.PathLike, sr: int = PHONE_SR, block_s: float = STREAM_
     _precheck(p)
     cmd = [ffmpeg_exe(), "-nostdin", "-v", "error", "-i", str(p), "-vn", "-map", "0:a:0",
            "-ac", "1", "-ar", str(int(sr)), "-c:a", "pcm_s16le", "-f", "s16le", "-"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    # stderr goes to a file, not a pipe: a decoder that reports every bad frame (AMR
+    # with comfort-noise frames: ~100 KB of messages for a 35 s call) fills a pipe's
+    # 64 KB while we only read stdout, and ffmpeg and we then wait on each other forever
+    errf = tempfile.TemporaryFile()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=errf)
     n_bytes = 2 * max(1, int(block_s * sr))
     got = 0
     try:
@@ -322,14 +327,15 @@ def stream(path: str | os.PathLike, sr: int = PHONE_SR, block_s: float = STREAM_
             buf = buf[: len(buf) - (len(buf) % 2)]
             got += len(buf)
             yield np.frombuffer(buf, dtype="<i2").astype(np.float32) / 32768.0
-        err = proc.stderr.read()
         proc.wait()
+        errf.seek(0)
+        err = errf.read()
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
         proc.stdout.close()
-        proc.stderr.close()
+        errf.close()
     if proc.returncode != 0 or got == 0:
         msg = err.decode("utf-8", "replace")
         if "matches no streams" in msg or "does not contain any stream" in msg:

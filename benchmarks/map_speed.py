@@ -17,6 +17,14 @@ Per company and in total it prints:
 - the share of speech reused, and each worker's peak memory.
 
 Then one end-to-end CLI pair (`discover map` twice, same cache) on the first company.
+
+``--map-only`` (issue 17's speed target): both workers run the same library call,
+``pipeline.map_calls(calls)`` (no cache, no reuse: what `discover map --no-cache`
+does), each company once per tree, the order swapped from one company to the next;
+printed per company: seconds, RTF of each tree, ratio (wall and CPU). Then
+``--cli-rounds`` rounds of `discover map CALLS --no-cache` of ``--cli-company`` (default
+the first) under ``/usr/bin/time -v``, old and new alternating: wall, CPU and peak
+memory of the whole process (start-up and model load included).
 """
 from __future__ import annotations
 
@@ -80,6 +88,14 @@ def _new_task(calls, engine, scratch):
     return out
 
 
+def _map_task(calls, engine):
+    from ivrkit.discovery.pipeline import map_calls
+
+    t0, c0 = time.perf_counter(), _cpu_s()
+    map_calls(calls, engine=engine)
+    return {"s": time.perf_counter() - t0, "cpu_s": _cpu_s() - c0}
+
+
 def _cpu_s() -> float:
     """CPU seconds of this process (all threads) and its finished children (ffmpeg)."""
     me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -98,6 +114,8 @@ def worker(kind: str) -> None:
         try:
             if not task["calls"]:  # the driver asks for the peak memory at the end
                 res = {}
+            elif task.get("map_only"):
+                res = _map_task(task["calls"], engine)
             elif kind == "old":
                 t0, c0 = time.perf_counter(), _cpu_s()
                 _old_map(task["calls"], engine)
@@ -119,8 +137,8 @@ def _start(python: str, kind: str, cwd: Path):
                             stdout=subprocess.PIPE, text=True, cwd=cwd, env=env)
 
 
-def _ask(proc, calls) -> dict:
-    proc.stdin.write(json.dumps({"calls": calls}) + "\n")
+def _ask(proc, calls, map_only: bool = False) -> dict:
+    proc.stdin.write(json.dumps({"calls": calls, "map_only": map_only}) + "\n")
     proc.stdin.flush()
     line = proc.stdout.readline()
     if not line:
@@ -148,12 +166,87 @@ def _cli_pair(calls: list[str]) -> tuple[float, float]:
     return times[0], times[1]
 
 
+def _cli_timed(tree: Path, calls: list[str]) -> dict:
+    """`discover map CALLS --no-cache` of ``tree``'s venv under /usr/bin/time -v."""
+    out = tempfile.mkdtemp(prefix="ivrkit-cli-map-")
+    try:
+        cmd = ["/usr/bin/time", "-v", str(tree / ".venv" / "bin" / "discover"), "map", *calls, "--no-cache",
+               "--out", str(Path(out) / "tree.json")]
+        t0 = time.perf_counter()
+        p = subprocess.run(cmd, capture_output=True, text=True, cwd=tree, env=dict(os.environ, PYTHONPATH=""))
+        wall = time.perf_counter() - t0
+    finally:
+        shutil.rmtree(out, ignore_errors=True)
+    if p.returncode != 0:
+        raise RuntimeError(f"{cmd[2]} map failed: {p.stderr[-500:]}")
+    f = {}
+    for line in p.stderr.splitlines():
+        k, _, v = line.strip().rpartition(": ")
+        f[k] = v
+    cpu = float(f["User time (seconds)"]) + float(f["System time (seconds)"])
+    return {"s": wall, "cpu_s": cpu, "peak_mb": int(f["Maximum resident set size (kbytes)"]) / 1024}
+
+
+def side_by_side(a, comps) -> None:
+    """--map-only: see the module doc."""
+    old = _start(str(Path(a.baseline) / ".venv" / "bin" / "python"), "old", Path(a.baseline))
+    new = _start(sys.executable, "new", ROOT)
+    warmup = [str(ROOT / "tests" / "fixtures" / "calls" / "contoso" / "call02.wav")]
+    _ask(old, warmup, True), _ask(new, warmup, True)  # models loaded, imports done: not counted
+    print(f"load average at start: {os.getloadavg()[0]:.1f}")
+    print(f"{'company':22} {'calls':>5} {'audio s':>8} {'old s':>7} {'new s':>7} {'old RTF':>8} {'new RTF':>8} "
+          f"{'ratio':>6} {'CPU ratio':>9} {'load':>5}")
+    rows = []
+    for k, d in enumerate(comps):
+        calls = [str(p) for p in sorted(d.glob("call*.wav"))]
+        audio = sum(_duration(c) for c in calls)
+        order = [("old", old), ("new", new)] if k % 2 == 0 else [("new", new), ("old", old)]
+        r = {"company": d.name, "calls": len(calls), "audio_s": audio}
+        for name, proc in order:
+            got = _ask(proc, calls, True)
+            r[name], r[name + "_cpu"] = got["s"], got["cpu_s"]
+        r["load"] = os.getloadavg()[0]
+        rows.append(r)
+        print(f"{d.name:22} {len(calls):5d} {audio:8.1f} {r['old']:7.1f} {r['new']:7.1f} {r['old'] / audio:8.4f} "
+              f"{r['new'] / audio:8.4f} {r['old'] / r['new']:5.2f}x {r['old_cpu'] / r['new_cpu']:8.2f}x "
+              f"{r['load']:5.1f}", flush=True)
+    mem = {"old": _ask(old, [])["maxrss_mb"], "new": _ask(new, [])["maxrss_mb"]}
+    for p in (old, new):
+        p.stdin.close()
+        p.wait()
+    audio = sum(r["audio_s"] for r in rows)
+    t = {k: sum(r[k] for r in rows) for k in ("old", "new", "old_cpu", "new_cpu")}
+    print(f"\ntotal: {len(rows)} companies, {sum(r['calls'] for r in rows)} calls, {audio:.0f} s of audio")
+    print(f"  old {t['old']:.1f} s (RTF {t['old'] / audio:.4f}, {audio / t['old']:.0f}x real time)   "
+          f"new {t['new']:.1f} s (RTF {t['new'] / audio:.4f}, {audio / t['new']:.0f}x real time)   "
+          f"ratio {t['old'] / t['new']:.2f}x")
+    print(f"  CPU seconds per audio second: old {t['old_cpu'] / audio:.4f}  new {t['new_cpu'] / audio:.4f}  "
+          f"ratio {t['old_cpu'] / t['new_cpu']:.2f}x")
+    print(f"  peak memory of the worker (model + all companies): old {mem['old']:.0f} MB, new {mem['new']:.0f} MB")
+    cli = next((d for d in comps if d.name == a.cli_company), comps[0])
+    calls = [str(p) for p in sorted(cli.glob("call*.wav"))]
+    audio = sum(_duration(c) for c in calls)
+    print(f"\nCLI `discover map {cli.name}/call*.wav --no-cache`, {audio:.0f} s of audio, process start included:")
+    for i in range(a.cli_rounds):
+        got = {}
+        for name, tree in ((("old", Path(a.baseline)), ("new", ROOT)) if i % 2 == 0
+                           else (("new", ROOT), ("old", Path(a.baseline)))):
+            got[name] = _cli_timed(tree, calls)
+        print(f"  round {i + 1}: " + "   ".join(
+            f"{n} {got[n]['s']:.1f} s (RTF {got[n]['s'] / audio:.4f}, CPU {got[n]['cpu_s']:.1f} s, "
+            f"peak {got[n]['peak_mb']:.0f} MB)" for n in ("old", "new"))
+            + f"   ratio {got['old']['s'] / got['new']['s']:.2f}x  load {os.getloadavg()[0]:.1f}", flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--corpus", default="/work/corpus")
     ap.add_argument("--baseline", default="/work/baseline", help="older checkout with its own .venv")
     ap.add_argument("--only", nargs="*", default=None)
     ap.add_argument("--json", default=None)
+    ap.add_argument("--map-only", action="store_true", help="plain `map` side by side (see above)")
+    ap.add_argument("--cli-company", default=None, help="--map-only: the company of the CLI rounds")
+    ap.add_argument("--cli-rounds", type=int, default=2)
     ap.add_argument("--worker", choices=("old", "new"), help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.worker:
@@ -163,6 +256,8 @@ def main() -> None:
         comps = [d for d in comps if d.name in a.only]
     if not comps:
         sys.exit(f"{a.corpus}: no company folders with call*.wav")
+    if a.map_only:
+        return side_by_side(a, comps)
     old = _start(str(Path(a.baseline) / ".venv" / "bin" / "python"), "old", Path(a.baseline))
     new = _start(sys.executable, "new", ROOT)
     warmup = [str(ROOT / "tests" / "fixtures" / "calls" / "contoso" / "call02.wav")]

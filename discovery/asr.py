@@ -39,6 +39,7 @@ __all__ = [
     "make_engine",
     "chunk_regions",
     "pack_windows",
+    "decode_window",
     "vosk_model_candidates",
     "normalize_words",
     "parse_languages",
@@ -291,35 +292,114 @@ class WhisperEngine:
         found: dict[int, list[Utterance]] = {}
         if len(audio) < WHISPER_SR // 10:
             return found
-        segments, _info = self.model.transcribe(
-            audio, language=self.language, beam_size=self.beam_size, word_timestamps=True,
-            condition_on_previous_text=False, initial_prompt=self.initial_prompt,
-            vad_filter=False, without_timestamps=False, temperature=self.temperature,
-        )
-        for s in segments:
-            if s.no_speech_prob > NO_SPEECH_PROB and s.avg_logprob < LOGPROB_FLOOR:
+        for s in _decode_window_rest(self, audio, placed):
+            if s["no_speech_prob"] > NO_SPEECH_PROB and s["avg_logprob"] < LOGPROB_FLOOR:
                 continue
-            ws_ = [w for w in (s.words or ()) if w.word.strip()]
-            if ws_ and sum(w.end - w.start < INSTANT_WORD_S for w in ws_) >= HALLUCINATED_SHARE * len(ws_):
+            ws_ = [w for w in s["words"] if w["word"].strip()]
+            if ws_ and sum(w["end"] - w["start"] < INSTANT_WORD_S for w in ws_) >= HALLUCINATED_SHARE * len(ws_):
                 # words the alignment cannot place in the audio were not in it: the
                 # decoder's invented tails ("... see you in the next video") come
                 # out as a run of zero-length words after the last real one
                 continue
             by_piece: dict[int, list[Word]] = {}
-            for w in s.words or ():
-                if not w.word.strip():
-                    continue
-                hit = _to_file_time(placed, float(w.start), float(w.end))
+            for w in ws_:
+                hit = _to_file_time(placed, float(w["start"]), float(w["end"]))
                 if hit is None:
                     continue
                 k, ws, we = hit
                 by_piece.setdefault(k, []).append(
-                    Word(w.word.strip(), round(ws, 3), round(we, 3), round(float(w.probability), 3), self.language))
+                    Word(w["word"].strip(), round(ws, 3), round(we, 3), round(float(w["probability"]), 3),
+                         self.language))
             for k, words in by_piece.items():
                 found.setdefault(k, []).append(Utterance(words[0].start_s, words[-1].end_s,
                                                          " ".join(w.word for w in words), tuple(words),
-                                                         self.language, round(float(s.avg_logprob), 3)))
+                                                         self.language, round(float(s["avg_logprob"]), 3)))
         return found
+
+
+#: A window is read again from its last word's end (as faster-whisper's long-form
+#: seek does, without the menu prompt) only while this much of its speech lies more
+#: than CONTINUE_SLACK_S past that word: the decoder ended early. Always re-reading
+#: (faster-whisper's way) cost a second 30 s encoder pass per window, mostly over the
+#: pad after the speech.
+MIN_CONTINUE_S = 0.25
+CONTINUE_SLACK_S = 0.1
+MAX_CONTINUE = 3
+
+
+def _speech_after(placed, t_s: float) -> float:
+    """Seconds of a packed window's speech after window time ``t_s``."""
+    return sum(max(0.0, min(w0 + (e - c0), w1) - max(w0 + (s - c0), t_s))
+               for w0, w1, c0, _c1, regions in placed for s, e in regions)
+
+
+def decode_window(model, audio: np.ndarray, language: str, initial_prompt: str | None,
+                  beam_size: int = 1, temperature: float = 0.0) -> list[dict]:
+    """One encoder pass and one decoder pass over a window of at most 30 s of 16 kHz
+    audio, with word times: the window's segments as dicts (``start``, ``end``,
+    ``words`` [``word``, ``start``, ``end``, ``probability``], ``avg_logprob``,
+    ``no_speech_prob``), times in seconds from the window's start.
+
+    ``WhisperModel.transcribe`` (what ivrkit called before) re-encodes the window from
+    the last word's end after every pass (its long-form seek), so a window of
+    speech cost two 30 s encoder passes and two decodes, the second mostly over the
+    pad after the speech. Here a window is read once, the way faster-whisper's
+    ``BatchedInferencePipeline`` reads its chunks (same model calls), except that the
+    tokens after the last complete segment are kept (as a segment to the window's
+    end) rather than dropped. Measured: docs/benchmarks-scale.md.
+    """
+    from faster_whisper.audio import pad_or_trim
+    from faster_whisper.tokenizer import Tokenizer
+    from faster_whisper.transcribe import get_suppressed_tokens
+
+    tok = Tokenizer(model.hf_tokenizer, model.model.is_multilingual, task="transcribe", language=language)
+    # the leading space as WhisperModel.transcribe encodes the prompt (other tokens, other text)
+    previous = tok.encode(" " + initial_prompt.strip()) if initial_prompt else []
+    prompt = model.get_prompt(tok, previous, without_timestamps=False)
+    feats = model.feature_extractor(audio)[..., :-1]
+    n_frames = min(feats.shape[-1], model.feature_extractor.nb_max_frames)
+    enc = model.encode(pad_or_trim(feats)[None])
+    res = model.model.generate(
+        enc, [prompt], beam_size=beam_size, max_length=model.max_length, return_scores=True,
+        return_no_speech_prob=True, suppress_blank=True, suppress_tokens=get_suppressed_tokens(tok, [-1]),
+        sampling_temperature=temperature if temperature > 0 else 1.0,
+        sampling_topk=0 if temperature > 0 else 1)[0]
+    tokens = res.sequences_ids[0]
+    avg_logprob = res.scores[0] * len(tokens) / (len(tokens) + 1)
+    segments, _seek, single_end = model._split_segments_by_timestamps(
+        tokenizer=tok, tokens=tokens, time_offset=0.0, segment_size=n_frames,
+        segment_duration=n_frames * model.feature_extractor.time_per_frame, seek=0)
+    used = sum(len(s["tokens"]) for s in segments)
+    if not single_end and used < len(tokens):  # an unfinished last segment: kept
+        start = segments[-1]["end"] if segments else 0.0
+        segments.append(dict(seek=0, start=start, end=n_frames * model.feature_extractor.time_per_frame,
+                             tokens=tokens[used:]))
+    segments = [s for s in segments if any(t < tok.eot for t in s["tokens"])]
+    if not segments:
+        return []
+    model.add_word_timestamps([segments], tok, enc, [n_frames], "\"'“¿([{-", "\"'.。,，!！?？:：”)]}、", 0.0)
+    for s in segments:
+        s.update(avg_logprob=avg_logprob, no_speech_prob=res.no_speech_prob, words=s.get("words") or [])
+    return segments
+
+
+def _decode_window_rest(engine: "WhisperEngine", audio: np.ndarray, placed) -> list[dict]:
+    """``decode_window`` over a packed window, read on from the last word while speech is left."""
+    temp = engine.temperature[0] if isinstance(engine.temperature, (list, tuple)) else engine.temperature
+    segs = decode_window(engine.model, audio, engine.language, engine.initial_prompt, engine.beam_size, temp)
+    for _ in range(MAX_CONTINUE):
+        last = max((w["end"] for s in segs for w in s["words"]), default=None)
+        if last is None or _speech_after(placed, last + CONTINUE_SLACK_S) < MIN_CONTINUE_S:
+            break
+        more = decode_window(engine.model, audio[int(last * WHISPER_SR):], engine.language, None,
+                             engine.beam_size, temp)
+        if not any(s["words"] for s in more):
+            break
+        for s in more:
+            s.update(start=s["start"] + last, end=s["end"] + last,
+                     words=[dict(w, start=w["start"] + last, end=w["end"] + last) for w in s["words"]])
+        segs += more
+    return segs
 
 
 def pack_windows(

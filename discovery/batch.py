@@ -7,8 +7,10 @@ and one directory-wide export.
         call01.wav ...              directory.json / directory.csv
       bluebird-airlines/ ...
 
-``company.json``: ``{"company": "Acme Bank", "number": "1-800-555-0100", "lang": ["en"]}``
-(``number`` and ``lang`` optional).
+``company.json``: ``{"company": "Acme Bank", "number": "1-800-555-0100", "languages": ["en", "es"]}``
+(``number`` and ``languages`` optional; ``lang`` is read as another name for
+``languages``). A company's languages pick its recognizer as ``discover map --lang``
+does: none or English alone, the default engine; others, the multilingual one.
 
 Each company is one task, ``map_company``: a plain function of plain arguments that
 returns plain JSON, so the same function runs in this process (``jobs=1``), in local
@@ -20,7 +22,6 @@ Nothing is written until every company is done.
 from __future__ import annotations
 
 import concurrent.futures as cf
-import inspect
 import json
 import os
 import re
@@ -69,7 +70,7 @@ def read_company(folder: str | os.PathLike) -> CompanyJob:
     meta = d / COMPANY_FILE
     if not meta.is_file():
         raise BatchError(meta, "missing (every company folder needs one: "
-                               '{"company": "...", "number": "...", "lang": ["en"]})')
+                               '{"company": "...", "number": "...", "languages": ["en"]})')
     try:
         doc = json.loads(meta.read_text(encoding="utf-8"))
     except (ValueError, UnicodeDecodeError) as exc:
@@ -79,11 +80,7 @@ def read_company(folder: str | os.PathLike) -> CompanyJob:
     number = doc.get("number")
     if number is not None and not isinstance(number, (str, int)):
         raise BatchError(meta, '"number" must be a string')
-    lang = doc.get("lang") or []
-    if isinstance(lang, str):
-        lang = [lang]
-    if not isinstance(lang, list) or not all(isinstance(x, str) and x for x in lang):
-        raise BatchError(meta, '"lang" must be a list of language codes, e.g. ["he", "ru", "en"]')
+    lang = _read_languages(meta, doc)
     calls = sorted(str(p) for p in d.iterdir() if p.is_file() and p.suffix.lower() in AUDIO_SUFFIXES)
     if not calls:
         raise BatchError(d, f"no calls in the company folder (audio files: {', '.join(AUDIO_SUFFIXES[:6])} ...)")
@@ -92,6 +89,23 @@ def read_company(folder: str | os.PathLike) -> CompanyJob:
             raise BatchError(c, "empty file (0 bytes)")
     return CompanyJob(slugify(d.name), str(d), doc["company"].strip(),
                       str(number) if number is not None else None, tuple(lang), tuple(calls))
+
+
+def _read_languages(meta: Path, doc: dict) -> tuple[str, ...]:
+    """The ``languages`` (or ``lang``) of a company.json, checked as ``--lang`` is."""
+    from .asr import EngineError, parse_languages
+
+    if "languages" in doc and "lang" in doc and doc["languages"] != doc["lang"]:
+        raise BatchError(meta, 'give "languages" or "lang", not both')
+    lang = doc.get("languages", doc.get("lang")) or []
+    if isinstance(lang, str):
+        lang = [lang]
+    if not isinstance(lang, list) or not all(isinstance(x, str) and x for x in lang):
+        raise BatchError(meta, '"languages" must be a list of language codes, e.g. ["he", "ru", "en"]')
+    try:
+        return parse_languages(lang) or () if lang else ()
+    except EngineError as exc:
+        raise BatchError(meta, f'"languages": {str(exc).removeprefix("--lang ")}') from None
 
 
 def read_batch(directory: str | os.PathLike) -> list[CompanyJob]:
@@ -113,11 +127,10 @@ def read_batch(directory: str | os.PathLike) -> list[CompanyJob]:
 
 
 def _make_engine(engine: str, model: str | None, lang: tuple[str, ...]):
+    """The company's recognizer: its languages choose it, as ``--lang`` does."""
     from .asr import make_engine
 
-    if lang and "languages" in inspect.signature(make_engine).parameters:
-        return make_engine(engine, model, languages=list(lang))
-    return make_engine(engine, model)
+    return make_engine(engine, model, languages=list(lang) or None)
 
 
 def map_company(job: CompanyJob, engine: str = "auto", model: str | None = None,

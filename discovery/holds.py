@@ -5,8 +5,11 @@
   answering, or "at least" that long when the call ended on hold.
 - A person answering is speech after the hold that is not the IVR's own hold
   announcement: announcements are known phrases ("your call is important to us"),
-  repeats of speech already heard in the call, or speech the music comes back after
-  (a person who answered does not put the music on again).
+  repeats of speech already heard in the call, speech the music comes back after
+  (a person who answered does not put the music on again), or speech in the voice
+  of the IVR's own prompts (``audio.voice``: the speech events' ``voice``
+  statistics), which tells an announcement the recognizer garbled past its phrase
+  from a person in another voice.
 - ``announced_wait_s``: "your estimated wait time is about five minutes" -> 300.
 - ``after_hours``: a "we are currently closed" greeting.
 
@@ -18,7 +21,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+import numpy as np
 from rapidfuzz import fuzz
+
+from ivrkit.audio.voice import VoiceStats, voice_distance
 
 from .hours import LANGS, grammar
 
@@ -27,6 +33,9 @@ from .hours import LANGS, grammar
 #: recognizer noise on a replayed recording stays above ~85; two different sentences
 #: sharing stock words ("thank you for calling") stay below ~70.
 REPEAT_RATIO = 80.0
+#: ...both having at least this many words: the token-set ratio of any sentence
+#: against a one-word fragment it contains ("for") is 100.
+REPEAT_MIN_WORDS = 3
 #: Hold audio adding up to less than this is not a hold (a jingle between prompts).
 MIN_HOLD_AUDIO_S = 2.0
 #: Music spans shorter than this are the segmenter's flicker (a breath, a tone), not
@@ -42,6 +51,17 @@ RING_GAP_S = 4.5
 #: Speech shorter than this after the hold is too little to call a person (a click,
 #: a breath, the recognizer's "you").
 MIN_PERSON_SPEECH_S = 0.4
+#: Two stretches of speech this close (``audio.voice.voice_distance``) are one voice.
+#: On the benchmark's development calls (seeds 3-4, docs/benchmarks-hours.md) hold
+#: announcements against the same call's menu prompts stay at 1.3-2.7 (the nearest
+#: prompt), a person answering in another voice at 3.8 and more.
+SAME_VOICE_MAX = 3.2
+#: Voice statistics of shorter speech are too few frames to compare (a word or two).
+MIN_VOICE_S = 1.0
+#: The IVR speaks in one voice: a prompt whose pitch is further than this ratio (4
+#: semitones) from the median pitch of the call's prompts is mis-tracked (flite kal
+#: read at 178 or 242 Hz against its ~105) or not the IVR's, and is no reference.
+PITCH_AGREE_RATIO = 1.26
 
 
 @dataclass(frozen=True)
@@ -154,7 +174,7 @@ def hold_time(visit: dict, events: list[dict], heard_before: list[str] = (),
     if sum(e - s for s, e, _ in hold) < MIN_HOLD_AUDIO_S:
         return None
     first_hold = hold[0][0]
-    transfer = [e for e in speech if e["start"] < first_hold]
+    transfer = _transfer_prompt([e for e in speech if e["start"] < first_hold])
     hold_start = max([e["end"] for e in transfer], default=first_hold)
     if not transfer and len(hold) > 1 and hold[0][2] == "music" and hold[0][1] - hold[0][0] <= TRANSFER_PROMPT_MAX_S \
             and hold[1][0] - hold[0][1] >= TRANSFER_PAUSE_S:
@@ -163,16 +183,65 @@ def hold_time(visit: dict, events: list[dict], heard_before: list[str] = (),
         hold_start = hold[0][1]
         hold = hold[1:]
     heard = list(heard_before) + [e.get("text") or "" for e in transfer]
+    ivr_voices = ivr_references([_voice(e) for e in events if e["type"] == "speech"
+                                 and e["end"] <= hold_start + 0.05])
     waits = [w for w in (announced_wait_s(e.get("text"), lang) for e in speech) if w is not None]
     for e in speech:
         if e["start"] < hold_start or e["end"] - e["start"] < MIN_PERSON_SPEECH_S:
             continue
         text = e.get("text") or ""
+        if ivr_voice(e, ivr_voices):
+            heard.append(text)  # the IVR's voice: its own announcement, however heard
+            continue
         if _is_person(e, text, heard, hold, lang):
             return Hold(round(e["start"] - hold_start, 2), False, round(hold_start, 3),
                         round(e["start"], 3), waits[0] if waits else None)
         heard.append(text)
     return Hold(round(v1 - hold_start, 2), True, round(hold_start, 3), None, waits[0] if waits else None)
+
+
+def _transfer_prompt(before: list[dict]) -> list[dict]:
+    """The speech of the transfer prompt among the speech before the first hold
+    audio: up to its last event with words. Word-less "speech" after the prompt is
+    the start of the hold music read as speech (its voice test or the segmenter's),
+    not more of the prompt; when nothing has words, all of it is the prompt."""
+    worded = [k for k, e in enumerate(before) if normalize(e.get("text"))]
+    return before[:worded[-1] + 1] if worded else before
+
+
+def _voice(e: dict) -> VoiceStats | None:
+    """The voice statistics of a speech event at least MIN_VOICE_S long, or None."""
+    v = e.get("voice")
+    if not v or e["end"] - e["start"] < MIN_VOICE_S:
+        return None
+    return VoiceStats(v.get("pitch_hz"), tuple(v.get("mfcc") or ()))
+
+
+def ivr_references(voices: list[VoiceStats | None]) -> list[VoiceStats]:
+    """The prompts' voices that agree with the IVR's median pitch (PITCH_AGREE_RATIO)."""
+    pitched = [v for v in voices if v is not None and v.pitch_hz]
+    if not pitched:
+        return []
+    med = float(np.median([v.pitch_hz for v in pitched]))
+    return [v for v in pitched if 1 / PITCH_AGREE_RATIO <= v.pitch_hz / med <= PITCH_AGREE_RATIO]
+
+
+def ivr_voice(e: dict, ivr_voices: list[VoiceStats]) -> bool:
+    """Whether speech event ``e`` is in the voice of one of the IVR's prompts
+    (``ivr_voices``, their statistics) within SAME_VOICE_MAX."""
+    v = _voice(e)
+    return v is not None and any(len(v.mfcc) == len(w.mfcc) and voice_distance(v, w) <= SAME_VOICE_MAX
+                                 for w in ivr_voices)
+
+
+def is_repeat(text: str, heard: list[str]) -> bool:
+    """Whether ``text`` is one of the ``heard`` texts played again (REPEAT_RATIO,
+    REPEAT_MIN_WORDS)."""
+    t = normalize(text)
+    if len(t.split()) < REPEAT_MIN_WORDS:
+        return False
+    return any(fuzz.token_set_ratio(t, h) >= REPEAT_RATIO
+               for h in (normalize(x) for x in heard) if len(h.split()) >= REPEAT_MIN_WORDS)
 
 
 def _is_person(e: dict, text: str, heard: list[str], hold, lang) -> bool:
@@ -184,7 +253,7 @@ def _is_person(e: dict, text: str, heard: list[str], hold, lang) -> bool:
     norm = normalize(text)
     if not norm:
         return False  # no word recognized: music or noise the segmenter took for speech
-    if norm and any(fuzz.token_set_ratio(norm, normalize(h)) >= REPEAT_RATIO for h in heard if h):
+    if is_repeat(norm, heard):
         return False
     if (is_hold_announcement(text, lang) or announced_wait_s(text, lang) is not None) \
             and not is_agent_greeting(text, lang):

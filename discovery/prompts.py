@@ -738,6 +738,13 @@ def parse_options(words: Sequence, lang: str | Grammar = "en") -> list[Option]:
     return out
 
 
+def option_mentions(words: Sequence, lang: str | Grammar = "en") -> list[Option]:
+    """Every option mention of a prompt, a key offered twice included (a call that
+    heard several menus in one stretch, with no key tone to cut it at)."""
+    g = _g(lang)
+    return list(_options(_tokens(words, g), g))
+
+
 def parse_options_text(text: str, lang: str | Grammar = "en") -> list[Option]:
     """``parse_options`` on plain text (times are None)."""
     return parse_options([text], lang)

@@ -166,6 +166,12 @@ def parse_options(words: Sequence[Word]) -> list:
     return [o for lang, ws in runs for o in _with_lang(prompts.parse_options, ws, lang=lang)]
 
 
+def option_mentions(words: Sequence[Word]) -> list:
+    """Every option mention (``prompts.option_mentions``), each language run read
+    with its own grammar."""
+    return [o for lang, ws in _lang_runs(words) for o in _with_lang(prompts.option_mentions, ws, lang=lang)]
+
+
 def _words_in(words: Sequence[Word], start: float, end: float) -> list[Word]:
     return [w for w in words if start - 0.05 <= (w.start_s + w.end_s) / 2 < end]
 
@@ -287,11 +293,29 @@ def _describe(v: _Visit, words, music_regions) -> Visit:
     opts = parse_options(vw)
     kind, entry = _visit_kind_entry(v, text, opts, music_regions, lang)
     listen_after, lower, upper = _visit_listen(v, vw, kind, lang)
+    extra = {"lang": lang} if lang else {}
+    if v.via is None and not v.presses:
+        # no key taken: the call may have gone on through menus whose tones were not
+        # in the audio (keys sent out of band); trees.infer cuts it where the IVR moved,
+        # and each part needs the options said in it, a key said again included
+        every = option_mentions(vw)
+        if len(every) > len(opts):
+            extra["option_mentions"] = [Option(o.key, o.label, _r(o.start_s), _r(o.end_s), o.role).to_json()
+                                        for o in every]
     return Visit(path=tuple(v.path), kind=kind, start=_r(v.start), end=_r(v.end), prompt=text,
                  listen_after=_r(listen_after), listen_bounds=(_r(lower), _r(upper)),
                  options=tuple(Option(o.key, o.label, _r(o.start_s), _r(o.end_s), o.role) for o in opts),
                  entry=entry, via=v.via, presses=tuple(v.presses), keyed=v.keyed or None,
-                 extra={"lang": lang} if lang else {})
+                 extra=extra)
+
+
+def _voice_of(region, voices) -> dict | None:
+    """The voice statistics (``audio.voice``) of the speech region ``region``, as the
+    timeline's speech events carry them: ``{"pitch_hz": 168.0, "mfcc": [...]}``."""
+    for a, b, v in voices:
+        if abs(a - region.start_s) < 0.02 and abs(b - region.end_s) < 0.02:
+            return {"pitch_hz": _r(v.pitch_hz, 1), "mfcc": list(v.mfcc)}
+    return None
 
 
 def _events(sig, words, presses, accepted_flags) -> list[Event]:
@@ -301,9 +325,13 @@ def _events(sig, words, presses, accepted_flags) -> list[Event]:
         if r.kind == "speech":
             rw = _words_in(words, r.start_s, r.end_s)
             lang = prompt_lang(rw)
+            extra = {"lang": lang} if lang else {}
+            voice = _voice_of(r, getattr(sig, "voices", ()))
+            if voice is not None:
+                extra["voice"] = voice
             events.append(Event("speech", _r(r.start_s), _r(r.end_s), text=" ".join(w.word for w in rw).strip(),
                                 words=tuple(WordRecord(w.word, _r(w.start_s), _r(w.end_s), _r(w.conf, 3))
-                                            for w in rw), extra={"lang": lang} if lang else {}))
+                                            for w in rw), extra=extra))
         elif r.kind == "music":
             events.append(Event("music", _r(r.start_s), _r(r.end_s)))
         elif r.kind == "silence" and r.end_s - r.start_s >= 0.5:

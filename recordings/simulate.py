@@ -15,6 +15,7 @@ Command line::
     python recordings/simulate.py samples            # recordings/northwind*, committed
     python recordings/simulate.py corpus --out corpus/ [--calls-per-company 8]
     python recordings/simulate.py corpus --channel phone --out corpus-phone/
+    python recordings/simulate.py corpus --no-tones-share 0.33 --out corpus-oob/   # a third without tones
 
 Every random choice comes from one ``numpy.random.Generator`` seeded per call, so the
 same spec + plan + seed gives the same audio (speech synthesis is deterministic and
@@ -713,7 +714,8 @@ class Simulation:
         if plan.get("far_codec"):
             ivr = roundtrip(ivr, plan["far_codec"])
         y = ivr.copy()
-        for s, a in self.keys:
+        # keys sent out of band (RFC 4733 / SIP INFO): the truth keeps them, the audio not
+        for s, a in [] if plan.get("keys_out_of_band") else self.keys:
             i = int(round(s * SR))
             a = a[: n - i]
             y[i:i + len(a)] += a
@@ -748,6 +750,10 @@ class Simulation:
             "visits": self.visits, "tones": self.tones, "music": self.music,
             "holds": self.holds, "after_hours": bool(plan.get("after_hours")),
         }
+        if plan.get("keys_out_of_band"):
+            truth["keys_out_of_band"] = True
+            for p in truth["presses"]:
+                p["in_band"] = False
         return y.astype(np.float32), truth
 
 
@@ -1179,6 +1185,18 @@ def phone_plan(spec: dict, leaf: list[str], name: str, seed: int) -> dict:
     return plan
 
 
+#: Seed offset of the draw that picks the calls whose keys go out of band (its own
+#: stream: the plans' draws, and so the calls' audio, stay as without the option).
+OUT_OF_BAND_SEED = 4_242_421
+
+
+def out_of_band_calls(n: int, share: float, seed: int) -> set[int]:
+    """Indices of the ``round(share * n)`` calls (of ``n``) whose keys are sent out of
+    band (``--no-tones-share``): the recording holds no tone, the truth keeps the keys."""
+    k = int(round(max(0.0, min(1.0, share)) * n))
+    return set(np.random.default_rng(seed + OUT_OF_BAND_SEED).permutation(n)[:k].tolist())
+
+
 def render_phone_call(spec: dict, plan: dict, renderer: Renderer, out_dir: Path) -> dict:
     """Simulate one call recorded on a phone (``plan["phone"]``, see ``phone_plan``):
     the caller's voice mixed in, coded by the phone channel. Writes the recording
@@ -1214,16 +1232,22 @@ def render_phone_call(spec: dict, plan: dict, renderer: Renderer, out_dir: Path)
     return truth
 
 
-def render_phone_spec(spec_path: Path, out_dir: Path, renderer: Renderer, calls: int, seed: int) -> list[dict]:
-    """``calls`` random phone calls (``phone_plan``) of one spec, and its true tree."""
+def render_phone_spec(spec_path: Path, out_dir: Path, renderer: Renderer, calls: int, seed: int,
+                      no_tones_share: float = 0.0) -> list[dict]:
+    """``calls`` random phone calls (``phone_plan``) of one spec, and its true tree;
+    ``no_tones_share`` of them with their keys sent out of band (no tone in the audio)."""
     spec = load_spec(spec_path)
     write_tree(spec, renderer, out_dir)
     lv = leaves(spec)
+    oob = out_of_band_calls(calls, no_tones_share, seed)
     out = []
     for i in range(calls):
         s = seed * 1000 + i
         leaf = lv[i % len(lv)] if i < len(lv) else lv[int(np.random.default_rng(s).integers(len(lv)))]
-        out.append(render_phone_call(spec, phone_plan(spec, leaf, f"call{i + 1:02d}", s), renderer, out_dir))
+        plan = phone_plan(spec, leaf, f"call{i + 1:02d}", s)
+        if i in oob:
+            plan["keys_out_of_band"] = True
+        out.append(render_phone_call(spec, plan, renderer, out_dir))
     return out
 
 
@@ -1236,8 +1260,9 @@ def default_cache() -> Path:
 
 
 def render_spec(spec_path: Path, out_dir: Path, renderer: Renderer, random_calls: int = 0,
-                seed: int = 0, harsh: bool = True) -> list[dict]:
-    """Render a spec's own calls (``calls`` list) or ``random_calls`` random ones."""
+                seed: int = 0, harsh: bool = True, no_tones_share: float = 0.0) -> list[dict]:
+    """Render a spec's own calls (``calls`` list) or ``random_calls`` random ones;
+    ``no_tones_share`` of them with their keys sent out of band (no tone in the audio)."""
     spec = load_spec(spec_path)
     write_tree(spec, renderer, out_dir)
     plans = copy.deepcopy(spec.get("calls", [])) if not random_calls else []
@@ -1247,15 +1272,18 @@ def render_spec(spec_path: Path, out_dir: Path, renderer: Renderer, random_calls
             s = seed * 1000 + i
             leaf = lv[i % len(lv)] if i < len(lv) else lv[int(np.random.default_rng(s).integers(len(lv)))]
             plans.append(random_plan(spec, leaf, f"call{i + 1:02d}", s, harsh))
+    for i in out_of_band_calls(len(plans), no_tones_share, seed):
+        plans[i]["keys_out_of_band"] = True
     return [render_call(spec, p, renderer, out_dir) for p in plans]
 
 
 def _corpus_job(args):
-    spec_path, out, n, seed, cache, *channel = args
-    if channel and channel[0] == "phone":
-        render_phone_spec(Path(spec_path), Path(out), Renderer(Path(cache)), n, seed)
+    spec_path, out, n, seed, cache, channel, share = args
+    if channel == "phone":
+        render_phone_spec(Path(spec_path), Path(out), Renderer(Path(cache)), n, seed, share)
     else:
-        render_spec(Path(spec_path), Path(out), Renderer(Path(cache)), random_calls=n, seed=seed)
+        render_spec(Path(spec_path), Path(out), Renderer(Path(cache)), random_calls=n, seed=seed,
+                    no_tones_share=share)
     return spec_path
 
 
@@ -1281,7 +1309,12 @@ def main(argv=None) -> int:
     c.add_argument("--channel", choices=("default", "phone"), default="default",
                    help="phone: calls recorded on mobile / VoIP phones (AMR-NB, AMR-WB, Opus, GSM-FR, "
                         "G.723.1, 12-18 dB SNR, the caller talking)")
+    c.add_argument("--no-tones-share", type=float, default=0.0, metavar="SHARE",
+                   help="share of each company's calls (0-1) whose keys are sent out of band (RFC 4733): "
+                        "no tone in the audio; the truth keeps the keys, marked in_band: false")
     a = ap.parse_args(argv)
+    if a.cmd == "corpus" and not 0.0 <= a.no_tones_share <= 1.0:
+        ap.error(f"--no-tones-share {a.no_tones_share}: a share between 0 and 1")
     renderer = Renderer(a.cache)
     if a.cmd == "render":
         for t in render_spec(a.spec, a.out, renderer, a.random_calls, a.seed):
@@ -1299,7 +1332,8 @@ def main(argv=None) -> int:
         specs = sorted(a.specs.glob("*.json")) + sorted(a.specs.glob("*.toml"))
         # each company's seed comes from its file name: adding a company changes no other
         jobs = [(str(p), str(a.out / p.stem), a.calls_per_company,
-                 a.seed * 100_000 + zlib.crc32(p.stem.encode()) % 100_000, str(a.cache), a.channel) for p in specs]
+                 a.seed * 100_000 + zlib.crc32(p.stem.encode()) % 100_000, str(a.cache), a.channel,
+                 a.no_tones_share) for p in specs]
         if a.jobs > 1:
             from multiprocessing import Pool
 

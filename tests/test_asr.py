@@ -239,3 +239,30 @@ def test_pack_windows_packs_short_chunks_without_the_gaps():
         assert length <= 25.0
     (a0, a1, _), (b0, b1, _) = windows[0]
     assert a1 <= b0 and a0 == pytest.approx(1.0 - asr.CHUNK_PAD_S) and b1 == pytest.approx(12.0 + asr.CHUNK_PAD_S)
+
+
+@pytest.mark.slow
+def test_whisper_reads_each_window_once(whisper, monkeypatch):
+    """One encoder pass per packed window (faster-whisper's own loop made two: it
+    re-read every window from its last word, mostly over the pad after the speech)."""
+    import faster_whisper.transcribe as fwt
+
+    passes = []
+    encode = fwt.WhisperModel.encode
+    monkeypatch.setattr(fwt.WhisperModel, "encode", lambda self, f: passes.append(1) or encode(self, f))
+    truth = TRUTH["vm_options.wav"]
+    y, sr = _load("vm_options.wav")
+    windows = asr.pack_windows(chunk_regions(truth["speech"]), len(y) / sr, asr.PACK_WINDOW_S)
+    words = _words(whisper.transcribe(y, sr, truth["speech"]))
+    assert len(passes) == len(windows) == 1
+    assert word_error_rate(truth["text"], " ".join(w.word for w in words)) < 0.15
+
+
+def test_speech_left_after_a_word_counts_only_speech():
+    # a window holding two pieces: file 10-13 s (speech 10.2-12.8) at window 0-3 s,
+    # then file 40-42 s (speech 40.2-41.8) at window 4-6 s
+    placed = [(0.0, 3.0, 10.0, 13.0, [(10.2, 12.8)]), (4.0, 6.0, 40.0, 42.0, [(40.2, 41.8)])]
+    assert asr._speech_after(placed, 0.0) == pytest.approx(2.6 + 1.6)
+    assert asr._speech_after(placed, 2.0) == pytest.approx(0.8 + 1.6)
+    assert asr._speech_after(placed, 3.5) == pytest.approx(1.6)   # the join is not speech
+    assert asr._speech_after(placed, 5.9) == pytest.approx(0.0)

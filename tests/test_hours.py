@@ -111,6 +111,23 @@ def test_hold_announcements_and_waits():
     assert holds.announced_wait_s("זמן ההמתנה המשוער הוא כ-5 דקות") == 300
 
 
+def test_a_replayed_announcement_is_a_repeat_and_a_one_word_fragment_matches_nothing():
+    heard = ["Your call is important to us. Please stay on the line.", "For"]
+    assert holds.is_repeat("call is important to us please stay on the", heard)
+    # every word of "for" is in the person's sentence: a token-set ratio of 100
+    assert not holds.is_repeat("Hi, and for holding, this is Dana. How can I help you today?", heard)
+
+
+def test_word_less_speech_after_the_transfer_prompt_is_hold_music_not_the_prompt():
+    # the start of the music read as speech (no words) must not move the hold's start
+    events = [{"type": "speech", "start": 21.4, "end": 23.1, "text": "Please hold for our front desk."},
+              {"type": "speech", "start": 24.0, "end": 36.4, "text": ""},
+              {"type": "music", "start": 36.9, "end": 86.3},
+              {"type": "speech", "start": 87.0, "end": 90.2, "text": "Hello, you're speaking with Sam."}]
+    h = holds.hold_time({"start": 21.4, "end": 91.0}, events)
+    assert h.hold_start == 23.1 and not h.at_least and h.seconds == pytest.approx(63.9)
+
+
 def test_grammars_ship_with_the_package():
     for lang in ("en", "es", "he"):
         assert grammar(lang)["lang"] == lang

@@ -107,6 +107,26 @@ def test_amr_with_comfort_noise_frames_decodes(tmp_path):
 
 
 @need_sox
+def test_streaming_an_amr_call_full_of_comfort_noise_frames_does_not_hang(tmp_path):
+    """A 60 s AMR call that is mostly silence (DTX frames) makes ffmpeg report every
+    frame it cannot decode: over 64 KB of messages. Streaming it must end (with the
+    error the pipeline falls back on, then decode through sox), not wait forever on a
+    full stderr pipe (the phone-corpus benchmark hung on such a call)."""
+    import subprocess
+
+    y = np.zeros(60 * SR, np.float32)
+    y[SR: SR + 800] = simulate.dtmf_tone("5", 0.1, -10)
+    p = tmp_path / "call.amr"
+    simulate.phone_encode(y, p, "amrnb:7")
+    code = ("import sys\nfrom ivrkit.audio import io\ntry:\n    sum(len(b) for b in io.stream(sys.argv[1]))\n"
+            "except io.AudioError as e:\n    print('AudioError', e)\n")
+    out = subprocess.run([sys.executable, "-c", code, str(p)], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0 and "AudioError" in out.stdout and "comfort-noise" not in out.stderr
+    back, sr = load(p)  # what the pipeline does next
+    assert abs(len(back) - len(y)) < 200
+
+
+@need_sox
 @need_prompts
 @pytest.mark.parametrize("channel", ["amrnb:0", "amrnb:4", *AMRWB, "gsm", "g723", "opus:8k"])
 def test_keys_over_prompts_through_codecs_at_15_db(channel):

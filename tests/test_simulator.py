@@ -223,3 +223,27 @@ def test_stereo_call_has_the_ivr_left_and_the_caller_right():
     k = slice(int(ignored["start"] * SR), int(ignored["end"] * SR))
     lo, hi = key_freqs(ignored["key"])
     assert band_db(caller[k], hi) > band_db(ivr[k], hi) + 10  # the left has speech there
+
+
+def test_keys_out_of_band_leave_no_tone_and_keep_the_truth():
+    """``--no-tones-share``: a call whose keys went out of band has the same audio
+    but for the tones, and its truth keeps every key, marked ``in_band: false``."""
+    from ivrkit.audio.dtmf import detect_dtmf
+
+    y, truth = run(BASE_PLAN)
+    y_oob, t_oob = run({**BASE_PLAN, "keys_out_of_band": True})
+    assert len(detect_dtmf(y, SR)) == len(truth["presses"]) == 3
+    assert detect_dtmf(y_oob, SR) == []
+    assert t_oob["keys_out_of_band"] is True and all(p["in_band"] is False for p in t_oob["presses"])
+    assert [(p["key"], p["start"]) for p in t_oob["presses"]] == [(p["key"], p["start"]) for p in truth["presses"]]
+    far = np.ones(len(y), bool)
+    for p in truth["presses"]:
+        far[int(p["start"] * SR) - 8: int(p["end"] * SR) + 8] = False
+    assert np.allclose(y[far], y_oob[far], atol=1e-6)  # the same call, tones aside
+
+
+def test_no_tones_share_picks_that_share_of_calls():
+    assert sim.out_of_band_calls(8, 0.0, 1) == set()
+    picked = sim.out_of_band_calls(9, 0.33, 1)
+    assert len(picked) == 3 and picked <= set(range(9))
+    assert picked == sim.out_of_band_calls(9, 0.33, 1) and len(sim.out_of_band_calls(8, 1.0, 5)) == 8

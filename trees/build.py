@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import networkx as nx
 
-from . import service_info, textsim
+from . import infer, service_info, textsim
 from .model import DTMF_KEYS, KINDS, NAV_ROLES, ROLES, VISIT_KINDS, Evidence, Timeline, Visit  # noqa: F401
 from .model import TREE_SCHEMA as SCHEMA
 from .model import fmt_s, node_id, path_order
@@ -51,6 +51,7 @@ class _EdgeAcc:
     evidence: list[str] = field(default_factory=list)
     heard: list[str] = field(default_factory=list)
     latencies: list[float] = field(default_factory=list)
+    inferred: list[str] = field(default_factory=list)  # file@t of inferred presses (trees.infer)
 
 
 class _Tree:
@@ -150,6 +151,9 @@ def _listen_evidence(acc: _NodeAcc, v: Visit, s: Step, file: str, verdicts) -> N
 
 def _taken(e: _EdgeAcc, v: Visit, file: str) -> None:
     """The press that took the option, and how long the next node took to start."""
+    if v.extra.get("inferred") and v.via is not None and v.via.time is not None:
+        e.inferred.append(f"{file}@{fmt_s(v.via.time)}")  # no tone: not a heard press
+        return
     if v.via is not None and v.via.time is not None:
         e.evidence.append(f"{file}@{fmt_s(v.via.time)}")
     if v.via is not None and v.via.latency is not None:
@@ -230,6 +234,7 @@ def _seed(G: nx.DiGraph, tree: _Tree) -> None:
         e.evidence.extend(d.get("evidence") or [])
         e.heard.extend(d.get("heard") or [])
         e.latencies.extend(d.get("latencies") or ([d["latency"]] if d.get("latency") is not None else []))
+        e.inferred.extend(d.get("inferred") or [])
         if d.get("label"):
             tree.node(parent).options.setdefault(d["key"], d["label"])
 
@@ -353,6 +358,8 @@ def _edge_attrs(e: _EdgeAcc, key: str, role: str | None) -> dict:
         ed["heard"] = _unique(e.heard)
     if e.latencies:
         ed["latencies"] = [round(x, 3) for x in e.latencies]
+    if e.inferred:
+        ed["inferred"] = _unique(e.inferred)
     return ed
 
 
@@ -403,8 +410,37 @@ def _utc_now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def merge_timelines(timelines, company=None, number=None, graph=None) -> nx.DiGraph:
+def _merge_order(timelines) -> list[Timeline]:
+    """Records in the order they are merged: the calls with heard keys read together
+    first (a press that only seemed to leave the greeting), then after-hours calls,
+    then the calls with no tone, not read together (their root runs on over every node
+    they went to until their presses are inferred from what the others heard)."""
+    open_calls, closed = [], []
+    for tl in map(Timeline.from_json, timelines):
+        (closed if service_info.is_after_hours(tl.extra) else open_calls).append(tl)
+    return (read_together([t for t in open_calls if not infer.toneless(t)]) + closed
+            + [t for t in open_calls if infer.toneless(t)])
+
+
+def _set_graph_attrs(G: nx.DiGraph, gattrs: dict, company, number, sources: list, updated: bool) -> None:
+    """The tree's graph attributes: those of the tree merged before, then this merge's."""
+    G.graph.update(gattrs)
+    G.graph["schema"] = SCHEMA
+    G.graph["company"] = company if company is not None else gattrs.get("company")
+    G.graph["number"] = number if number is not None else gattrs.get("number")
+    G.graph["created"] = gattrs.get("created") or _utc_now()
+    if updated:
+        G.graph["updated"] = _utc_now()
+    G.graph["sources"] = sources
+
+
+def merge_timelines(timelines, company=None, number=None, graph=None, infer_presses: bool = True,
+                    calls_out: list | None = None) -> nx.DiGraph:
     """One menu tree from the calls' timelines (and from ``graph``, a tree merged before).
+
+    ``infer_presses``: in calls with no key tone, presses are inferred from what the
+    IVR did (``trees.infer``; False leaves such a call at its root). ``calls_out``: a
+    list that gets the timeline dicts as merged (with their inferred presses).
 
     A call already in ``graph`` (same sha256, or same file name when there is no hash)
     is not counted twice. Sets ``listen_after`` / ``wait`` with the default margin.
@@ -417,33 +453,32 @@ def merge_timelines(timelines, company=None, number=None, graph=None) -> nx.DiGr
         gattrs = {k: v for k, v in graph.graph.items() if k not in ("schema", "sources")}
         sources = [dict(s) for s in graph.graph.get("sources") or []]
     seen = {(s.get("sha256") or s.get("file")) for s in sources}
-    # calls read together first: a press that only seemed to leave the greeting
-    open_calls, closed = [], []
-    for tl in map(Timeline.from_json, timelines):
-        (closed if service_info.is_after_hours(tl.extra) else open_calls).append(tl)
-    timelines = read_together(open_calls) + closed
+    timelines = _merge_order(timelines)
     merged: list[dict] = []
+    catalog = infer.Catalog()
     for tl in timelines:
         ident = tl.sha256 or tl.file
         if ident in seen and ident is not None:
             continue
         seen.add(ident)
-        merged.append(tl.to_json())
         if service_info.is_after_hours(tl.extra):  # the closed greeting is not the root menu
+            merged.append(tl.to_json())
             sources.append(service_info.after_hours_source(merged[-1]))
             continue
-        sources.append(_add_call(decide_call(tl, tree.known()), tree))
+        known = tree.known()
+        if infer_presses:
+            tl = infer.infer_call(tl, catalog, known)
+        merged.append(tl.to_json())
+        decided = decide_call(tl, known)
+        if not infer.toneless(tl):  # what heard keys showed, for the toneless calls after
+            infer.add_call(catalog, decided.timeline, decided.steps)
+        sources.append(_add_call(decided, tree))
     if not tree.nodes:
         tree.node(())
     G = _finish(tree)
-    G.graph.update(gattrs)
-    G.graph["schema"] = SCHEMA
-    G.graph["company"] = company if company is not None else gattrs.get("company")
-    G.graph["number"] = number if number is not None else gattrs.get("number")
-    G.graph["created"] = gattrs.get("created") or _utc_now()
-    if graph is not None:
-        G.graph["updated"] = _utc_now()
-    G.graph["sources"] = sources
+    _set_graph_attrs(G, gattrs, company, number, sources, updated=graph is not None)
+    if calls_out is not None:
+        calls_out.extend(merged)
     service_info.add_service_info(G, merged, prior=graph)  # hours, holds, after-hours variant
     recommend_waits(G)
     return G

@@ -136,18 +136,28 @@ def _extra(d: dict, known) -> dict:
 
 @dataclass(frozen=True)
 class Press:
-    """A key press heard while at a node: file times; whether the IVR took it."""
+    """A key press heard while at a node: file times; whether the IVR took it.
+    ``extra``: other fields (``inferred``, its ``rule`` and ``confidence``: a press
+    no tone was heard for, inferred by ``trees.infer``)."""
     key: str | None
     time: float | None
     end: float | None = None
     accepted: bool = False
+    extra: dict = field(default_factory=dict, compare=False, hash=False)
+
+    _FIELDS = ("key", "time", "end", "accepted")
 
     @classmethod
     def from_json(cls, d: dict) -> "Press":
-        return cls(d.get("key"), d.get("time"), d.get("end"), bool(d.get("accepted")))
+        return cls(d.get("key"), d.get("time"), d.get("end"), bool(d.get("accepted")), _extra(d, cls._FIELDS))
 
     def to_json(self) -> dict:
-        return {"key": self.key, "time": self.time, "end": self.end, "accepted": self.accepted}
+        return {"key": self.key, "time": self.time, "end": self.end, "accepted": self.accepted, **self.extra}
+
+    @property
+    def inferred(self) -> bool:
+        """No tone was heard: the press is inferred from what the IVR did."""
+        return bool(self.extra.get("inferred"))
 
 
 @dataclass(frozen=True)

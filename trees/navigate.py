@@ -499,8 +499,9 @@ def press_verdicts(v: Visit, step: Step, ignored_via: set[float]) -> list[tuple[
     if not step.first:
         return []
     typed = _entry_burst(v.presses) if v.kind == "input" or v.keyed else set()
+    # an inferred press's time is a guess (trees.infer): no timing evidence
     return [(p, (p.accepted or i in typed) and round(float(p.time), 3) not in ignored_via)
-            for i, p in enumerate(v.presses) if p.time is not None]
+            for i, p in enumerate(v.presses) if p.time is not None and not p.inferred]
 
 
 @dataclass(frozen=True)

@@ -73,7 +73,9 @@ def render_tree(G: nx.DiGraph, display_order: bool = False) -> str:
             label = e.get("label") or ("(after entry)" if e.get("role") == "entry" else "(no label heard)")
             if display_order:
                 label = visual(label)
-            lines.append(f"{prefix}{'└─' if last else '├─'} {e['key']}  {label}  {_describe(G, c)}")
+            # taken only by presses inferred in calls with no tone (trees.infer)
+            guess = "  (key inferred, no tone heard)" if e.get("inferred") and not e.get("evidence") else ""
+            lines.append(f"{prefix}{'└─' if last else '├─'} {e['key']}  {label}  {_describe(G, c)}{guess}")
             walk(c, prefix + ("   " if last else "│  "))
 
     walk("root", "")

@@ -9,6 +9,7 @@ import re
 from collections import Counter
 
 from rapidfuzz import fuzz
+from rapidfuzz.distance import Levenshtein
 
 #: Two labels at or above this rapidfuzz ratio are the same words heard twice
 #: (one or two recognizer slips in a short label stay above it; a different
@@ -106,8 +107,92 @@ def vote_label(votes: dict[str, int]) -> tuple[str | None, int, int]:
                 break
         else:
             clusters.append([lab])
-    best = max(clusters, key=lambda cl: (sum(votes[s] for s in cl), votes[cl[0]]))
-    return best[0], sum(votes[s] for s in best), total
+    best = max(clusters, key=lambda cl: (sum(votes[s] for s in cl), votes[cl[0]], _support(cl[0], votes)))
+    agree = sum(votes[s] for s in best)
+    label = best[0]
+    if 2 * agree <= total and len(votes) >= MIN_COMBINE_READINGS:
+        label = combine_readings(votes, label)
+    return label, agree, total
+
+
+def _support(label: str, votes: dict[str, int]) -> float:
+    """How much the other hearings of an option agree with ``label`` (vote-weighted
+    mean similarity). Between equally voted readings this picks the consensus: on a
+    noisy line each call mishears other words ("a loser reward is member", "a
+    bluebird reward member", "a uber bring water to remember"), so the reading that
+    shares most words with the rest is the one least misheard."""
+    others = [(o, n) for o, n in votes.items() if o != label]
+    if not others:
+        return 0.0
+    return sum(n * fuzz.token_set_ratio(normalize(label), normalize(o)) for o, n in others) / sum(n for _, n in others)
+
+
+#: Fewer distinct readings than this cannot outvote the chosen one in any word slot
+#: (two readings only ever tie), so word-level combination starts at three.
+MIN_COMBINE_READINGS = 3
+#: A word of a label: letters/digits of any script, apostrophes kept ("it's" is one
+#: word, not "it" + "s", which would open a slot no other reading fills).
+_WORD = re.compile(r"[\w']+")
+
+
+def label_words(text: str | None) -> list[str]:
+    """The lower-cased words of a label, for word-by-word alignment."""
+    return _WORD.findall((text or "").lower())
+
+
+def align_words(pivot: list[str], words: list[str]) -> tuple[list[str], dict[int, str]]:
+    """Align one reading to the pivot reading word by word (Levenshtein on word lists).
+
+    Returns ``(slots, inserted)``: for each pivot word the reading's word in its place
+    ("" where the reading has none), and the words the reading has before pivot word
+    ``i`` (``i == len(pivot)``: after the last) that the pivot lacks.
+    """
+    slots = [""] * len(pivot)
+    inserted: dict[int, str] = {}
+    for op in Levenshtein.opcodes(pivot, words):
+        if op.tag in ("equal", "replace"):  # replace blocks pair word for word
+            for i, j in zip(range(op.src_start, op.src_end), range(op.dest_start, op.dest_end)):
+                slots[i] = words[j]
+        elif op.tag == "insert":
+            inserted[op.src_start] = " ".join(words[op.dest_start:op.dest_end])
+    return slots, inserted
+
+
+def combine_readings(votes: dict[str, int], pivot: str) -> str:
+    """Word-level vote (ROVER) over several hearings of one option label.
+
+    Every reading is aligned to ``pivot`` (the whole-label winner); in each word slot
+    the word most hearings put there wins, an empty slot drops the word, and words
+    the pivot lacks are added where a strict majority of hearings has exactly them.
+    Ties keep the pivot's word, so the result only departs from ``pivot`` where more
+    hearings agree on something else (phone corpus, Harbor option 1: "the report that
+    water made in gray" + five other readings -> "the report that water main grade").
+
+    Returns ``pivot`` itself when no slot changes.
+    """
+    pw = label_words(pivot)
+    slot_votes = [Counter() for _ in pw]
+    gap_votes = [Counter() for _ in range(len(pw) + 1)]
+    total = 0
+    for reading, n in votes.items():
+        slots, inserted = align_words(pw, label_words(reading))
+        total += n
+        for i, w in enumerate(slots):
+            slot_votes[i][w] += n
+        for i, ws in inserted.items():
+            gap_votes[i][ws] += n
+    out: list[str] = []
+    for i in range(len(pw) + 1):
+        if gap_votes[i]:
+            ws, n = max(gap_votes[i].items(), key=lambda kv: (kv[1], kv[0]))
+            if 2 * n > total:
+                out.append(ws)
+        if i < len(pw):
+            c = slot_votes[i]
+            w = max(c, key=lambda x: (c[x], x == pw[i], x))
+            if w:
+                out.append(w)
+    return pivot if out == pw else " ".join(out)
 
 
 def top_vote(votes: dict[str, int], prefer: tuple[str, ...] = ()) -> str | None:

@@ -1,0 +1,149 @@
+"""Presses inferred where no tone is heard (trees/infer.py), on the bundled Northwind
+calls with their tones muted as a phone sending keys out of band does."""
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from ivrkit.audio import load
+from ivrkit.audio.dtmf import detect_dtmf
+from ivrkit.trees.build import merge_timelines
+from ivrkit.trees.io import tree_to_json
+
+REC = Path(__file__).parents[1] / "recordings"
+NW = REC / "northwind"
+sys.path.insert(0, str(REC))
+import simulate  # noqa: E402
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def calls(tmp_path_factory):
+    """Timelines of the four Northwind calls with tones, and of calls 02 and 03 with
+    every tone muted (no sidecar), analysed as ``discover`` does."""
+    from ivrkit.discovery.pipeline import analyse_calls
+
+    out = tmp_path_factory.mktemp("toneless")
+    paths = [NW / f"call0{i}.wav" for i in range(1, 5)]
+    for name in ("call02", "call03"):
+        truth = json.loads((NW / f"{name}.truth.json").read_text())
+        y, sr = load(NW / f"{name}.wav")
+        y = simulate.erase_key_tones(y, truth["presses"], sr)
+        assert detect_dtmf(y, sr) == []
+        simulate.encode(y, out / f"{name}.wav", "pcm16")
+        paths.append(out / f"{name}.wav")
+    tls = analyse_calls(paths)
+    return {"tones": dict(zip(("call01", "call02", "call03", "call04"), tls[:4])),
+            "none": {"call02": tls[4], "call03": tls[5]}}
+
+
+def _truth(name):
+    return json.loads((NW / f"{name}.truth.json").read_text())
+
+
+def _moves(truth):
+    """(key, time, path) of the true presses after which the caller was elsewhere."""
+    vs = truth["visits"]
+    return [(v["via"]["key"], v["via"]["time"], tuple(v["path"])) for a, v in zip(vs, vs[1:])
+            if v.get("via") and v["path"] != a["path"]]
+
+
+def _merge(tls):
+    merged = []
+    G = merge_timelines(tls, calls_out=merged)
+    return G, merged
+
+
+def _inferred(tl):
+    return [p for m in tl["menus"] for p in m["presses"] if p.get("inferred")]
+
+
+def test_toneless_call_maps_to_its_branch(calls):
+    others = [calls["tones"][c] for c in ("call01", "call03", "call04")]
+    G, merged = _merge(others + [calls["none"]["call02"]])
+    tl = next(t for t in merged if t["file"] == "call02.wav")
+    got = _inferred(tl)
+    key, t_true, _ = _moves(_truth("call02"))[0]
+    assert got and got[0]["key"] == key == "2"
+    lo, hi = got[0]["window"]
+    assert lo - 1.0 <= t_true <= hi  # at the place the prompt stopped for it
+    assert got[0]["rule"] in ("known", "echo", "unknown-child", "label-words")
+    assert 0 < got[0]["confidence"] < 1
+    assert tl["menus"][1]["path"][:1] == ["2"] and tl["menus"][1]["inferred"]["key"] == "2"
+    assert "call02.wav@" in " ".join(G.edges["root", "2"]["inferred"])
+    # the tree still exports, and the toneless call added no node the others lack
+    assert tree_to_json(G)["edges"]
+    base = merge_timelines(others)
+    assert set(G.nodes) - set(base.nodes) <= {"2/2"}
+
+
+def test_replayed_menu_is_no_press(calls):
+    """Call 03 presses 9 ("repeat these options") and the root plays again, then 4:
+    the replay moves nothing; the 4 is the one key no other call took."""
+    others = [calls["tones"][c] for c in ("call01", "call02", "call04")]
+    G, merged = _merge(others + [calls["none"]["call03"]])
+    tl = next(t for t in merged if t["file"] == "call03.wav")
+    moves = _moves(_truth("call03"))
+    assert [m[0] for m in moves] == ["4"]
+    got = _inferred(tl)
+    assert [p["key"] for p in got] == ["4"]
+    lo, hi = got[0]["window"]
+    assert lo - 1.0 <= moves[0][1] <= hi
+    assert "9" not in G.nodes or G.nodes["9"].get("kind") == "back"  # a repeat, not a branch
+    from ivrkit.trees.render import render_tree
+
+    line = next(x for x in render_tree(G).splitlines() if x.lstrip("├└─ ").startswith("4 "))
+    assert line.endswith("(key inferred, no tone heard)")  # no call with tones took it
+
+
+def test_calls_with_tones_get_no_inferred_press(calls):
+    tls = list(calls["tones"].values())
+    G, merged = _merge(tls)
+    assert not any(_inferred(t) for t in merged)
+    assert not any(d.get("inferred") for _, _, d in G.edges(data=True))
+    off = tree_to_json(merge_timelines(tls, infer_presses=False))
+    on = tree_to_json(G)
+    strip = lambda d: {k: v for k, v in d.items() if k not in ("created",)}  # noqa: E731
+    assert strip(on["graph"] if "graph" in on else {}) == strip(off["graph"] if "graph" in off else {})
+    assert on["nodes"] == off["nodes"] and on["edges"] == off["edges"]
+
+
+ECHO_SPEC = {
+    "company": "Echo Gas", "number": "1-800-555-0123", "voice": "flite:kal",
+    "greeting": ["Thank you for calling Echo Gas."],
+    "menu": {"kind": "menu", "options": [
+        {"key": "1", "label": "billing", "say": "For {label}, press {key}.",
+         "node": {"kind": "info", "prompt": ["Billing. Your bill is due on the first of the month.", "Goodbye."]}},
+        {"key": "2", "label": "gas leaks", "say": "To report {label}, press {key}.",
+         "node": {"kind": "info", "prompt": ["Gas leaks. Leave the building now and call nine one one.",
+                                              "Goodbye."]}},
+    ]},
+}
+
+
+def test_one_toneless_call_alone_by_the_option_it_echoes(tmp_path):
+    """No other call to compare with: the new prompt opens with the label of the
+    option just offered ("gas leaks. ..." after "to report gas leaks, press 2")."""
+    import shutil
+
+    from ivrkit.discovery.pipeline import analyse_calls
+
+    if not shutil.which("flite"):
+        pytest.skip("flite (Debian package) not installed")
+    spec_path = tmp_path / "echo.json"
+    spec_path.write_text(json.dumps(ECHO_SPEC))
+    spec = simulate.load_spec(spec_path)
+    plan = {"name": "call01", "seed": 5, "codec": "pcm16", "snr_db": 35, "ring_cycles": 1,
+            "keys_out_of_band": True, "steps": [{"key": "2", "at": "end", "t": 1.0}]}
+    truth = simulate.render_call(spec, plan, simulate.Renderer(simulate.default_cache()), tmp_path)
+    (tl,) = analyse_calls([tmp_path / truth["file"]])
+    assert not [e for e in tl["events"] if e["type"] == "dtmf"]
+    G, merged = _merge([tl])
+    got = _inferred(merged[0])
+    assert [(p["key"], p["rule"]) for p in got] == [("2", "echo")]
+    lo, hi = got[0]["window"]
+    assert lo - 1.0 <= truth["presses"][0]["start"] <= hi
+    assert G.has_edge("root", "2") and G.edges["root", "2"]["inferred"] and not G.edges["root", "2"]["evidence"]
+    assert "1" not in G.nodes or not G.nodes["1"].get("visits")  # nothing invented on the way

@@ -1,0 +1,430 @@
+"""Presses inferred from what the IVR did, in calls whose recording holds no tone.
+
+Phones and softphones that send keys out of band (RFC 4733, SIP INFO) leave no tone
+in the recording; without a keys sidecar such a call reads as one long root visit.
+The IVR still shows where a key was taken: its prompt stopped (cut off, or ended and
+waited), and after a transition a *different* prompt started. This module finds
+those moments and names the key, on records only (words and options the timeline
+already holds, no audio), by two rules:
+
+- **echo** (the call alone): the new prompt opens with the words of an option the
+  menu just offered ("billing, ..." after "for billing, press 2");
+- **known** (the company's calls read together): the new prompt opens the way the
+  node other calls reached by a heard key opened (``Catalog``).
+
+It never invents a press where nothing moved: a prompt heard already in this visit
+(a timeout replay, "to hear these options again"), the current node's own prompt
+going on (as other calls heard it), or speech after hold music is not a new node.
+An inferred press is accepted, carries ``inferred: true``, its rule, score, the
+matched text or call and a ``confidence`` below a heard press's; its time is a guess
+(the end of the prompt it stopped), so it is not listen-timing evidence.
+
+Language knowledge: none. Both rules compare words with fuzzy similarity
+(``textsim`` / rapidfuzz); option labels come from discovery's grammars.
+"""
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import dataclass, field, replace
+
+from rapidfuzz import fuzz
+
+from . import textsim
+from .model import DTMF_KEYS, NAV_ROLES, RESUME_GAP_S, Option, Press, Timeline, Via, Visit
+from .navigate import refused
+
+#: Seconds of the new prompt compared with what other calls heard (the opening of a
+#: node: a sentence or two; navigate compares the greeting the same way).
+COMPARE_S = 3.0
+#: Fewer normalised characters than this after a boundary are too little to name a
+#: prompt by ("please hold").
+MIN_CHARS = 12
+#: partial_ratio (0-100) at or above which two openings are the same words: the
+#: recognizer hears a synthetic voice differently call to call, not that differently
+#: (navigate.SAME_WORDS_RATIO, the same judgement).
+SAME_WORDS_RATIO = 75.0
+#: The best known node must beat the current node's own prompt (as other calls heard
+#: it) by this much: a new sentence of the same menu can share stock words.
+MARGIN = 10.0
+#: ...and beat the best node under another key by this much (two children opening
+#: with the same stock phrase, "please hold", name neither).
+KEY_MARGIN = 5.0
+#: After a menu waited for a key (a pause of DONE_GAP_S), an opening this alike will
+#: do when it beats every other key's by LOOSE_KEY_MARGIN.
+LOOSE_WORDS_RATIO = 60.0
+LOOSE_KEY_MARGIN = 15.0
+#: Words of the new prompt an option's label is looked for in (the echo opens it).
+ECHO_WORDS = 6
+#: partial_ratio of label and opening for an echo (a label is short: stricter).
+ECHO_RATIO = 85.0
+#: An option announced this soon after a boundary makes the sentence there an
+#: announcement of the same menu ("for billing disputes, press 3" after "billing").
+ANNOUNCE_AT_S = 0.3
+#: Content words of a label (shorter ones are "for", "your", "the"), looked for in the
+#: first OVERLAP_WORDS words of the new prompt when several keys are left.
+CONTENT_WORD_CHARS = 5
+OVERLAP_WORDS = 15
+#: Scores of the two rules that match no text of their own.
+UNKNOWN_CHILD_SCORE = 80.0
+LABEL_WORDS_SCORE = 70.0
+#: Confidence of an inferred press per unit of score: a heard press is 1; an inferred
+#: one is at most these (the known-node rule rests on other calls' heard keys; the
+#: others on this call's words and the menu's options only).
+CONFIDENCE = {"known": 0.8, "echo": 0.7, "unknown-child": 0.6, "label-words": 0.5}
+#: A node's prompt counts as heard to its end when the call was still there this long
+#: after its last word (build.OPTIONS_DONE_GAP_S: the menu finished and waited); a
+#: pause this long before a new prompt is the menu waiting for a key.
+DONE_GAP_S = 1.0
+
+
+@dataclass(frozen=True)
+class Arrival:
+    """A node some call reached by a heard key: its path, the key, how its prompt
+    opened, its kind and entry token, and the call."""
+    path: tuple[str, ...]
+    opening: str
+    kind: str | None
+    entry: str | None
+    file: str
+
+
+@dataclass
+class Catalog:
+    """The nodes the company's calls with heard keys entered, by parent path."""
+    children: dict[tuple, list[Arrival]] = field(default_factory=dict)
+    #: node paths some call heard to the end of their prompt
+    complete: dict[tuple, bool] = field(default_factory=dict)
+
+    def add(self, a: Arrival) -> None:
+        if len(a.opening) >= MIN_CHARS:
+            self.children.setdefault(a.path[:-1], []).append(a)
+
+    def kind(self, path: tuple) -> tuple[str | None, str | None]:
+        """(kind, entry) most arrivals at ``path`` heard."""
+        arr = [a for a in self.children.get(path[:-1], []) if a.path == path]
+        kinds = Counter(a.kind for a in arr if a.kind)
+        entries = Counter(a.entry for a in arr if a.entry)
+        return (kinds.most_common(1)[0][0] if kinds else None), (entries.most_common(1)[0][0] if entries else None)
+
+
+def words_of(tl: Timeline) -> list[tuple[float, float, str]]:
+    """(start, end, word) of every word the call heard, by time."""
+    out = []
+    for e in tl.events:
+        if e.type == "speech" and e.words:
+            out += [(float(w.start), float(w.end), w.word) for w in e.words]
+    return sorted(out)
+
+
+def _text(words, a: float, b: float) -> str:
+    return textsim.normalize(" ".join(w for s, _, w in words if a <= s < b))
+
+
+def toneless(tl: Timeline) -> bool:
+    """A call with speech and not one key tone (nor a listed key) in it."""
+    return not any(e.type == "dtmf" for e in tl.events) and any(e.type == "speech" for e in tl.events)
+
+
+def add_call(cat: Catalog, tl: Timeline, steps) -> None:
+    """The nodes one decided call (``navigate.Decided``'s timeline and steps) entered
+    by a heard key: first arrivals only (a revisit's prompt skips its greeting)."""
+    words = words_of(tl)
+    for v, s in zip(tl.menus, steps):
+        if s.mode == "rest":
+            continue
+        t0, t1 = float(v.start or 0.0), float(v.end or 0.0)
+        last = max((e for st, e, _ in words if t0 <= st < t1), default=None)
+        if s.first and last is not None and t1 - last >= DONE_GAP_S:
+            cat.complete[tuple(s.path)] = True
+        if s.mode == "enter" and s.path and v.via is not None and v.via.time is not None:
+            cat.add(Arrival(tuple(s.path), _text(words, t0, min(t1, t0 + COMPARE_S)), v.kind, v.entry,
+                            tl.file or "call"))
+
+
+# -- boundaries: the far end stopped, then something else started ------------------------
+
+
+@dataclass(frozen=True)
+class Boundary:
+    """A speech start after a pause: ``t`` file time, ``stop`` the end of the far-end
+    audio before it, ``upto`` the end of its opening (the next pause at least as long
+    as this one: sentences of one prompt are closer together than a transition),
+    ``after_music``: music played in between (a hold, not a press)."""
+    t: float
+    stop: float
+    upto: float
+    after_music: bool
+
+
+def _far_end(tl: Timeline) -> list[tuple[float, float, str]]:
+    return sorted((float(e.start), float(e.end), e.type) for e in tl.events
+                  if e.type in ("speech", "music") and e.start is not None and e.end is not None)
+
+
+def boundaries(tl: Timeline, start: float, end: float) -> list[Boundary]:
+    """Speech starting inside (start, end) at least RESUME_GAP_S after the far end's
+    audio before it (a prompt resuming sooner is the same prompt going on)."""
+    gaps, last_end, music = [], None, False  # (start, gap before, stop, music in the gap)
+    for s, e, kind in _far_end(tl):
+        if last_end is not None and s > last_end:
+            gaps.append((s, s - last_end, last_end, music, kind))
+            music = False
+        music = music or kind == "music"
+        last_end = e if last_end is None else max(last_end, e)
+    out = []
+    for i, (s, gap, stop, music, kind) in enumerate(gaps):
+        if kind != "speech" or gap < RESUME_GAP_S or not start < s < end:
+            continue
+        upto = next((s2 for s2, g2, *_ in gaps[i + 1:] if g2 >= gap), end)
+        out.append(Boundary(s, stop, min(upto, s + COMPARE_S), music))
+    return out
+
+
+# -- the rules ------------------------------------------------------------------------
+
+
+def opening_similarity(a: str, b: str) -> float:
+    """How alike two prompt openings are (0-100): both start at a prompt's start, so
+    they are compared from their first words on, over the shorter's length (a
+    sentence of the menu going on that merely contains the words scores low)."""
+    n = min(len(a), len(b))
+    return float(fuzz.ratio(a[:n], b[:n])) if n else 0.0
+
+
+def heard_in(text: str, prompts) -> bool:
+    """``text`` is part of one of ``prompts`` (the same words, recognizer slips allowed)."""
+    return any(p and fuzz.partial_ratio(text, textsim.normalize(p)) >= textsim.SAME_PROMPT_RATIO for p in prompts)
+
+
+def by_known(opening: str, cur: tuple, cat: Catalog, waited: bool = False) -> dict | None:
+    """The known-node rule: the child of ``cur`` whose opening (in other calls) this
+    opening matches, clearly better than any child under another key. After a pause
+    of a menu waiting for a key (``waited``) a looser match will do, when it stands
+    out more (the recognizer garbles a synthetic voice: "i ll proclaim press 1" for
+    "file a new claim, press 1")."""
+    best: dict[str, tuple[float, Arrival]] = {}
+    for a in cat.children.get(cur, []):
+        sc = opening_similarity(opening, a.opening)
+        k = a.path[-1]
+        if k not in best or sc > best[k][0]:
+            best[k] = (sc, a)
+    if not best:
+        return None
+    ranked = sorted(best.items(), key=lambda kv: -kv[1][0])
+    key, (score, arr) = ranked[0]
+    second = ranked[1][1][0] if len(ranked) > 1 else 0.0
+    strict = score >= SAME_WORDS_RATIO and score >= second + KEY_MARGIN
+    loose = waited and score >= LOOSE_WORDS_RATIO and score >= second + LOOSE_KEY_MARGIN
+    if not (strict or loose):
+        return None
+    return {"rule": "known", "key": key, "score": round(score, 1), "matched": arr.opening, "call": arr.file}
+
+
+def _head(words, t: float, n: int) -> str:
+    return " ".join(" ".join(textsim.normalize(w) for s, _, w in words if s >= t - 1e-3).split()[:n])
+
+
+def echo_score(label: str, head: str) -> float:
+    """How well ``head`` (the new prompt's first words) opens with ``label`` or with
+    its last words ("report gas leaks" -> "gas leaks, leave the building"), 0-100:
+    compared from the first character, over the label part's length."""
+    words, best = label.split(), 0.0
+    for i in range(len(words)):
+        part = " ".join(words[i:])
+        if len(part) < textsim.MIN_LABEL_CHARS:
+            break
+        best = max(best, float(fuzz.ratio(part, head[:len(part)])))
+    return best
+
+
+def by_echo(words, b: Boundary, options: list[Option]) -> dict | None:
+    """The echo rule: the new prompt opens with an option's label, and is not itself
+    an announcement of this menu."""
+    head = _head(words, b.t, ECHO_WORDS)
+    announced = [o for o in options if o.start is not None and abs(float(o.start) - b.t) <= ANNOUNCE_AT_S]
+    best = None
+    for o in options:
+        lab = textsim.normalize(o.label)
+        if (o.role or "option") != "option" or not o.key or len(lab) < textsim.MIN_LABEL_CHARS \
+                or o.end is None or float(o.end) > b.t:  # said before the new prompt
+            continue
+        if any(lab in textsim.normalize(a.label) for a in announced):
+            continue  # "for billing disputes, press 3": the menu going on
+        sc = echo_score(lab, head)
+        if sc >= ECHO_RATIO and (best is None or sc > best["score"]):
+            best = {"rule": "echo", "key": o.key, "score": round(sc, 1), "matched": o.label}
+    return best
+
+
+def _label_words(label: str | None) -> set[str]:
+    return {w for w in textsim.normalize(label).split() if len(w) >= CONTENT_WORD_CHARS}
+
+
+def by_elimination(words, b: Boundary, cur: tuple, offered: dict[str, set], said: set, through: bool,
+                   cat: Catalog, opening: str, own: list[str]) -> dict | None:
+    """The unknown-child rule: a new node started that is none of the children other
+    calls entered, so it is the child of the one offered key nobody entered; of
+    several such keys, the one whose label's words the new prompt repeats.
+
+    "A new node" needs more than for the other rules, which match words of their own:
+    some call heard this node's prompt to its end, this call heard every key it
+    offers (``said``) and knows the menu was through (``through``: a pause of
+    DONE_GAP_S at least, the menu waiting for a key, where the pauses between a
+    prompt's sentences are shorter; or the menu already replayed in this call, so its
+    first hearing holds all of it and these words are not in it), and the new words
+    are not even loosely like the node's prompt as this call or the others heard it."""
+    if not through or not cat.complete.get(cur) or not set(offered) <= said or \
+            any(p and fuzz.partial_ratio(opening, textsim.normalize(p)) >= SAME_WORDS_RATIO for p in own):
+        return None
+    entered = {a.path[-1] for a in cat.children.get(cur, [])}
+    left = {k: labs for k, labs in offered.items() if k not in entered}
+    if len(left) == 1:
+        (key, labs), = left.items()
+        return {"rule": "unknown-child", "key": key, "score": UNKNOWN_CHILD_SCORE,
+                "matched": sorted(labs)[0] if labs else None}
+    head = set(_head(words, b.t, OVERLAP_WORDS).split())
+    hits = {k: sorted(_label_words(" ".join(labs)) & head) for k, labs in left.items()}
+    hits = {k: w for k, w in hits.items() if w}
+    if len(hits) != 1:
+        return None
+    (key, shared), = hits.items()
+    return {"rule": "label-words", "key": key, "score": LABEL_WORDS_SCORE, "matched": " ".join(shared)}
+
+
+# -- one call: the visit cut where a key was taken -------------------------------------
+
+
+@dataclass(frozen=True)
+class Cut:
+    """A press inferred at a boundary: the key, the file time of the stop (the press's
+    guessed time), the next prompt's start, and the rule's evidence."""
+    key: str
+    stop: float
+    start: float
+    evidence: dict
+
+
+def _offered(cur: tuple, opts: list[Option], before: float, known) -> dict[str, set]:
+    """Keys the node offers (this call before ``before``, and other calls) with their
+    labels; back / repeat options lead to nodes already known, so they are left out."""
+    out: dict[str, set] = {k: set(labs) for k, labs in known.options.get(cur, {}).items()}
+    for o in opts:
+        if o.key and (o.role or "option") == "option" and o.end is not None and float(o.end) <= before:
+            out.setdefault(o.key, set()).update({o.label} if o.label else set())
+    nav = {o.key for o in opts if o.role in NAV_ROLES} | {k for (p, k) in known.nav_roles if p == cur}
+    return {k: labs for k, labs in out.items() if k not in nav and k in DTMF_KEYS}
+
+
+def _said(opts: list[Option], before: float) -> set:
+    """Keys this call heard offered (said whole) before ``before``."""
+    return {o.key for o in opts if o.key and o.end is not None and float(o.end) <= before}
+
+
+def _nothing_moved(words, b: Boundary, opening: str, since: float, own: list[str]) -> bool:
+    """The far end went on at the same node: hold music before it, too few words to
+    tell, words heard already in this visit (a replay), the node's own prompt as other
+    calls heard it, or the platform refusing a key (the menu then starts over)."""
+    return b.after_music or len(opening) < MIN_CHARS or heard_in(opening, [_text(words, since, b.t)]) \
+        or heard_in(opening, own) or refused(Visit(prompt=opening))
+
+
+def find_cuts(tl: Timeline, cat: Catalog, known) -> list[Cut]:
+    """Where the one visit of a toneless call changed node, walking down from its
+    path; ``known``: what the calls merged before heard (``navigate.Known``)."""
+    v = tl.menus[0]
+    words, mentions = words_of(tl), option_mentions(v)
+    cur, since, cuts, replayed = tuple(v.path), float(v.start or 0.0), [], False
+    for b in boundaries(tl, since, float(v.end or tl.duration or 0.0)):
+        opening = _text(words, b.t, b.upto)
+        if len(opening) >= MIN_CHARS and heard_in(opening, [_text(words, since, b.t)]):
+            replayed = True  # this call heard the node's prompt whole once already
+        if _nothing_moved(words, b, opening, since, known.prompts.get(cur, [])):
+            continue
+        opts = _first_mentions([o for o in mentions if o.start is not None and float(o.start) >= since - 0.05])
+        offered = _offered(cur, opts, b.t, known)
+        ev = by_known(opening, cur, cat, b.t - b.stop >= DONE_GAP_S) or by_echo(words, b, opts) \
+            or by_elimination(words, b, cur, offered, _said(opts, b.t), b.t - b.stop >= DONE_GAP_S or replayed,
+                              cat, opening, known.prompts.get(cur, []) + [_text(words, since, b.t)])
+        if ev is None:
+            continue
+        ev["confidence"] = round(CONFIDENCE[ev["rule"]] * ev["score"] / 100.0, 2)
+        ev["window"] = [round(b.stop, 3), round(b.t, 3)]
+        cuts.append(Cut(ev.pop("key"), b.stop, b.t, ev))
+        cur, since, replayed = cur + (cuts[-1].key,), b.t, False
+    return cuts
+
+
+def option_mentions(v: Visit) -> list[Option]:
+    """Every option the visit's words offered, a key said again included (discovery
+    writes ``option_mentions`` when there are more than ``options``)."""
+    return [Option.from_json(d) for d in v.extra.get("option_mentions") or []] or list(v.options)
+
+
+def _first_mentions(opts: list[Option]) -> list[Option]:
+    """A key offered twice keeps its first mention (as discovery's parse does)."""
+    seen: set = set()
+    return [o for o in opts if not (o.key in seen or seen.add(o.key))]
+
+
+def _piece(v: Visit, words, path: tuple, start: float, end: float, until: float, via: Via | None,
+           cat: Catalog, out_press: Press | None, arrived: dict | None) -> Visit:
+    """The part of visit ``v`` from ``start`` to ``end``, at ``path`` (``until``: where
+    the next part's words start)."""
+    # an option read across a cut ("press 3" + the next node's "for your security")
+    # is the prompt cut short, not an option
+    opts = tuple(_first_mentions([o for o in option_mentions(v) if o.start is not None
+                                  and start - 0.05 <= float(o.start) < end
+                                  and (o.end is None or float(o.end) <= until)]))
+    kind, entry = cat.kind(path) if path else (None, None)
+    if kind is None:
+        kind = "menu" if opts or out_press is not None else (v.kind if v.kind != "menu" else "unknown")
+    if out_press is not None and kind not in ("menu", "input"):
+        kind = "menu"  # a key was taken here
+    entry = entry or (v.entry if kind == "input" else None)
+    first = min((float(o.start) for o in opts if (o.role or "option") == "option"), default=None)
+    listen = v.listen_after if start == float(v.start or 0.0) else (
+        None if first is None else round(first - start, 3))
+    if listen is not None and listen > end - start:
+        listen = None
+    # the first part keeps what discovery said of the call's start (hours, ...); every
+    # part keeps its language; a part's options are its own
+    extra = {k: x for k, x in v.extra.items() if k != "option_mentions" and (k == "lang" or start == v.origin_s)}
+    if arrived is not None:
+        extra["inferred"] = arrived
+    return Visit(path=path, kind=kind, start=round(start, 3), end=round(end, 3),
+                 prompt=" ".join(w for s, _, w in words if start - 0.05 <= s < end).strip(),
+                 listen_after=listen, listen_bounds=(None, None), options=opts,
+                 entry=entry if kind == "input" else None, via=via,
+                 presses=() if out_press is None else (out_press,), keyed=None, extra=extra)
+
+
+def apply_cuts(tl: Timeline, cuts: list[Cut], cat: Catalog) -> Timeline:
+    """The call with its one visit cut at ``cuts``: a visit per node, each reached
+    by its inferred press (``Press.extra``: ``inferred``, ``rule``, ``confidence``)."""
+    if not cuts:
+        return tl
+    v, words = tl.menus[0], words_of(tl)
+    bounds = [float(v.start or 0.0)] + [c.start for c in cuts]
+    ends = [c.stop for c in cuts] + [float(v.end or tl.duration or bounds[-1])]
+    path, visits = tuple(v.path), []
+    for i, (a, b) in enumerate(zip(bounds, ends)):
+        out = cuts[i] if i < len(cuts) else None
+        press = None if out is None else Press(out.key, round(out.stop, 3), round(out.stop, 3), True,
+                                               extra={"inferred": True, **out.evidence})
+        came = cuts[i - 1] if i > 0 else None
+        via = None if came is None else Via(came.key, round(came.stop, 3), None)
+        arrived = None if came is None else {"key": came.key, **came.evidence}
+        until = cuts[i].start if out is not None else math.inf
+        visits.append(_piece(v, words, path, a, b, until, via, cat, press, arrived))
+        if out is not None:
+            path = path + (out.key,)
+    return replace(tl, menus=tuple(visits))
+
+
+def infer_call(tl: Timeline, cat: Catalog, known) -> Timeline:
+    """A toneless call with the presses its IVR shows (unchanged otherwise);
+    ``known``: ``navigate.Known`` of the calls merged before."""
+    if not toneless(tl) or len(tl.menus) != 1:
+        return tl
+    return apply_cuts(tl, find_cuts(tl, cat, known), cat)
