@@ -26,6 +26,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 FIX = ROOT / "tests" / "fixtures" / "audio"
 SR = 8000
+sys.path.insert(0, str(ROOT / "recordings"))
+import simulate as sim  # noqa: E402
 
 
 def long_call(minutes: float, path: Path) -> None:
@@ -36,13 +38,12 @@ def long_call(minutes: float, path: Path) -> None:
     moh, _ = load(FIX / "moh_mulaw.wav")
     n = int(minutes * 60 * SR)
     y = np.zeros(n, np.float32)
-    t = np.arange(2 * SR) / SR
-    ring = (0.05 * (np.sin(2 * np.pi * 440 * t) + np.sin(2 * np.pi * 480 * t))).astype(np.float32)
+    # sine amplitudes 0.05 (ringback) and 0.2 (the key) as RMS per component, no edge ramps
+    ring = sim.tone(sim.RINGBACK["us"][0], 2.0, 20 * np.log10(0.05 / np.sqrt(2)), SR, ramp_s=0.0)
     y[:2 * SR], y[6 * SR:8 * SR] = ring, ring
     menu = prompts[:20 * SR]
     y[9 * SR:9 * SR + len(menu)] = menu
-    tp = np.arange(int(0.12 * SR)) / SR
-    key = (0.2 * (np.sin(2 * np.pi * 697 * tp) + np.sin(2 * np.pi * 1209 * tp))).astype(np.float32)  # "1"
+    key = sim.tone((697, 1209), 0.12, 20 * np.log10(0.2 / np.sqrt(2)), SR, ramp_s=0.0)  # "1"
     k0 = 9 * SR + len(menu) + SR
     y[k0:k0 + len(key)] = key
     pos, hold = k0 + 2 * SR, prompts[25 * SR:30 * SR]
