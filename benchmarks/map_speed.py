@@ -146,6 +146,15 @@ def _ask(proc, calls, map_only: bool = False) -> dict:
     return json.loads(line)
 
 
+def _close_workers(old, new) -> dict:
+    """Each worker's peak memory (MB), then the workers ended."""
+    mem = {"old": _ask(old, [])["maxrss_mb"], "new": _ask(new, [])["maxrss_mb"]}
+    for p in (old, new):
+        p.stdin.close()
+        p.wait()
+    return mem
+
+
 def _duration(path: str) -> float:
     from ivrkit.audio.io import probe_duration
 
@@ -210,10 +219,7 @@ def side_by_side(a, comps) -> None:
         print(f"{d.name:22} {len(calls):5d} {audio:8.1f} {r['old']:7.1f} {r['new']:7.1f} {r['old'] / audio:8.4f} "
               f"{r['new'] / audio:8.4f} {r['old'] / r['new']:5.2f}x {r['old_cpu'] / r['new_cpu']:8.2f}x "
               f"{r['load']:5.1f}", flush=True)
-    mem = {"old": _ask(old, [])["maxrss_mb"], "new": _ask(new, [])["maxrss_mb"]}
-    for p in (old, new):
-        p.stdin.close()
-        p.wait()
+    mem = _close_workers(old, new)
     audio = sum(r["audio_s"] for r in rows)
     t = {k: sum(r[k] for r in rows) for k in ("old", "new", "old_cpu", "new_cpu")}
     print(f"\ntotal: {len(rows)} companies, {sum(r['calls'] for r in rows)} calls, {audio:.0f} s of audio")
@@ -278,10 +284,7 @@ def main() -> None:
               f"{r['old_s'] / r['new_s']:5.2f}x {r['old_cpu_s'] / r['new_cpu_s']:8.2f}x {r['old_s'] / audio:8.4f} {r['new_s'] / audio:8.4f} "
               f"{100 * r['reused_share']:6.0f}% {r['warm_s']:7.2f} {100 * r['warm_s'] / r['new_s']:6.1f}% "
               f"{r.get('alone_s', 0):8.2f} {r.get('into_s', 0):7.2f}", flush=True)
-    mem = {"old": _ask(old, [])["maxrss_mb"], "new": _ask(new, [])["maxrss_mb"]}
-    for p in (old, new):
-        p.stdin.close()
-        p.wait()
+    mem = _close_workers(old, new)
     audio = sum(r["audio_s"] for r in rows)
     t_old, t_new = sum(r["old_s"] for r in rows), sum(r["new_s"] for r in rows)
     t_warm = sum(r["warm_s"] for r in rows)
