@@ -55,3 +55,10 @@ def bridge_spans(spans: Iterable[tuple[float, float]],
         else:
             merged.append([s, e])
     return merged
+
+
+def mel_points_hz(fmin_hz: float, fmax_hz: float, n: int) -> np.ndarray:
+    """``n`` frequencies (Hz) from ``fmin_hz`` to ``fmax_hz`` spaced evenly on the mel
+    scale (O'Shaughnessy's 2595 log10(1 + f / 700)): band edges of a mel filterbank."""
+    mel = 2595.0 * np.log10(1.0 + np.array([fmin_hz, fmax_hz], np.float64) / 700.0)
+    return 700.0 * (10.0 ** (np.linspace(mel[0], mel[1], n) / 2595.0) - 1.0)

@@ -23,6 +23,7 @@ import numpy as np
 from scipy.fft import dct
 
 from .vocab import PHONE_SR as SR
+from .vocab import mel_points_hz
 
 #: 32 ms frames every 10 ms: a few pitch periods of the lowest voice.
 FRAME = 256
@@ -57,9 +58,7 @@ def _frames(y: np.ndarray) -> np.ndarray:
 
 def _mel_matrix(n_fft: int = FRAME) -> np.ndarray:
     """Triangular mel filters (N_MELS x n_fft//2+1) between FMIN_HZ and FMAX_HZ."""
-    mel = lambda f: 2595.0 * np.log10(1.0 + f / 700.0)  # noqa: E731
-    hz = lambda m: 700.0 * (10 ** (m / 2595.0) - 1.0)  # noqa: E731
-    edges = hz(np.linspace(mel(FMIN_HZ), mel(FMAX_HZ), N_MELS + 2))
+    edges = mel_points_hz(FMIN_HZ, FMAX_HZ, N_MELS + 2)
     freqs = np.fft.rfftfreq(n_fft, 1.0 / SR)
     m = np.zeros((N_MELS, len(freqs)))
     for k in range(N_MELS):

@@ -33,6 +33,8 @@ from typing import Sequence
 
 import numpy as np
 
+from ivrkit.audio.vocab import mel_points_hz
+
 from .asr import Engine, Utterance, Word
 
 __all__ = ["ReuseEngine", "Glued", "SpanAudio", "fingerprint", "match", "compact", "REUSE_VERSION"]
@@ -76,9 +78,7 @@ WORD_EDGE_S = 0.25
 
 
 def _mel_edges(sr: int, n_fft: int) -> np.ndarray:
-    mel = lambda f: 2595.0 * np.log10(1.0 + f / 700.0)  # noqa: E731
-    inv = lambda m: 700.0 * (10.0 ** (m / 2595.0) - 1.0)  # noqa: E731
-    hz = inv(np.linspace(mel(F_LO_HZ), mel(min(F_HI_HZ, sr / 2 - 1)), N_BANDS + 1))
+    hz = mel_points_hz(F_LO_HZ, min(F_HI_HZ, sr / 2 - 1), N_BANDS + 1)
     return np.clip(np.round(hz * n_fft / sr).astype(int), 1, n_fft // 2)
 
 
