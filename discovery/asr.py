@@ -115,6 +115,11 @@ MIN_COVERAGE = 0.3
 #: this share of words lasts under INSTANT_WORD_S is dropped.
 INSTANT_WORD_S = 0.02
 HALLUCINATED_SHARE = 0.5
+#: A run of at least this many zero-length words ends a segment the decoder looped
+#: in ("Press 1. Press 2. Press 3. Press 2. Press 2. ..." to the window's token
+#: limit, seen on noisy phone calls): the run is cut and the words before it, which
+#: the alignment placed in the audio, are kept (the share rule dropped them all).
+MIN_INVENTED_RUN = 4
 
 
 def chunk_regions(
@@ -226,6 +231,15 @@ def _whisper_model(model_dir: str, cpu_threads: int, compute_type: str):
                         cpu_threads=cpu_threads, num_workers=1, local_files_only=True)
 
 
+def _cut_invented_tail(words: list[dict]) -> list[dict]:
+    """``words`` (a decoded segment's) without a closing run of MIN_INVENTED_RUN or
+    more words that last under INSTANT_WORD_S (words the alignment cannot place)."""
+    k = len(words)
+    while k and words[k - 1]["end"] - words[k - 1]["start"] < INSTANT_WORD_S:
+        k -= 1
+    return words[:k] if len(words) - k >= MIN_INVENTED_RUN else words
+
+
 class WhisperEngine:
     """faster-whisper on the speech regions of a call.
 
@@ -295,7 +309,7 @@ class WhisperEngine:
         for s in _decode_window_rest(self, audio, placed):
             if s["no_speech_prob"] > NO_SPEECH_PROB and s["avg_logprob"] < LOGPROB_FLOOR:
                 continue
-            ws_ = [w for w in s["words"] if w["word"].strip()]
+            ws_ = _cut_invented_tail([w for w in s["words"] if w["word"].strip()])
             if ws_ and sum(w["end"] - w["start"] < INSTANT_WORD_S for w in ws_) >= HALLUCINATED_SHARE * len(ws_):
                 # words the alignment cannot place in the audio were not in it: the
                 # decoder's invented tails ("... see you in the next video") come
@@ -356,7 +370,7 @@ def decode_window(model, audio: np.ndarray, language: str, initial_prompt: str |
     # the leading space as WhisperModel.transcribe encodes the prompt (other tokens, other text)
     previous = tok.encode(" " + initial_prompt.strip()) if initial_prompt else []
     prompt = model.get_prompt(tok, previous, without_timestamps=False)
-    feats = model.feature_extractor(audio)[..., :-1]
+    feats = log_mel(model.feature_extractor, audio)[..., :-1]
     n_frames = min(feats.shape[-1], model.feature_extractor.nb_max_frames)
     enc = model.encode(pad_or_trim(feats)[None])
     res = model.model.generate(
@@ -381,6 +395,22 @@ def decode_window(model, audio: np.ndarray, language: str, initial_prompt: str |
     for s in segments:
         s.update(avg_logprob=avg_logprob, no_speech_prob=res.no_speech_prob, words=s.get("words") or [])
     return segments
+
+
+def log_mel(fe, audio: np.ndarray) -> np.ndarray:
+    """Whisper's log-mel features of 16 kHz ``audio`` (faster-whisper's
+    ``FeatureExtractor.__call__``, same STFT, filters and scaling) with the line's
+    steady noise taken out of the mel power first (``audio.noisefloor``): tiny.en
+    reads speech over a phone line's hiss as other words."""
+    from ivrkit.audio.noisefloor import subtract_noise_floor
+
+    x = np.pad(np.asarray(audio, dtype=np.float32), (0, 160))  # the extractor's own padding
+    window = np.hanning(fe.n_fft + 1)[:-1].astype("float32")
+    stft = fe.stft(x, fe.n_fft, fe.hop_length, window=window, return_complex=True).astype("complex64")
+    mel = subtract_noise_floor(fe.mel_filters @ (np.abs(stft[..., :-1]) ** 2))
+    log_spec = np.log10(np.clip(mel, a_min=1e-10, a_max=None))
+    log_spec = np.maximum(log_spec, log_spec.max() - 8.0)
+    return (log_spec + 4.0) / 4.0
 
 
 def _decode_window_rest(engine: "WhisperEngine", audio: np.ndarray, placed) -> list[dict]:
