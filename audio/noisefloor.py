@@ -27,11 +27,11 @@ NOISE_PERCENTILE = 20.0
 #: Power subtracted, in multiples of the floor: the noise's frame-to-frame spread
 #: puts many noise frames above their percentile; 2x leaves few of them (1x: WER
 #: 0.77, 2x: 0.74 on 16 phone calls, docs/benchmarks-phone.md).
-OVER_SUBTRACT = 1.0
+OVER_SUBTRACT = 2.0
 #: What a band keeps at least, as a share of its floor (-13 dB): a floor, not a
 #: hole, so the recognizer sees the quiet of a clean recording rather than a
 #: spectrum of zeros and spikes.
-FLOOR_SHARE = 0.1
+FLOOR_SHARE = 0.05
 #: Frames whose power is this far under the loudest frame's are digital silence
 #: (the zeros joining packed pieces, padding): not audio, not noise.
 SILENT_FRAME_DB = 80.0

@@ -56,7 +56,7 @@ class NoSpeech:
 
 def _init(engine: str, model: str | None, dtmf_only: bool, use_multimon: bool,
           beam: int | None = None, no_prompt: bool = False, lang: str | None = None,
-          strategy: str | None = None) -> None:
+          strategy: str | None = None, denoise: bool = False) -> None:
     _STATE.update(dtmf_only=dtmf_only, multimon=use_multimon, engine=None, engine_error=None)
     if dtmf_only:
         _STATE["engine"] = NoSpeech()
@@ -72,10 +72,10 @@ def _init(engine: str, model: str | None, dtmf_only: bool, use_multimon: bool,
             langs = tuple(c.strip() for c in lang.split(","))
             _STATE["engine"] = (make_engine(engine, model) if langs == ("en",)
                                 else MultilingualEngine(langs, model, strategy=strategy))
-        elif beam is not None or no_prompt:  # Whisper settings other than the shipped ones
+        elif beam is not None or no_prompt or denoise:  # Whisper settings other than the shipped ones
             from ivrkit.discovery.asr import IVR_PROMPT, WhisperEngine
 
-            _STATE["engine"] = WhisperEngine(model, beam_size=beam or 1,
+            _STATE["engine"] = WhisperEngine(model, beam_size=beam or 1, denoise=denoise,
                                              initial_prompt=None if no_prompt else IVR_PROMPT)
         else:
             _STATE["engine"] = make_engine(engine, model)
@@ -582,6 +582,8 @@ def main(argv=None) -> int:
     ap.add_argument("--no-multimon", action="store_true")
     ap.add_argument("--beam", type=int, help="Whisper beam size (default: the engine's greedy decode)")
     ap.add_argument("--no-prompt", action="store_true", help="Whisper without the menu-vocabulary prompt")
+    ap.add_argument("--denoise", action="store_true", help="Whisper with the line's steady noise taken out of "
+                    "its features (WhisperEngine(denoise=True), audio/noisefloor.py)")
     ap.add_argument("--lang", help="languages the menus may speak (discover --lang), e.g. en,es,fr,ru")
     ap.add_argument("--strategy", choices=("english-first", "identify", "multilingual"),
                     help="how --lang's recognizer splits the work (default: the engine's)")
@@ -600,7 +602,7 @@ def main(argv=None) -> int:
     tasks = [(c["dir"], t) for c in comps for t in c["calls"]]
     if a.from_json:
         return rescore(a, comps, tasks)
-    init = (a.engine, a.model, a.dtmf_only, use_mm, a.beam, a.no_prompt, a.lang, a.strategy)
+    init = (a.engine, a.model, a.dtmf_only, use_mm, a.beam, a.no_prompt, a.lang, a.strategy, a.denoise)
     t0 = time.perf_counter()
     if a.reuse or a.pipeline:
         groups = [([t for t in tasks if t[0] == c["dir"]], a.reuse) for c in comps]

@@ -258,6 +258,7 @@ class WhisperEngine:
         initial_prompt: str | None = IVR_PROMPT,
         language: str = "en",
         temperature: float | Sequence[float] = 0.0,
+        denoise: bool = False,
     ):
         embedded = model_dir is None
         self.model_dir = Path(model_dir) if model_dir is not None else embedded_model_dir()
@@ -275,6 +276,10 @@ class WhisperEngine:
         # to five higher temperatures, which multiplies the cost on exactly the
         # synthetic and noisy prompts, for sampled text we would not trust anyway
         self.temperature = temperature
+        # the line's steady noise out of the features (log_mel); off by default: on
+        # the phone corpus it helps GSM / AMR / band-limited calls and costs G.723.1
+        # ones and the clean corpus a point (docs/benchmarks-phone.md)
+        self.denoise = denoise
 
     @property
     def model(self):
@@ -348,7 +353,7 @@ def _speech_after(placed, t_s: float) -> float:
 
 
 def decode_window(model, audio: np.ndarray, language: str, initial_prompt: str | None,
-                  beam_size: int = 1, temperature: float = 0.0) -> list[dict]:
+                  beam_size: int = 1, temperature: float = 0.0, denoise: bool = False) -> list[dict]:
     """One encoder pass and one decoder pass over a window of at most 30 s of 16 kHz
     audio, with word times: the window's segments as dicts (``start``, ``end``,
     ``words`` [``word``, ``start``, ``end``, ``probability``], ``avg_logprob``,
@@ -370,7 +375,7 @@ def decode_window(model, audio: np.ndarray, language: str, initial_prompt: str |
     # the leading space as WhisperModel.transcribe encodes the prompt (other tokens, other text)
     previous = tok.encode(" " + initial_prompt.strip()) if initial_prompt else []
     prompt = model.get_prompt(tok, previous, without_timestamps=False)
-    feats = log_mel(model.feature_extractor, audio)[..., :-1]
+    feats = (log_mel(model.feature_extractor, audio) if denoise else model.feature_extractor(audio))[..., :-1]
     n_frames = min(feats.shape[-1], model.feature_extractor.nb_max_frames)
     enc = model.encode(pad_or_trim(feats)[None])
     res = model.model.generate(
@@ -416,13 +421,15 @@ def log_mel(fe, audio: np.ndarray) -> np.ndarray:
 def _decode_window_rest(engine: "WhisperEngine", audio: np.ndarray, placed) -> list[dict]:
     """``decode_window`` over a packed window, read on from the last word while speech is left."""
     temp = engine.temperature[0] if isinstance(engine.temperature, (list, tuple)) else engine.temperature
-    segs = decode_window(engine.model, audio, engine.language, engine.initial_prompt, engine.beam_size, temp)
+    denoise = getattr(engine, "denoise", False)
+    segs = decode_window(engine.model, audio, engine.language, engine.initial_prompt, engine.beam_size, temp,
+                         denoise)
     for _ in range(MAX_CONTINUE):
         last = max((w["end"] for s in segs for w in s["words"]), default=None)
         if last is None or _speech_after(placed, last + CONTINUE_SLACK_S) < MIN_CONTINUE_S:
             break
         more = decode_window(engine.model, audio[int(last * WHISPER_SR):], engine.language, None,
-                             engine.beam_size, temp)
+                             engine.beam_size, temp, denoise)
         if not any(s["words"] for s in more):
             break
         for s in more:
