@@ -93,7 +93,7 @@ def _inferred(tl: dict) -> list[dict]:
 def score_presses(truth: dict, tl: dict) -> dict:
     """Moves found / missed and presses invented in one toneless call."""
     moves, inf = _moves(truth), _inferred(tl)
-    used, right = set(), 0
+    used, right, right_rules = set(), 0, []
     for p in inf:
         lo, hi = p.get("window") or (p["time"], p["time"])
         hit = next((j for j, m in enumerate(moves) if j not in used and m["key"] == p["key"]
@@ -101,8 +101,10 @@ def score_presses(truth: dict, tl: dict) -> dict:
         if hit is not None:
             used.add(hit)
             right += 1
+            right_rules.append(p.get("rule"))
     return {"moves": len(moves), "right": right, "invented": len(inf) - right,
-            "rules": [p.get("rule") for p in inf]}
+            "rules": [p.get("rule") for p in inf], "right_rules": right_rules,
+            "ambiguous": [m["unplaced"]["candidates"] for m in tl["menus"] if m.get("unplaced")]}
 
 
 def listened_only(tl: dict, truth: dict) -> dict | None:
@@ -203,7 +205,11 @@ def report(reps: list[dict]) -> None:
             rules[x] = rules.get(x, 0) + 1
     print(f"\ntoneless calls: {len(ps)}; true moves {m}; inferred right {ok} ({ok / m:.0%} of the moves, "
           f"key + place within {TOLERANCE_S:.1f} s before the stop .. next prompt); invented {inv}")
-    print(f"inferred presses by rule: {rules}")
+    right_by = {x: sum(p.get("right_rules", []).count(x) for p in ps) for x in rules}
+    print(f"inferred presses by rule: {rules}; of them right: {right_by}")
+    amb = [c for p in ps for c in p.get("ambiguous", [])]
+    print(f"moves flagged ambiguous (not inferred, the call placed no further): {len(amb)} "
+          f"(candidates: {amb})")
     print(f"inferred presses on calls with tones: {sum(r['inferred_with_tones'] for r in reps)}; on "
           f"{sum(r['no_move_calls'] for r in reps)} toneless calls cut before their first key (nothing moved): "
           f"{sum(r['inferred_no_move'] for r in reps)}")
