@@ -219,15 +219,16 @@ def distinct_similarity(a: str, b: str) -> float:
     """How alike two openings are after the words they open with in common (0-100):
     "please hold for the pharmacy" and "please hold for a bill" share a stock phrase
     and nothing else (the rests score low); "the pile and you claim" and "the file
-    and you claim" are one prompt heard twice. Identical openings score 100; a rest
-    too short to tell by (one opening all inside the other's start) scores 0."""
+    and you claim" are one prompt heard twice. Identical openings, or ones sharing
+    their first MIN_SUBSTRING_CHARS (enough to name a prompt, as textsim holds) score
+    100; a rest too short to tell by (one opening all inside the other's start) 0."""
     wa, wb = a.split(), b.split()
     n = 0
     while n < min(len(wa), len(wb)) and wa[n] == wb[n]:
         n += 1
     ra, rb = " ".join(wa[n:]), " ".join(wb[n:])
-    if not ra and not rb:
-        return 100.0
+    if (not ra and not rb) or len(" ".join(wa[:n])) >= textsim.MIN_SUBSTRING_CHARS:
+        return 100.0  # the same words, or a shared opening long enough to name a prompt
     if min(len(ra), len(rb)) < MIN_DISTINCT_CHARS:
         return 0.0
     return float(fuzz.partial_ratio(ra, rb))
@@ -235,14 +236,15 @@ def distinct_similarity(a: str, b: str) -> float:
 
 def by_known(opening: str, cur: tuple, cat: Catalog, waited: bool = False) -> dict | None:
     """The known-node rule: the child of ``cur`` whose opening (in other calls) this
-    opening matches, clearly better than any child under another key, and in words
-    of its own, not only the stock phrasing other nodes share. After a pause of a
+    opening matches, clearly better than any child under another key, also in the
+    words after a shared stock opening (``distinct_similarity``: "please hold for the
+    pharmacy" is not "please hold for a bill"). After a pause of a
     menu waiting for a key (``waited``) a looser match will do, when it stands out
     more (the recognizer garbles a synthetic voice: "i ll proclaim press 1" for
     "file a new claim, press 1")."""
     best: dict[str, tuple[float, Arrival]] = {}
     for a in cat.children.get(cur, []):
-        sc = opening_similarity(opening, a.opening)
+        sc = min(opening_similarity(opening, a.opening), distinct_similarity(opening, a.opening))
         k = a.path[-1]
         if k not in best or sc > best[k][0]:
             best[k] = (sc, a)
@@ -255,8 +257,6 @@ def by_known(opening: str, cur: tuple, cat: Catalog, waited: bool = False) -> di
     loose = waited and not arr.inferred and score >= LOOSE_WORDS_RATIO and score >= second + LOOSE_KEY_MARGIN
     if not (strict or loose):
         return None
-    if (arr.inferred or not strict) and distinct_similarity(opening, arr.opening) < LOOSE_WORDS_RATIO:
-        return None  # a loose match, or one to another toneless call's guess: in words of its own
     return {"rule": "known", "key": key, "score": round(score, 1), "matched": arr.opening, "call": arr.file,
             **({"via_inferred": True} if arr.inferred else {})}
 
