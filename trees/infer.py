@@ -309,6 +309,11 @@ def _label_words(label: str | None) -> set[str]:
     return {w for w in textsim.normalize(label).split() if len(w) >= CONTENT_WORD_CHARS}
 
 
+def _without(text: str, words: set[str]) -> str:
+    """``text`` without the words that are (recognizer slips allowed) one of ``words``."""
+    return " ".join(w for w in text.split() if not any(fuzz.ratio(w, x) >= SAME_WORD_RATIO for x in words))
+
+
 def _label_hits(left: dict[str, set], offered: dict[str, set], head: list[str]) -> dict[str, list[str]]:
     """Per key of ``left``, the content words of its labels the new prompt's ``head``
     says (recognizer slips allowed: "card" / "cards"), counting only words no other
@@ -340,17 +345,23 @@ def by_elimination(words, b: Boundary, cur: tuple, offered: dict[str, set], said
     a prompt's sentences are shorter; or the menu already replayed in this call, so
     its first hearing holds all of it and these words are not in it), and the new
     words are not even loosely like the node's prompt as this call or the others
-    heard it, nor like any child other calls entered; and the call heard no option
+    heard it (but for the words of the unentered keys' labels, which the prompt
+    says and the new node may echo), nor like any child other calls entered; and the call heard no option
     here this node does not offer (``strays``: it had moved already, unseen). A
     caller may press before the menu offered every key: then a pause of a transition
     (``waited``, with no unplaced new words before it in this visit) and an opening
     of 2 * MIN_CHARS at least will do instead of ``said``."""
     heard_all = set(offered) <= said or (waited and len(opening) >= 2 * MIN_CHARS)
     if not offered or not through or not cat.complete.get(cur) or not heard_all or strays or \
-            not novel(opening, cur, cat) or any(p and fuzz.partial_ratio(opening, textsim.normalize(p)) >= SAME_WORDS_RATIO for p in own):
+            not novel(opening, cur, cat):
         return None
     entered = {a.path[-1] for a in cat.children.get(cur, [])}
     left = {k: labs for k, labs in offered.items() if k not in entered}
+    # the node's prompt names the options, so a new prompt echoing one ("please hold
+    # for technical support") is like it in those words only: they are left out
+    rest = _without(opening, _label_words(" ".join(lab for labs in left.values() for lab in labs)))
+    if any(p and fuzz.partial_ratio(rest, textsim.normalize(p)) >= SAME_WORDS_RATIO for p in own):
+        return None
     if len(left) == 1:
         (key, labs), = left.items()
         return {"rule": "unknown-child", "key": key, "score": UNKNOWN_CHILD_SCORE,
