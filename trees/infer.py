@@ -440,6 +440,8 @@ def find_cuts(tl: Timeline, cat: Catalog, known, trace: list | None = None) -> l
     cur, since, cuts, replayed, unexplained = tuple(v.path), float(v.start or 0.0), [], False, 0
     for b in boundaries(tl, since, float(v.end or tl.duration or 0.0)):
         opening = _text(words, b.t, b.upto)
+        if len(opening) < MIN_CHARS:  # a word, then a pause ("each ... path in your"): read on
+            opening = _text(words, b.t, b.t + COMPARE_S)
         if len(opening) >= MIN_CHARS and heard_in(opening, [_text(words, since, b.t)]):
             replayed = True  # this call heard the node's prompt whole once already
         if _nothing_moved(words, b, opening, since, known.prompts.get(cur, [])):
