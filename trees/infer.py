@@ -331,7 +331,7 @@ def _label_hits(left: dict[str, set], offered: dict[str, set], head: list[str]) 
 
 def by_elimination(words, b: Boundary, cur: tuple, offered: dict[str, set], said: set, through: bool,
                    cat: Catalog, opening: str, own: list[str], strays: bool = False,
-                   waited: bool = False) -> dict | None:
+                   waited: bool = False, known_keys: set = frozenset()) -> dict | None:
     """The unknown-child rule: a new node started that is none of the children other
     calls entered, so it is the child of the one offered key nobody entered; of
     several such keys, the one whose label's own words the new prompt says. When
@@ -352,7 +352,10 @@ def by_elimination(words, b: Boundary, cur: tuple, offered: dict[str, set], said
     (``waited``, with no unplaced new words before it in this visit) and an opening
     of 2 * MIN_CHARS at least will do instead of ``said``."""
     heard_all = set(offered) <= said or (waited and len(opening) >= 2 * MIN_CHARS)
-    if not offered or not through or not cat.complete.get(cur) or not heard_all or strays or \
+    # the prompt known whole: some call heard it to its end, or this call heard every key
+    # it offers (the keys other calls heard here too, an independent hearing) and was through
+    whole = cat.complete.get(cur) or (bool(known_keys) and set(offered) <= said and through)
+    if not offered or not through or not whole or not heard_all or strays or \
             not novel(opening, cur, cat):
         return None
     entered = {a.path[-1] for a in cat.children.get(cur, [])}
@@ -402,12 +405,13 @@ def _offered(cur: tuple, opts: list[Option], before: float, known) -> dict[str, 
     return {k: labs for k, labs in out.items() if k not in nav and k in DTMF_KEYS}
 
 
-def _strays(cur: tuple, opts: list[Option], before: float, known) -> bool:
+def _strays(cur: tuple, opts: list[Option], before: float, known, whole: bool) -> bool:
     """This call heard an option here (before ``before``) at a key the node, as other
     calls heard it, does not offer ("press 5 for ..." where the menu has 1-3): it is
-    elsewhere already. (Labels are not compared: the recognizer garbles them.)"""
+    elsewhere already (``whole``: some call heard the node's prompt to its end).
+    Labels are not compared: the recognizer garbles them."""
     mine = known.options.get(cur)
-    if not mine:
+    if not mine or not whole:  # what other calls heard of a menu they cut short is not all it offers
         return False
     nav = {k for (p, k) in known.nav_roles if p == cur}
     for o in opts:
@@ -453,7 +457,8 @@ def find_cuts(tl: Timeline, cat: Catalog, known, trace: list | None = None) -> l
         ev = by_known(opening, cur, cat, b.t - b.stop >= DONE_GAP_S) or by_echo(words, b, opts) \
             or by_elimination(words, b, cur, offered, _said(opts, b.t), b.t - b.stop >= DONE_GAP_S or replayed,
                               cat, opening, known.prompts.get(cur, []) + [_text(words, since, b.t)],
-                              _strays(cur, opts, b.t, known), b.t - b.stop >= DONE_GAP_S and not unexplained)
+                              _strays(cur, opts, b.t, known, bool(cat.complete.get(cur))), b.t - b.stop >= DONE_GAP_S and not unexplained,
+                              set(known.options.get(cur, {})))
         if trace is not None:
             trace.append({"t": b.t, "cur": cur, "opening": opening, "decided": ev,
                           "offered": sorted(offered), "said": sorted(_said(opts, b.t))})
