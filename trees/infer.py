@@ -463,7 +463,9 @@ def find_cuts(tl: Timeline, cat: Catalog, known, trace: list | None = None) -> l
             trace.append({"t": b.t, "cur": cur, "opening": opening, "decided": ev,
                           "offered": sorted(offered), "said": sorted(_said(opts, b.t))})
         if ev is None:
-            unexplained += 1  # new words no rule placed: the call may have moved unseen
+            # new words after a transition's pause that no rule placed: the call may have
+            # moved unseen (a shorter pause is the prompt's own sentences going on)
+            unexplained += b.t - b.stop >= DONE_GAP_S
             continue
         ev["window"] = [round(b.stop, 3), round(b.t, 3)]
         if ev["rule"] == "ambiguous":  # something moved; where to is not known
