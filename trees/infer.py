@@ -5,12 +5,21 @@ in the recording; without a keys sidecar such a call reads as one long root visi
 The IVR still shows where a key was taken: its prompt stopped (cut off, or ended and
 waited), and after a transition a *different* prompt started. This module finds
 those moments and names the key, on records only (words and options the timeline
-already holds, no audio), by two rules:
+already holds, no audio), by these rules:
 
 - **echo** (the call alone): the new prompt opens with the words of an option the
   menu just offered ("billing, ..." after "for billing, press 2");
 - **known** (the company's calls read together): the new prompt opens the way the
-  node other calls reached by a heard key opened (``Catalog``).
+  node other calls reached by a heard key opened (``Catalog``), also past a stock
+  opening the company's nodes share ("please hold for ...");
+- **unknown-child** / **label-words**: a new node none of those calls entered is the
+  child of the one offered key nobody entered, or of the one whose label's own words
+  the new prompt says; when several keys stay equally possible, no key is named: the
+  call is flagged ``unplaced`` with the candidates and placed no further.
+
+The toneless calls are read together (``infer_calls``): a node one of them reached
+by an inferred press counts as entered for the others (elimination across calls),
+and two of them at one new node agree, until nothing changes.
 
 It never invents a press where nothing moved: a prompt heard already in this visit
 (a timeout replay, "to hear these options again"), the current node's own prompt
@@ -329,9 +338,38 @@ def _label_hits(left: dict[str, set], offered: dict[str, set], head: list[str]) 
     return hits
 
 
-def by_elimination(words, b: Boundary, cur: tuple, offered: dict[str, set], said: set, through: bool,
-                   cat: Catalog, opening: str, own: list[str], strays: bool = False,
-                   waited: bool = False, known_keys: set = frozenset()) -> dict | None:
+@dataclass(frozen=True)
+class Heard:
+    """What this call heard of the node it is at, up to a boundary: the keys said
+    whole, ``through`` (a pause of DONE_GAP_S at least, the menu waiting for a key,
+    where the pauses between a prompt's sentences are shorter; or the menu replayed
+    in this call, so its first hearing holds all of it), ``waited`` (a transition's
+    pause with no unplaced new words before it in this visit), ``strays`` (an option
+    at a key the node, known whole, does not offer: the call had moved unseen), the
+    keys other calls heard offered here, and the node's prompt as this call and the
+    others heard it."""
+    said: frozenset
+    through: bool
+    waited: bool
+    strays: bool
+    known_keys: frozenset
+    own: tuple
+
+
+def _menu_done(h: Heard, offered: dict[str, set], cur: tuple, cat: Catalog, opening: str) -> bool:
+    """The menu was over when the new words came: its prompt is known whole (some call
+    heard it to its end, or this call heard every key it offers, keys other calls
+    heard here among them, and was through), this call heard every key (or pressed
+    early: a transition's pause and an opening of 2 * MIN_CHARS), and it is not
+    elsewhere already."""
+    said_all = set(offered) <= h.said
+    whole = cat.complete.get(cur) or (bool(h.known_keys) and said_all and h.through)
+    early = h.waited and len(opening) >= 2 * MIN_CHARS
+    return bool(offered) and h.through and bool(whole) and (said_all or early) and not h.strays
+
+
+def by_elimination(words, b: Boundary, cur: tuple, offered: dict[str, set], h: Heard, cat: Catalog,
+                   opening: str) -> dict | None:
     """The unknown-child rule: a new node started that is none of the children other
     calls entered, so it is the child of the one offered key nobody entered; of
     several such keys, the one whose label's own words the new prompt says. When
@@ -339,31 +377,18 @@ def by_elimination(words, b: Boundary, cur: tuple, offered: dict[str, set], said
     result with the candidates, which places nothing.
 
     "A new node" needs more than for the other rules, which match words of their own:
-    the node's prompt is known whole (some call heard it to its end), this call heard
-    every key it offers (``said``) and knows the menu was through (``through``: a
-    pause of DONE_GAP_S at least, the menu waiting for a key, where the pauses between
-    a prompt's sentences are shorter; or the menu already replayed in this call, so
-    its first hearing holds all of it and these words are not in it), and the new
-    words are not even loosely like the node's prompt as this call or the others
-    heard it (but for the words of the unentered keys' labels, which the prompt
-    says and the new node may echo), nor like any child other calls entered; and the call heard no option
-    here this node does not offer (``strays``: it had moved already, unseen). A
-    caller may press before the menu offered every key: then a pause of a transition
-    (``waited``, with no unplaced new words before it in this visit) and an opening
-    of 2 * MIN_CHARS at least will do instead of ``said``."""
-    heard_all = set(offered) <= said or (waited and len(opening) >= 2 * MIN_CHARS)
-    # the prompt known whole: some call heard it to its end, or this call heard every key
-    # it offers (the keys other calls heard here too, an independent hearing) and was through
-    whole = cat.complete.get(cur) or (bool(known_keys) and set(offered) <= said and through)
-    if not offered or not through or not whole or not heard_all or strays or \
-            not novel(opening, cur, cat):
+    the menu was over (``_menu_done``), and the new words are not even loosely like
+    the node's prompt as this call or the others heard it (but for the words of the
+    unentered keys' labels, which the prompt says and the new node may echo), nor
+    like any child other calls entered."""
+    if not _menu_done(h, offered, cur, cat, opening) or not novel(opening, cur, cat):
         return None
     entered = {a.path[-1] for a in cat.children.get(cur, [])}
     left = {k: labs for k, labs in offered.items() if k not in entered}
     # the node's prompt names the options, so a new prompt echoing one ("please hold
     # for technical support") is like it in those words only: they are left out
     rest = _without(opening, _label_words(" ".join(lab for labs in left.values() for lab in labs)))
-    if any(p and fuzz.partial_ratio(rest, textsim.normalize(p)) >= SAME_WORDS_RATIO for p in own):
+    if any(p and fuzz.partial_ratio(rest, textsim.normalize(p)) >= SAME_WORDS_RATIO for p in h.own):
         return None
     if len(left) == 1:
         (key, labs), = left.items()
@@ -454,18 +479,19 @@ def find_cuts(tl: Timeline, cat: Catalog, known, trace: list | None = None) -> l
             continue
         opts = _first_mentions([o for o in mentions if o.start is not None and float(o.start) >= since - 0.05])
         offered = _offered(cur, opts, b.t, known)
-        ev = by_known(opening, cur, cat, b.t - b.stop >= DONE_GAP_S) or by_echo(words, b, opts) \
-            or by_elimination(words, b, cur, offered, _said(opts, b.t), b.t - b.stop >= DONE_GAP_S or replayed,
-                              cat, opening, known.prompts.get(cur, []) + [_text(words, since, b.t)],
-                              _strays(cur, opts, b.t, known, bool(cat.complete.get(cur))), b.t - b.stop >= DONE_GAP_S and not unexplained,
-                              set(known.options.get(cur, {})))
+        paused = b.t - b.stop >= DONE_GAP_S
+        h = Heard(frozenset(_said(opts, b.t)), paused or replayed, paused and not unexplained,
+                  _strays(cur, opts, b.t, known, bool(cat.complete.get(cur))), frozenset(known.options.get(cur, {})),
+                  tuple(known.prompts.get(cur, [])) + (_text(words, since, b.t),))
+        ev = by_known(opening, cur, cat, paused) or by_echo(words, b, opts) \
+            or by_elimination(words, b, cur, offered, h, cat, opening)
         if trace is not None:
             trace.append({"t": b.t, "cur": cur, "opening": opening, "decided": ev,
                           "offered": sorted(offered), "said": sorted(_said(opts, b.t))})
         if ev is None:
             # new words after a transition's pause that no rule placed: the call may have
             # moved unseen (a shorter pause is the prompt's own sentences going on)
-            unexplained += b.t - b.stop >= DONE_GAP_S
+            unexplained += paused
             continue
         ev["window"] = [round(b.stop, 3), round(b.t, 3)]
         if ev["rule"] == "ambiguous":  # something moved; where to is not known
