@@ -66,6 +66,8 @@ LOOSE_KEY_MARGIN = 15.0
 #: Fewer normalised characters than this after the words two openings share: too
 #: little of its own to tell one node by.
 MIN_DISTINCT_CHARS = 4
+#: Fewer different words than this (digits aside) name no node.
+MIN_OPENING_WORDS = 2
 #: Passes over a company's toneless calls, each learning from the others' presses
 #: (a chain of eliminations rarely needs more than two).
 MAX_PASSES = 4
@@ -243,6 +245,12 @@ def distinct_similarity(a: str, b: str) -> float:
     return float(fuzz.partial_ratio(ra, rb))
 
 
+def names_something(opening: str) -> bool:
+    """Two different words at least besides the keys' digits: "press 2 press 1 press
+    2", a menu's announcing word heard over and over, names no node."""
+    return len({w for w in opening.split() if not w.isdigit()}) >= MIN_OPENING_WORDS
+
+
 def by_known(opening: str, cur: tuple, cat: Catalog, waited: bool = False) -> dict | None:
     """The known-node rule: the child of ``cur`` whose opening (in other calls) this
     opening matches, clearly better than any child under another key, also in the
@@ -250,7 +258,8 @@ def by_known(opening: str, cur: tuple, cat: Catalog, waited: bool = False) -> di
     pharmacy" is not "please hold for a bill"). After a pause of a
     menu waiting for a key (``waited``) a looser match will do, when it stands out
     more (the recognizer garbles a synthetic voice: "i ll proclaim press 1" for
-    "file a new claim, press 1")."""
+    "file a new claim, press 1"). Both openings must name something
+    (``names_something``)."""
     best: dict[str, tuple[float, Arrival]] = {}
     for a in cat.children.get(cur, []):
         sc = min(opening_similarity(opening, a.opening), distinct_similarity(opening, a.opening))
@@ -264,7 +273,7 @@ def by_known(opening: str, cur: tuple, cat: Catalog, waited: bool = False) -> di
     second = ranked[1][1][0] if len(ranked) > 1 else 0.0
     strict = score >= SAME_WORDS_RATIO and score >= second + KEY_MARGIN
     loose = waited and not arr.inferred and score >= LOOSE_WORDS_RATIO and score >= second + LOOSE_KEY_MARGIN
-    if not (strict or loose):
+    if not (strict or loose) or not names_something(opening) or not names_something(arr.opening):
         return None
     return {"rule": "known", "key": key, "score": round(score, 1), "matched": arr.opening, "call": arr.file,
             **({"via_inferred": True} if arr.inferred else {})}
