@@ -282,9 +282,12 @@ def by_known(opening: str, cur: tuple, cat: Catalog, waited: bool = False) -> di
 def novel(opening: str, cur: tuple, cat: Catalog) -> bool:
     """The opening is like none of the children of ``cur`` other calls entered, not
     even loosely in the words after a shared stock phrase ("please pull for a license
-    agent" is not "please hold for broker services"): a node they did not reach."""
-    return not any(opening_similarity(opening, a.opening) >= LOOSE_WORDS_RATIO and
-                   distinct_similarity(opening, a.opening) >= LOOSE_WORDS_RATIO for a in cat.children.get(cur, []))
+    agent" is not "please hold for broker services"), nor inside one ("hold for sale",
+    its first word lost, is "please hold for sale"): a node they did not reach."""
+    return not any((opening_similarity(opening, a.opening) >= LOOSE_WORDS_RATIO and
+                    distinct_similarity(opening, a.opening) >= LOOSE_WORDS_RATIO)
+                   or fuzz.partial_ratio(opening, a.opening) >= textsim.SAME_PROMPT_RATIO  # "hold for sale"
+                   for a in cat.children.get(cur, []))
 
 
 def _head(words, t: float, n: int) -> str:
