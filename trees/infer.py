@@ -66,6 +66,10 @@ LOOSE_KEY_MARGIN = 15.0
 #: Fewer normalised characters than this after the words two openings share: too
 #: little of its own to tell one node by.
 MIN_DISTINCT_CHARS = 4
+#: The old prompt's last words the recognizer may glue to the new prompt's opening,
+#: and how much better the opening must match without them to move the boundary.
+GLUED_WORDS = 2
+GLUED_GAIN = 10.0
 #: Fewer different words than this (digits aside) name no node.
 MIN_OPENING_WORDS = 2
 #: Passes over a company's toneless calls, each learning from the others' presses
@@ -505,6 +509,8 @@ def find_cuts(tl: Timeline, cat: Catalog, known, trace: list | None = None) -> l
             # moved unseen (a shorter pause is the prompt's own sentences going on)
             unexplained += paused
             continue
+        if ev["rule"] == "known":
+            b = _glued_start(words, b, ev)
         ev["window"] = [round(b.stop, 3), round(b.t, 3)]
         if ev["rule"] == "ambiguous":  # something moved; where to is not known
             cuts.append(Cut(None, b.stop, b.t, ev, cur, opening))
@@ -514,6 +520,24 @@ def find_cuts(tl: Timeline, cat: Catalog, known, trace: list | None = None) -> l
         cuts.append(Cut(key, b.stop, b.t, ev, cur + (key,), opening))
         cur, since, replayed, unexplained = cur + (key,), b.t, False, 0
     return cuts
+
+
+def _glued_start(words, b: Boundary, ev: dict) -> Boundary:
+    """The boundary moved past the old prompt's last words when the recognizer heard
+    them glued to the new prompt ("to please hold for sale": "to" ends the menu): the
+    new node starts at the first word, after a pause of RESUME_GAP_S, from which its
+    opening matches the known one clearly better (by GLUED_GAIN), at most GLUED_WORDS
+    words in."""
+    ws = [(s, e, textsim.normalize(w)) for s, e, w in words if b.t - 1e-3 <= s < b.upto]
+    ws = [x for x in ws if x[2]]
+    best, at = float(ev["score"]), 0
+    for k in range(1, min(GLUED_WORDS, len(ws) - 1) + 1):
+        sc = opening_similarity(" ".join(w for _, _, w in ws[k:]), ev["matched"])
+        if sc >= best + GLUED_GAIN and ws[k][0] - ws[k - 1][1] >= RESUME_GAP_S:  # a pause between them
+            best, at = sc, k
+    if not at:
+        return b
+    return replace(b, t=ws[at][0], stop=ws[at - 1][1])
 
 
 def arrivals(tl: Timeline, cuts: list[Cut]) -> list[Arrival]:
