@@ -115,11 +115,6 @@ MIN_COVERAGE = 0.3
 #: this share of words lasts under INSTANT_WORD_S is dropped.
 INSTANT_WORD_S = 0.02
 HALLUCINATED_SHARE = 0.5
-#: A run of at least this many zero-length words ends a segment the decoder looped
-#: in ("Press 1. Press 2. Press 3. Press 2. Press 2. ..." to the window's token
-#: limit, seen on noisy phone calls): the run is cut and the words before it, which
-#: the alignment placed in the audio, are kept (the share rule dropped them all).
-MIN_INVENTED_RUN = 4
 
 
 def chunk_regions(
@@ -231,15 +226,6 @@ def _whisper_model(model_dir: str, cpu_threads: int, compute_type: str):
                         cpu_threads=cpu_threads, num_workers=1, local_files_only=True)
 
 
-def _cut_invented_tail(words: list[dict]) -> list[dict]:
-    """``words`` (a decoded segment's) without a closing run of MIN_INVENTED_RUN or
-    more words that last under INSTANT_WORD_S (words the alignment cannot place)."""
-    k = len(words)
-    while k and words[k - 1]["end"] - words[k - 1]["start"] < INSTANT_WORD_S:
-        k -= 1
-    return words[:k] if len(words) - k >= MIN_INVENTED_RUN else words
-
-
 class WhisperEngine:
     """faster-whisper on the speech regions of a call.
 
@@ -314,7 +300,7 @@ class WhisperEngine:
         for s in _decode_window_rest(self, audio, placed):
             if s["no_speech_prob"] > NO_SPEECH_PROB and s["avg_logprob"] < LOGPROB_FLOOR:
                 continue
-            ws_ = _cut_invented_tail([w for w in s["words"] if w["word"].strip()])
+            ws_ = [w for w in s["words"] if w["word"].strip()]
             if ws_ and sum(w["end"] - w["start"] < INSTANT_WORD_S for w in ws_) >= HALLUCINATED_SHARE * len(ws_):
                 # words the alignment cannot place in the audio were not in it: the
                 # decoder's invented tails ("... see you in the next video") come

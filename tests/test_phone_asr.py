@@ -1,6 +1,5 @@
 """Speech recognition of calls recorded on a phone: the line's steady noise taken out
-of Whisper's mel power (``audio.noisefloor``, ``asr.log_mel``), and a decoder loop's
-invented tail cut without losing the words before it. Real audio: Asterisk's
+of Whisper's mel power (``audio.noisefloor``, ``asr.log_mel``, ``WhisperEngine(denoise=True)``). Real audio: Asterisk's
 recorded prompts through the simulator's phone codecs, and calls of the phone
 corpus rendered again by the simulator (its TTS voices, codec, noise and caller)."""
 import json
@@ -72,15 +71,6 @@ def test_noise_floor_goes_and_speech_stays_through_a_phone_codec(model):
     moved_db = 10 * np.log10(mel[band][:, loud].sum() / out[band][:, loud].sum())
     assert drop_db > 3, drop_db
     assert moved_db < 0.5, moved_db
-
-
-def test_a_looped_segment_keeps_the_words_before_its_invented_tail():
-    placed = [{"word": w, "start": s, "end": s + d} for w, s, d in
-              [(" To", 0.0, 0.2), (" refill", 0.2, 0.4), (" press", 0.6, 0.3), (" 1.", 0.9, 0.3)]]
-    loop = [{"word": w, "start": 1.2, "end": 1.2} for w in [" Press", " 2."] * 20]
-    assert asr._cut_invented_tail(placed + loop) == placed
-    assert asr._cut_invented_tail(placed + loop[:2]) == placed + loop[:2]  # a short run is the share rule's
-    assert asr._cut_invented_tail(loop) == []
 
 
 def corpus_call(spec_name: str, i: int, out: Path) -> dict:
