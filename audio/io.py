@@ -67,6 +67,34 @@ def _check_riff(path: Path, head: bytes, size: int) -> None:
             f.seek(clen + (clen & 1), 1)
 
 
+def wav_duration_s(path: str | os.PathLike) -> float | None:
+    """Duration of a RIFF WAV file from its header (``fmt`` byte rate, ``data`` size),
+    without decoding; None for anything else or a header that does not say (streaming
+    recorders write 0 or 0xFFFFFFFF as the size)."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(12)
+            if head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+                return None
+            byte_rate = None
+            while True:
+                chunk = f.read(8)
+                if len(chunk) < 8:
+                    return None
+                cid, clen = struct.unpack("<4sI", chunk)
+                if cid == b"fmt ":
+                    fmt = f.read(clen + (clen & 1))
+                    byte_rate = struct.unpack("<I", fmt[8:12])[0] if len(fmt) >= 12 else None
+                    continue
+                if cid == b"data":
+                    if not byte_rate or clen in (0, 0xFFFFFFFF):
+                        return None
+                    return clen / byte_rate
+                f.seek(clen + (clen & 1), 1)
+    except OSError:
+        return None
+
+
 def _first_error_line(stderr: bytes) -> str:
     for line in stderr.decode("utf-8", "replace").splitlines():
         # ffmpeg prefixes "[demuxer @ 0x...]" and the input name; the caller names the file

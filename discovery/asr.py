@@ -274,14 +274,16 @@ class WhisperEngine:
         out: list[Utterance] = []
         for window in pack_windows(chunks, len(y16) / WHISPER_SR, PACK_WINDOW_S):
             found = self._transcribe_window(y16, window)
-            if len(window) > 1 and any(
-                    sum(e - s for s, e in piece[2]) >= MIN_RETRY_SPEECH_S
+            lost = [k for k, piece in enumerate(window) if len(window) > 1
+                    and sum(e - s for s, e in piece[2]) >= MIN_RETRY_SPEECH_S
                     and sum(w.end_s - w.start_s for u in found.get(k, ()) for w in u.words)
-                    < MIN_COVERAGE * sum(e - s for s, e in piece[2])
-                    for k, piece in enumerate(window)):
+                    < MIN_COVERAGE * sum(e - s for s, e in piece[2])]
+            for k in lost:
                 # the decoder lost a piece (its timestamps jumped past it): packing
-                # misled it, so this window's pieces are read one by one
-                found = {k: self._transcribe_window(y16, [piece]).get(0, []) for k, piece in enumerate(window)}
+                # misled it, so that piece is read alone (the pieces it did read keep
+                # their words: re-reading every piece of the window alone cost up to
+                # 4 passes per window on noisy calls, docs/benchmarks-scale.md)
+                found[k] = self._transcribe_window(y16, [window[k]]).get(0, [])
             out += [u for k in sorted(found) for u in found[k]]
         out.sort(key=lambda u: u.start_s)
         return out

@@ -118,8 +118,11 @@ def _prepare(path, stage, keys=None):
     sr = audio_io.PHONE_SR
     stage("decode")
     head, n, long_call = [], 0, False
+    header_s = audio_io.wav_duration_s(path)
     try:
-        blocks = audio_io.stream(path, sr)
+        # a WAV header says how long the call is: a short one is decoded once, not
+        # streamed first to find out (one ffmpeg run per call less)
+        blocks = audio_io.stream(path, sr) if header_s is None or header_s > CHUNK_S else iter(())
         for b in blocks:
             head.append(b)
             n += len(b)
