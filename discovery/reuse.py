@@ -293,7 +293,7 @@ def _rebuild(u: Utterance, words: tuple[Word, ...]) -> Utterance:
                                text=" ".join(w.word for w in words), words=words)
 
 
-@dataclass
+@dataclass(eq=False)  # compared by identity
 class _Prompt:
     """A stretch of speech heard in one or more calls of the company: the first
     hearing's fingerprint (``fp``, the frame grid every copy is aligned to) and each
