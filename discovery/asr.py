@@ -111,10 +111,6 @@ JOIN_S = 1.0
 #: span ~60-90 % of prompt speech; a lost piece has none or one.
 MIN_RETRY_SPEECH_S = 1.0
 MIN_COVERAGE = 0.3
-#: A window's lost pieces are packed again this many times before each is read alone.
-#: Reading every piece of such a window alone (as before) cost one pass per piece:
-#: 29 of bluebird-airlines' 41 passes (docs/benchmarks-scale.md).
-REPACK_TRIES = 1
 #: Whisper's word alignment gives invented words no duration; a segment in which
 #: this share of words lasts under INSTANT_WORD_S is dropped.
 INSTANT_WORD_S = 0.02
@@ -141,18 +137,6 @@ def chunk_regions(
         else:
             chunks.append([(s, e)])
     return chunks
-
-
-def _lost_pieces(window, found: dict) -> list[int]:
-    """Pieces of a packed window with at least MIN_RETRY_SPEECH_S of speech whose
-    words cover less than MIN_COVERAGE of it."""
-    out = []
-    for k, (_c0, _c1, regions) in enumerate(window):
-        speech = sum(e - s for s, e in regions)
-        heard = sum(w.end_s - w.start_s for u in found.get(k, ()) for w in u.words)
-        if speech >= MIN_RETRY_SPEECH_S and heard < MIN_COVERAGE * speech:
-            out.append(k)
-    return out
 
 
 def _inside(t_mid: float, regions: Sequence[tuple[float, float]], slack_s: float = WORD_SLACK_S) -> bool:
@@ -289,30 +273,18 @@ class WhisperEngine:
         y16 = _resample(y, sr, WHISPER_SR)
         out: list[Utterance] = []
         for window in pack_windows(chunks, len(y16) / WHISPER_SR, PACK_WINDOW_S):
-            found = self._read_packed(y16, window, REPACK_TRIES)
+            found = self._transcribe_window(y16, window)
+            if len(window) > 1 and any(
+                    sum(e - s for s, e in piece[2]) >= MIN_RETRY_SPEECH_S
+                    and sum(w.end_s - w.start_s for u in found.get(k, ()) for w in u.words)
+                    < MIN_COVERAGE * sum(e - s for s, e in piece[2])
+                    for k, piece in enumerate(window)):
+                # the decoder lost a piece (its timestamps jumped past it): packing
+                # misled it, so this window's pieces are read one by one
+                found = {k: self._transcribe_window(y16, [piece]).get(0, []) for k, piece in enumerate(window)}
             out += [u for k in sorted(found) for u in found[k]]
         out.sort(key=lambda u: u.start_s)
         return out
-
-    def _read_packed(self, y16: np.ndarray, window, tries: int) -> dict[int, list[Utterance]]:
-        """``_transcribe_window``, and again for the pieces the decoder lost (their
-        timestamps jumped past them, or a loop of invented words was dropped): the
-        pieces it read keep their words; the lost ones are packed again (halves, when
-        it lost them all) while ``tries`` lasts, then read alone."""
-        found = self._transcribe_window(y16, window)
-        lost = _lost_pieces(window, found) if len(window) > 1 else []
-        if not lost:
-            return found
-        if tries <= 0:
-            groups = [[k] for k in lost]
-        elif len(lost) < len(window):
-            groups = [lost]
-        else:
-            groups = [lost[:len(lost) // 2], lost[len(lost) // 2:]]
-        for g in groups:
-            again = self._read_packed(y16, [window[k] for k in g], tries - 1)
-            found.update({k: again.get(j, []) for j, k in enumerate(g)})
-        return found
 
     def _transcribe_window(self, y16: np.ndarray, window) -> dict[int, list[Utterance]]:
         """Utterances per piece of one packed window, in file time."""

@@ -82,20 +82,15 @@ def test_third_call_reuses_words_two_hearings_agreed_on(tmp_path):
     # two calls the engine has not heard: both decoded, nothing copied between them
     first, _again = eng.transcribe_calls([(y, SR, speech(y)), (y1, SR, speech(y1))])
     assert eng.stats["reused_s"] == 0
-    # tiny.en reads the same audio differently in another spot of a window ("welcome
-    # to kinsou so gas" / "kinsoso gas"): only the prompt read the same way is reused
-    agreed = [p for p in eng._prompts if p.agreed() is not None]
-    assert agreed and len(agreed) < len(eng._prompts)
+    # the same audio in two calls, each read in its own round (side by side in one
+    # window the decoder read "welcome to kinsou so gas" / "kinsoso gas"): they agree
+    assert all(p.agreed() is not None for p in eng._prompts)
     (third,) = eng.transcribe_calls([(y2, SR, speech(y2))])
-    # here the one read the same way is the last ("please hold while we try to connect you")
-    (s1, _), (s2, e2) = speech(y)[-1], speech(y2)[-1]
-    assert eng.stats["reused_s"] == pytest.approx(e2 - s2, abs=0.01)
-    w1 = [w for u in first for w in u.words if w.start_s >= s1 - 0.3]
-    w3 = [w for u in third for w in u.words if w.start_s >= s2 - 0.3]
-    assert [w.word for w in w3] == [w.word for w in w1] and len(w1) >= 4
+    assert eng.stats["reused_s"] > 0.8 * sum(e - s for s, e in speech(y2))
+    w1 = [w for u in first for w in u.words]
+    w3 = [w for u in third for w in u.words]
+    assert [w.word for w in w3] == [w.word for w in w1] and w1
     assert all(abs(b.start_s - a.start_s - shift) < 0.03 for a, b in zip(w1, w3))
-    # prompts whose two hearings differed were decoded again: a third hearing each
-    assert all(len(p.hearings) == 3 for p in eng._prompts if p not in agreed)
     # an empty memory changes nothing: the glued speech decodes as the whole call does
     plain = whisper.transcribe(y, SR, speech(y))
     fresh = ReuseEngine(whisper).transcribe(y, SR, speech(y))
