@@ -348,42 +348,37 @@ class ReuseEngine:
 
     def transcribe_calls(self, calls: Sequence[tuple[np.ndarray, int, Sequence[tuple[float, float]]]]
                          ) -> list[list[Utterance]]:
-        """``transcribe`` for several calls at once, decoded in rounds packed across
-        calls, each round holding at most one copy of a prompt: two copies read side by
-        side in one Whisper window are not independent hearings (the decoder repeats
-        what it has just written; on the corpus option F1 fell 86 % -> 80 %).
+        """``transcribe`` for several calls, one after the other, each decoded on its
+        own (its speech packed into its own Whisper windows, as without reuse): a unit
+        whose prompt earlier calls heard the same way ``AGREE`` times takes those words,
+        times shifted; the rest of the call is decoded, and each prompt it holds gains
+        one hearing (one per call: copies side by side in one window are not
+        independent, the decoder repeats what it has just written).
 
-        Round 1: units heard for the first time and unmatched ones, and the first copy
-        of each prompt still short of ``AGREE`` hearings (copies from different calls
-        first); round 2: the second copy. Then the other copies take the agreed
-        reading's words, times shifted; those of a prompt whose hearings disagree are
-        decoded, one copy of each prompt per round (and heard: they may settle it for
-        later calls)."""
-        out: list[list[Utterance]] = [[] for _ in calls]
-        groups, alone = self._group(calls)
-        rounds: list[list[tuple[_Unit, int | None, int]]] = [[(u, None, 0) for u in alone]]
-        later = []
+        Packing every call's speech into shared windows instead (decoding rounds across
+        calls) changed readings enough to cost option F1 on the corpus (86 % -> 80 %,
+        bluebird-airlines 50 % -> 12 %): docs/benchmarks-scale.md."""
+        return [self._call(i, calls) for i in range(len(calls))]
+
+    def _call(self, i: int, calls) -> list[Utterance]:
+        """One call of ``calls``: reused units' words and the decoded rest."""
+        out: list[Utterance] = []
+        groups, alone = self._group([calls[i]])
+        todo, heard = list(alone), []
         for k, members in groups.items():
-            p = self._prompts[k]
-            heard = _spread(members, 0 if p.agreed() is not None else max(0, AGREE - len(p.hearings)))
-            for j, (u, off) in enumerate(heard):
-                rounds += [[] for _ in range(j + 1 - len(rounds))]
-                rounds[j].append((u, k, off))
-            later += [(u, k, off) for u, off in members if (u, off) not in heard]
-        for items in rounds:
-            self._round(calls, items, out)
-        pending: dict[int, list] = {}
-        for unit, k, off in later:
             utts = self._prompts[k].agreed()
-            if utts is None:
-                pending.setdefault(k, []).append((unit, k, off))
-                continue
-            shift = unit.start_s - off * HOP_S
-            out[unit.call] += [_rebuild(u, _shift_words(u.words, lambda t: t + shift)) for u in utts]
-            self.stats["reused_s"] += unit.end_s - unit.start_s
-        for j in range(max(map(len, pending.values()), default=0)):
-            self._round(calls, [v[j] for v in pending.values() if len(v) > j], out)
-        return [sorted(u, key=lambda u: u.start_s) for u in out]
+            for n, (unit, off) in enumerate(members):
+                if utts is None:
+                    todo.append(unit)
+                    if n == 0:
+                        heard.append((unit, k, off))
+                    continue
+                shift = unit.start_s - off * HOP_S
+                out += [_rebuild(u, _shift_words(u.words, lambda t: t + shift)) for u in utts]
+                self.stats["reused_s"] += unit.end_s - unit.start_s
+        (decoded,) = self._decode([calls[i]], todo)
+        self._hear([calls[i]], heard, [decoded])
+        return sorted(out + decoded, key=lambda u: u.start_s)
 
     def _group(self, calls) -> tuple[dict[int, list[tuple[_Unit, int]]], list[_Unit]]:
         """Every call's units as copies of remembered prompts (``{prompt index:
@@ -401,14 +396,6 @@ class ReuseEngine:
             else:
                 groups.setdefault(found[0], []).append((unit, found[1]))
         return groups, alone
-
-    def _round(self, calls, items: list[tuple[_Unit, int | None, int]], out: list[list[Utterance]]) -> None:
-        """Decode these units in one go; their words go to ``out`` and, for copies of a
-        prompt (``k`` not None), to its hearings."""
-        decoded = self._decode(calls, [u for u, _, _ in items])
-        self._hear(calls, [(u, k, off) for u, k, off in items if k is not None], decoded)
-        for i, utts in enumerate(decoded):
-            out[i] += utts
 
     def _cut(self, calls) -> list[_Unit]:
         """Every call's units (``_units``), fingerprinted when long enough."""
@@ -463,15 +450,3 @@ class ReuseEngine:
         utts = self.inner.transcribe(g.y, g.sr, g.regions)
         return g.split([u for u in utts if u.words], len(calls))
 
-
-def _spread(members: list[tuple[_Unit, int]], n: int) -> list[tuple[_Unit, int]]:
-    """``n`` of a prompt's copies, from as many different calls as there are."""
-    picked, calls = [], set()
-    for m in members:
-        if len(picked) < n and m[0].call not in calls:
-            picked.append(m)
-            calls.add(m[0].call)
-    for m in members:
-        if len(picked) < n and m not in picked:
-            picked.append(m)
-    return picked

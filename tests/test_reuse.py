@@ -82,7 +82,7 @@ def test_third_call_reuses_words_two_hearings_agreed_on(tmp_path):
     # two calls the engine has not heard: both decoded, nothing copied between them
     first, _again = eng.transcribe_calls([(y, SR, speech(y)), (y1, SR, speech(y1))])
     assert eng.stats["reused_s"] == 0
-    # the same audio in two calls, each read in its own round (side by side in one
+    # the same audio in two calls, each read in its own windows (side by side in one
     # window the decoder read "welcome to kinsou so gas" / "kinsoso gas"): they agree
     assert all(p.agreed() is not None for p in eng._prompts)
     (third,) = eng.transcribe_calls([(y2, SR, speech(y2))])
