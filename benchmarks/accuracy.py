@@ -90,8 +90,8 @@ def _err(e: BaseException) -> str:
 
 def run_company(group: tuple[list[tuple[str, str]], bool]) -> list[dict]:
     """``--pipeline``: a company's calls through ``pipeline.analyse_calls``, as ``discover
-    map`` runs them (prompt reuse on unless ``--no-reuse``); the company's time is
-    shared out over its calls by duration."""
+    map`` runs them; ``--reuse`` with prompt reuse (discovery/reuse.py, experimental);
+    the company's time is shared out over its calls by duration."""
     from ivrkit.discovery.pipeline import analyse_calls
 
     tasks, reuse = group
@@ -586,8 +586,7 @@ def main(argv=None) -> int:
                     help="how --lang's recognizer splits the work (default: the engine's)")
     ap.add_argument("--pipeline", action="store_true", help="each company's calls through "
                     "pipeline.analyse_calls (streamed decoding, speech-only audio), as `discover map` runs them")
-    ap.add_argument("--reuse", action="store_true", help="the same as --pipeline (kept for older commands)")
-    ap.add_argument("--no-reuse", action="store_true", help="--pipeline without prompt reuse (discovery/reuse.py)")
+    ap.add_argument("--reuse", action="store_true", help="--pipeline with prompt reuse (discovery/reuse.py, experimental)")
     ap.add_argument("--from-json", type=Path, help="score the per-call results of an earlier --json run "
                     "against the current truth files, without analysing again")
     a = ap.parse_args(argv)
@@ -602,8 +601,8 @@ def main(argv=None) -> int:
         return rescore(a, comps, tasks)
     init = (a.engine, a.model, a.dtmf_only, use_mm, a.beam, a.no_prompt, a.lang, a.strategy)
     t0 = time.perf_counter()
-    if a.reuse or a.pipeline or a.no_reuse:
-        groups = [([t for t in tasks if t[0] == c["dir"]], not a.no_reuse) for c in comps]
+    if a.reuse or a.pipeline:
+        groups = [([t for t in tasks if t[0] == c["dir"]], a.reuse) for c in comps]
         if a.jobs > 1:
             from multiprocessing import Pool
 
@@ -624,8 +623,8 @@ def main(argv=None) -> int:
     wall = time.perf_counter() - t0
     mode = "DTMF only (no speech recognition)" if a.dtmf_only else f"engine {a.engine}" + (
         f", --lang {a.lang}" + (f" ({a.strategy})" if a.strategy else "") if a.lang else "")
-    if a.reuse or a.pipeline or a.no_reuse:
-        mode += ", pipeline.analyse_calls" + (" without prompt reuse" if a.no_reuse else " with prompt reuse")
+    if a.reuse or a.pipeline:
+        mode += ", pipeline.analyse_calls" + (" with prompt reuse" if a.reuse else "")
     head = (f"ivrkit accuracy on {a.corpus}: {len(comps)} companies, {len(tasks)} calls, {mode}, "
             f"{a.jobs} job(s), {wall:.0f} s wall" + ("" if use_mm else ", multimon-ng not run"))
     return report(a, comps, results, head, mode)

@@ -19,8 +19,8 @@ Per company and in total it prints:
 Then one end-to-end CLI pair (`discover map` twice, same cache) on the first company.
 
 ``--map-only`` (issue 17's speed target): both workers run the same library call,
-``pipeline.map_calls(calls)`` (no cache: what `discover map --no-cache` does, prompt
-reuse included where the tree has it), each company once per tree, the order swapped from one company to the next;
+``pipeline.map_calls(calls)`` (no cache, no reuse: what `discover map --no-cache`
+does), each company once per tree, the order swapped from one company to the next;
 printed per company: seconds, RTF of each tree, ratio (wall), CPU seconds per audio
 second of each and their ratio, the load average. Then
 ``--cli-rounds`` rounds of `discover map CALLS --no-cache` of ``--cli-company`` (default

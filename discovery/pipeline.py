@@ -52,13 +52,15 @@ def analyse_call(path: str | os.PathLike, engine: Engine | None = None,
 def analyse_calls(paths: Sequence[str | os.PathLike], engine: Engine | None = None,
                   cache: AnalysisCache | None = None,
                   on_stage: Callable[[str, str], None] | None = None,
-                  keys: Sequence | None = None, reuse: bool = True) -> list[dict]:
+                  keys: Sequence | None = None, reuse: bool = False) -> list[dict]:
     """``analyse_call`` for a company's calls, the recognizer run once for all of them.
 
     Each call is decoded and its signal analysed; its speech (and a little audio
     around it) is kept, the rest dropped. With ``reuse`` (and more than one call) the
-    engine is wrapped in a ``ReuseEngine``: every call's speech is heard in one go,
-    packed across calls, and a prompt heard the same way twice is not decoded again.
+    engine is wrapped in a ``ReuseEngine``: a prompt two calls heard the same way is
+    not decoded again (experimental, off: on the corpus it lowered option F1, see
+    docs/benchmarks-scale.md). An engine with ``transcribe_calls`` hears the calls
+    through it.
     Cached calls are read from ``cache``. ``on_stage(file, stage)`` reports progress.
     ``keys``: per call, the keys the caller sent (None: its sidecar, if any); a call
     given keys this way is not cached (the cache keys on the sidecar file, not on a
@@ -171,7 +173,7 @@ def map_calls(paths: Iterable[str | os.PathLike], company: str | None = None,
               number: str | None = None, into: nx.DiGraph | None = None,
               engine: Engine | None = None, margin_s: float | None = None,
               on_call: Callable[[str], None] | None = None,
-              cache: AnalysisCache | None = None, reuse: bool = True) -> nx.DiGraph:
+              cache: AnalysisCache | None = None, reuse: bool = False) -> nx.DiGraph:
     """Analyse every call and merge them into one menu tree.
 
     Parameters: ``paths`` the company's recordings; ``company`` / ``number`` written
@@ -180,7 +182,8 @@ def map_calls(paths: Iterable[str | os.PathLike], company: str | None = None,
     shared by all calls; ``margin_s`` the wait's safety margin (the default when None);
     ``on_call`` called with each path as its analysis starts; ``cache`` an
     ``AnalysisCache`` (see ``analyse_call``); ``reuse`` stop decoding a prompt once
-    two calls heard it the same way (``ReuseEngine``, see ``analyse_calls``).
+    two calls heard it the same way (``ReuseEngine``, experimental and off: see
+    ``analyse_calls``).
     Returns the tree (networkx DiGraph, node-link JSON by ``ivrkit.trees.write_tree``)
     with ``listen_after`` and ``wait`` set on its nodes.
     """
