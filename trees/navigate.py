@@ -227,8 +227,9 @@ SHARED_OPTIONS_SHARE = 0.67
 NO_GAP_S = 0.15
 #: How platforms refuse a key, at the start of what they play next (Asterisk's
 #: pm-invalid-option "That option is invalid", option-is-invalid, "I'm sorry, I didn't
-#: understand", common "that is not a valid option / please try again").
-INVALID_KEY_RE = re.compile(r"\b(invalid|not a valid|try again|didn t understand|did not understand|"
+#: understand", common "that is not a valid option / please try again"); "in valid":
+#: the recognizer splits the word through a phone codec ("that option is in valid").
+INVALID_KEY_RE = re.compile(r"\b(invalid|in valid|not a valid|try again|didn t understand|did not understand|"
                             r"not recognized|not recognised)\b")
 #: Words in a row shared by a visit and the one before it that show the menu started
 #: over (a replay repeats whole option sentences; a prompt going on shares at most
