@@ -58,6 +58,11 @@ MIN_PERSON_SPEECH_S = 0.4
 SAME_VOICE_MAX = 3.2
 #: Voice statistics of shorter speech are too few frames to compare (a word or two).
 MIN_VOICE_S = 1.0
+#: Speech that short (or of fewer than REPEAT_MIN_WORDS words) followed by more
+#: speech within this gap is one sentence the
+#: segmenter cut (at a level dip, not a pause: a pause between sentences is 0.4 s
+#: and more in the simulator's and the Asterisk prompts).
+FRAGMENT_GAP_S = 0.1
 #: The IVR speaks in one voice: a prompt whose pitch is further than this ratio (4
 #: semitones) from the median pitch of the call's prompts is mis-tracked (flite kal
 #: read at 178 or 242 Hz against its ~105) or not the IVR's, and is no reference.
@@ -186,10 +191,17 @@ def hold_time(visit: dict, events: list[dict], heard_before: list[str] = (),
     ivr_voices = ivr_references([_voice(e) for e in events if e["type"] == "speech"
                                  and e["end"] <= hold_start + 0.05])
     waits = [w for w in (announced_wait_s(e.get("text"), lang) for e in speech) if w is not None]
-    for e in speech:
+    for k, e in enumerate(speech):
         if e["start"] < hold_start or e["end"] - e["start"] < MIN_PERSON_SPEECH_S:
             continue
         text = e.get("text") or ""
+        nxt = speech[k + 1] if k + 1 < len(speech) else None
+        if nxt is not None and nxt["start"] - e["end"] <= FRAGMENT_GAP_S and (
+                e["end"] - e["start"] < MIN_VOICE_S or len(normalize(text).split()) < REPEAT_MIN_WORDS):
+            # too short to judge alone and run on without a pause: one sentence the
+            # segmenter split ("Your call" | "is important to us"), judged whole
+            text = f"{text} {nxt.get('text') or ''}"
+            e = {**e, "end": nxt["end"], "voice": nxt.get("voice")}
         if ivr_voice(e, ivr_voices):
             heard.append(text)  # the IVR's voice: its own announcement, however heard
             continue
