@@ -101,6 +101,8 @@ def test_hours_notices_are_not_after_hours(text):
 
 def test_hold_announcements_and_waits():
     assert holds.is_hold_announcement("Your call is important to us. Please stay on the line.")
+    # cut at the segmenter's region end, "to us" in the next region
+    assert holds.is_hold_announcement("Your call is important,")
     assert holds.is_hold_announcement("Su llamada es muy importante para nosotros, por favor espere.")
     assert holds.is_hold_announcement("שיחתך חשובה לנו, אנא המתן על הקו")
     assert not holds.is_hold_announcement("Hi, this is Dana. How can I help you today?")
