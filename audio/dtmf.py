@@ -449,28 +449,25 @@ def vote_share(seg: np.ndarray, s: int, e: int, key: int, **tests) -> float:
 def _refine(y: np.ndarray, key: int, b_first: int, b_last: int, votes: np.ndarray,
             twist_db: float | None = None, min_share: float = MIN_VOTE_SHARE,
             block_tests: dict | None = None) -> list[DtmfPress]:
+    """Presses of ``key`` in blocks ``b_first..b_last``: exact edges, then the press tests."""
     row_hz, col_hz = ROW_HZ[key // 4], COL_HZ[key % 4]
     pad = int(EDGE_SEARCH_S * SR)
     a = max(0, b_first * HOP - pad)
-    b = min(len(y), b_last * HOP + BLOCK + pad)
-    seg = y[a:b]
-    env_r = tone_envelope(seg, row_hz)
-    env_c = tone_envelope(seg, col_hz)
+    seg = y[a:min(len(y), b_last * HOP + BLOCK + pad)]
+    voted = np.flatnonzero(votes[b_first : b_last + 1] == key) + b_first
     # steady level: median over the samples covered by voting blocks
     core = np.zeros(len(seg), dtype=bool)
-    voted = np.flatnonzero(votes[b_first : b_last + 1] == key) + b_first
     for v in voted:
         core[max(0, v * HOP - a) : v * HOP - a + BLOCK] = True
-    ref_r = np.median(env_r[core])
-    ref_c = np.median(env_c[core])
+    env_r, env_c = tone_envelope(seg, row_hz), tone_envelope(seg, col_hz)
+    ref_r, ref_c = np.median(env_r[core]), np.median(env_c[core])
     if ref_r <= 0 or ref_c <= 0:
         return []
     both = np.minimum(env_r / ref_r, env_c / ref_c)
-    above = both >= EDGE_FRACTION
     # bridge dips shorter than a Q.24 dropout
-    merged = bridge_spans(mask_spans(above), lambda end, s: s - end <= MAX_DROPOUT_S * SR)
-    out: list[DtmfPress] = []
+    merged = bridge_spans(mask_spans(both >= EDGE_FRACTION), lambda end, s: s - end <= MAX_DROPOUT_S * SR)
     vote_centres = voted * HOP + BLOCK // 2 - a
+    out: list[DtmfPress] = []
     for s, e in merged:
         n_votes = np.count_nonzero((vote_centres >= s) & (vote_centres < e))
         if n_votes < MIN_VOTES or vote_share(seg, s, e, key, **(block_tests or {})) < min_share:
@@ -482,32 +479,35 @@ def _refine(y: np.ndarray, key: int, b_first: int, b_last: int, votes: np.ndarra
         end = len(both) - _edge(both[::-1], len(both) - e, EDGE_FRACTION) + shift
         if (end - start) / SR < MIN_PRESS_S:
             continue
-        # frequency and twist over the voting blocks of the press (over prompt speech
-        # the edges may hold more voice than tone), at most 0.4 s
-        inside = vote_centres[(vote_centres >= s) & (vote_centres < e)]
-        lo = max(int(s), int(inside.min()) - BLOCK // 2)
-        hi = min(int(e), int(inside.max()) + BLOCK // 2, lo + int(0.4 * SR))
-        body = seg[lo:hi]
-        fr, ar = peak_tone(body, row_hz)
-        fc, ac = peak_tone(body, col_hz)
-        if abs(fr / row_hz - 1) > MAX_FREQ_ERROR or abs(fc / col_hz - 1) > MAX_FREQ_ERROR:
-            continue
-        if is_voice_comb(body, fr, fc, min(ar, ac)):
-            continue
-        twist = float(_db(ar**2) - _db(ac**2))
-        normal, reverse = (NORMAL_TWIST_DB, REVERSE_TWIST_DB) if twist_db is None else (twist_db, twist_db)
-        if twist > normal + PRESS_TWIST_MARGIN_DB or -twist > reverse + PRESS_TWIST_MARGIN_DB:
-            continue
-        level_db = float(20 * np.log10(max(ar, ac, 1e-10)))
-        out.append(
-            DtmfPress(
-                key=KEYS[key // 4][key % 4],
-                start_s=round(float(a + start) / SR, 5),
-                end_s=round(float(a + end) / SR, 5),
-                level_db=round(level_db, 2),
-            )
-        )
+        level_db = _press_body_level(seg, s, e, vote_centres, row_hz, col_hz, twist_db)
+        if level_db is not None:
+            out.append(DtmfPress(key=KEYS[key // 4][key % 4], start_s=round(float(a + start) / SR, 5),
+                                 end_s=round(float(a + end) / SR, 5), level_db=round(level_db, 2)))
     return out
+
+
+def _press_body_level(seg: np.ndarray, s: int, e: int, vote_centres: np.ndarray, row_hz: float,
+                      col_hz: float, twist_db: float | None) -> float | None:
+    """Level (dBFS) of a press's body when its frequencies, comb and twist pass, else None.
+
+    The body is the voting blocks of the press, at most 0.4 s: over prompt speech the
+    edges may hold more voice than tone.
+    """
+    inside = vote_centres[(vote_centres >= s) & (vote_centres < e)]
+    lo = max(int(s), int(inside.min()) - BLOCK // 2)
+    hi = min(int(e), int(inside.max()) + BLOCK // 2, lo + int(0.4 * SR))
+    body = seg[lo:hi]
+    fr, ar = peak_tone(body, row_hz)
+    fc, ac = peak_tone(body, col_hz)
+    if abs(fr / row_hz - 1) > MAX_FREQ_ERROR or abs(fc / col_hz - 1) > MAX_FREQ_ERROR:
+        return None
+    if is_voice_comb(body, fr, fc, min(ar, ac)):
+        return None
+    twist = float(_db(ar**2) - _db(ac**2))
+    normal, reverse = (NORMAL_TWIST_DB, REVERSE_TWIST_DB) if twist_db is None else (twist_db, twist_db)
+    if twist > normal + PRESS_TWIST_MARGIN_DB or -twist > reverse + PRESS_TWIST_MARGIN_DB:
+        return None
+    return float(20 * np.log10(max(ar, ac, 1e-10)))
 
 
 def _codec_pass(y8: np.ndarray, powers, votes: np.ndarray, found: list[DtmfPress],

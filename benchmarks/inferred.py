@@ -90,10 +90,11 @@ def _inferred(tl: dict) -> list[dict]:
     return [p for m in tl["menus"] for p in m.get("presses") or [] if p.get("inferred")]
 
 
-def score_presses(truth: dict, tl: dict) -> dict:
-    """Moves found / missed and presses invented in one toneless call."""
+def score_presses(truth: dict, tl: dict, entered: set | None = None) -> dict:
+    """Moves found / missed and presses invented in one toneless call; ``entered``:
+    node paths some call with tones went to (the moves there are counted apart)."""
     moves, inf = _moves(truth), _inferred(tl)
-    used, right = set(), 0
+    used, right, right_rules = set(), 0, []
     for p in inf:
         lo, hi = p.get("window") or (p["time"], p["time"])
         hit = next((j for j, m in enumerate(moves) if j not in used and m["key"] == p["key"]
@@ -101,8 +102,12 @@ def score_presses(truth: dict, tl: dict) -> dict:
         if hit is not None:
             used.add(hit)
             right += 1
+            right_rules.append(p.get("rule"))
+    known = [tuple(m["to"]) in (entered or set()) for m in moves]
     return {"moves": len(moves), "right": right, "invented": len(inf) - right,
-            "rules": [p.get("rule") for p in inf]}
+            "rules": [p.get("rule") for p in inf], "right_rules": right_rules,
+            "moves_known": sum(known), "right_known": sum(1 for j in used if known[j]),
+            "ambiguous": [m["unplaced"]["candidates"] for m in tl["menus"] if m.get("unplaced")]}
 
 
 def listened_only(tl: dict, truth: dict) -> dict | None:
@@ -162,7 +167,8 @@ def score_company(name: str, run: dict, true_tree: dict) -> dict:
           "inferred": scoring.score_options(true_tree, _tree(run["tl"], trs[0], out=merged), heard),
           "sidecar": scoring.score_options(true_tree, _tree(keyed, trs[0]), heard)}
     by_file = {m["file"]: m for m in merged}
-    presses = [score_presses(trs[i], by_file.get(run["tl"][i]["file"], run["tl"][i])) for i in oob]
+    entered = {tuple(v["path"]) for i, t in enumerate(trs) if i not in oob for v in t["visits"]}
+    presses = [score_presses(trs[i], by_file.get(run["tl"][i]["file"], run["tl"][i]), entered) for i in oob]
     with_tones = sum(len(_inferred(by_file.get(tl["file"], tl))) for i, tl in enumerate(run["tl"]) if i not in oob)
     # the toneless calls cut before their first key, merged with the calls with tones
     still = [c for c in (listened_only(json.loads(json.dumps(run["tl"][i])), trs[i]) for i in oob) if c]
@@ -203,7 +209,14 @@ def report(reps: list[dict]) -> None:
             rules[x] = rules.get(x, 0) + 1
     print(f"\ntoneless calls: {len(ps)}; true moves {m}; inferred right {ok} ({ok / m:.0%} of the moves, "
           f"key + place within {TOLERANCE_S:.1f} s before the stop .. next prompt); invented {inv}")
-    print(f"inferred presses by rule: {rules}")
+    mk, rk = sum(p.get("moves_known", 0) for p in ps), sum(p.get("right_known", 0) for p in ps)
+    print(f"  of the moves to a node some call with tones entered: {rk}/{mk}; to a node only toneless "
+          f"calls went to: {ok - rk}/{m - mk}")
+    right_by = {x: sum(p.get("right_rules", []).count(x) for p in ps) for x in rules}
+    print(f"inferred presses by rule: {rules}; of them right: {right_by}")
+    amb = [c for p in ps for c in p.get("ambiguous", [])]
+    print(f"moves flagged ambiguous (not inferred, the call placed no further): {len(amb)} "
+          f"(candidates: {amb})")
     print(f"inferred presses on calls with tones: {sum(r['inferred_with_tones'] for r in reps)}; on "
           f"{sum(r['no_move_calls'] for r in reps)} toneless calls cut before their first key (nothing moved): "
           f"{sum(r['inferred_no_move'] for r in reps)}")

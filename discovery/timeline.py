@@ -310,6 +310,8 @@ def _describe(v: _Visit, words, music_regions) -> Visit:
         opts = _before_hold(opts, v, music_regions)
     listen_after, lower, upper = _visit_listen(v, vw, kind, lang)
     extra = {"lang": lang} if lang else {}
+    if prompts.opens_with_refusal(text, lang or "en"):
+        extra["refused"] = True  # the platform refused the key that led here
     if v.via is None and not v.presses:
         # no key taken: the call may have gone on through menus whose tones were not
         # in the audio (keys sent out of band); trees.infer cuts it where the IVR moved,
@@ -341,11 +343,14 @@ def _events(sig, words, presses, accepted_flags) -> list[Event]:
         if r.kind == "speech":
             rw = _words_in(words, r.start_s, r.end_s)
             lang = prompt_lang(rw)
+            text = " ".join(w.word for w in rw).strip()
             extra = {"lang": lang} if lang else {}
+            if prompts.opens_with_refusal(text, lang or "en"):
+                extra["refusal"] = True  # trees.infer: the menu starts over, nothing moved
             voice = _voice_of(r, getattr(sig, "voices", ()))
             if voice is not None:
                 extra["voice"] = voice
-            events.append(Event("speech", _r(r.start_s), _r(r.end_s), text=" ".join(w.word for w in rw).strip(),
+            events.append(Event("speech", _r(r.start_s), _r(r.end_s), text=text,
                                 words=tuple(WordRecord(w.word, _r(w.start_s), _r(w.end_s), _r(w.conf, 3))
                                             for w in rw), extra=extra))
         elif r.kind == "music":

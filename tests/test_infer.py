@@ -147,3 +147,77 @@ def test_one_toneless_call_alone_by_the_option_it_echoes(tmp_path):
     assert lo - 1.0 <= truth["presses"][0]["start"] <= hi
     assert G.has_edge("root", "2") and G.edges["root", "2"]["inferred"] and not G.edges["root", "2"]["evidence"]
     assert "1" not in G.nodes or not G.nodes["1"].get("visits")  # nothing invented on the way
+
+
+LEFT_SPEC = {
+    "company": "Left Gas", "number": "1-800-555-0124", "voice": "flite:kal",
+    "greeting": ["Thank you for calling Left Gas."],
+    "menu": {"kind": "menu", "options": [
+        {"key": "1", "label": "billing", "say": "For {label}, press {key}.",
+         "node": {"kind": "info", "prompt": ["Your bill is due on the first of the month.", "Goodbye."]}},
+        {"key": "2", "label": "gas leaks", "say": "To report {label}, press {key}.",
+         "node": {"kind": "info", "prompt": ["Leave the building now. Report gas leaks from outside.",
+                                              "Goodbye."]}},
+        {"key": "3", "label": "outages", "say": "For {label}, press {key}.",
+         "node": {"kind": "info", "prompt": ["There are no outages in your area today.", "Goodbye."]}},
+    ]},
+}
+
+
+@pytest.fixture(scope="module")
+def left_calls(tmp_path_factory):
+    """Three calls to LEFT_SPEC: call01 with tones presses 3; call02 (2) and call03
+    (1) send their keys out of band. Timelines and truths."""
+    import shutil
+
+    from ivrkit.discovery.pipeline import analyse_calls
+
+    if not shutil.which("flite"):
+        pytest.skip("flite (Debian package) not installed")
+    out = tmp_path_factory.mktemp("left")
+    (out / "left.json").write_text(json.dumps(LEFT_SPEC))
+    spec = simulate.load_spec(out / "left.json")
+    rend = simulate.Renderer(simulate.default_cache())
+    truths = []
+    # call01 waits 2 s after the menu (heard whole, a key awaited), the others 1 s
+    for i, (key, oob) in enumerate((("3", False), ("2", True), ("1", True)), 1):
+        plan = {"name": f"call0{i}", "seed": 10 + i, "codec": "pcm16", "snr_db": 35, "ring_cycles": 1,
+                "keys_out_of_band": oob, "steps": [{"key": key, "at": "end", "t": 1.0 if oob else 2.0}]}
+        truths.append(simulate.render_call(spec, plan, rend, out))
+    tls = analyse_calls([out / t["file"] for t in truths])
+    assert [bool([e for e in tl["events"] if e["type"] == "dtmf"]) for tl in tls] == [True, False, False]
+    return tls, truths
+
+
+def test_toneless_calls_learn_from_each_other(left_calls):
+    """call02's new prompt says its label's own word ("gas leaks"); that leaves one
+    key nobody entered for call03, whose prompt says nothing of its label."""
+    tls, truths = left_calls
+    G, merged = _merge(tls)
+    got = {t["file"]: _inferred(t) for t in merged}
+    assert [p["key"] for p in got["call02.wav"]] == ["2"]
+    assert got["call02.wav"][0]["rule"] in ("label-words", "unknown-child")
+    assert [(p["key"], p["rule"]) for p in got["call03.wav"]] == [("1", "unknown-child")]
+    for t in truths[1:]:
+        p = got[t["file"]][0]
+        assert p["window"][0] - 1.0 <= t["presses"][0]["start"] <= p["window"][1]
+    assert {"1", "2", "3"} <= set(G.nodes)
+
+
+def test_two_equally_possible_keys_are_flagged_not_guessed(left_calls):
+    """call03 alone with call01: keys 1 and 2 are both unentered and its prompt names
+    neither, so no press is inferred; the call is flagged with both candidates and
+    what it heard after the stop is not filed under the root."""
+    tls, _ = left_calls
+    G, merged = _merge([tls[0], tls[2]])
+    tl = next(t for t in merged if t["file"] == "call03.wav")
+    assert _inferred(tl) == []
+    assert tl["menus"][-1]["unplaced"]["candidates"] == ["1", "2"]
+    assert "first of the month" not in textsim_norm(tl["menus"][-1]["prompt"])
+    assert set(G.nodes) == set(merge_timelines([tls[0]]).nodes)
+
+
+def textsim_norm(s):
+    from ivrkit.trees.textsim import normalize
+
+    return normalize(s)

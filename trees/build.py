@@ -456,7 +456,8 @@ def merge_timelines(timelines, company=None, number=None, graph=None, infer_pres
     timelines = _merge_order(timelines)
     merged: list[dict] = []
     catalog = infer.Catalog()
-    for tl in timelines:
+    placed = not infer_presses
+    for i, tl in enumerate(timelines):
         ident = tl.sha256 or tl.file
         if ident in seen and ident is not None:
             continue
@@ -466,8 +467,9 @@ def merge_timelines(timelines, company=None, number=None, graph=None, infer_pres
             sources.append(service_info.after_hours_source(merged[-1]))
             continue
         known = tree.known()
-        if infer_presses:
-            tl = infer.infer_call(tl, catalog, known)
+        if not placed and infer.toneless(tl):  # the toneless calls come last: read them together
+            timelines[i:] = infer.infer_calls(timelines[i:], catalog, known)
+            tl, placed = timelines[i], True
         merged.append(tl.to_json())
         decided = decide_call(tl, known)
         if not infer.toneless(tl):  # what heard keys showed, for the toneless calls after

@@ -5,12 +5,21 @@ in the recording; without a keys sidecar such a call reads as one long root visi
 The IVR still shows where a key was taken: its prompt stopped (cut off, or ended and
 waited), and after a transition a *different* prompt started. This module finds
 those moments and names the key, on records only (words and options the timeline
-already holds, no audio), by two rules:
+already holds, no audio), by these rules:
 
 - **echo** (the call alone): the new prompt opens with the words of an option the
   menu just offered ("billing, ..." after "for billing, press 2");
 - **known** (the company's calls read together): the new prompt opens the way the
-  node other calls reached by a heard key opened (``Catalog``).
+  node other calls reached by a heard key opened (``Catalog``), also past a stock
+  opening the company's nodes share ("please hold for ...");
+- **unknown-child** / **label-words**: a new node none of those calls entered is the
+  child of the one offered key nobody entered, or of the one whose label's own words
+  the new prompt says; when several keys stay equally possible, no key is named: the
+  call is flagged ``unplaced`` with the candidates and placed no further.
+
+The toneless calls are read together (``infer_calls``): a node one of them reached
+by an inferred press counts as entered for the others (elimination across calls),
+and two of them at one new node agree, until nothing changes.
 
 It never invents a press where nothing moved: a prompt heard already in this visit
 (a timeout replay, "to hear these options again"), the current node's own prompt
@@ -31,8 +40,7 @@ from dataclasses import dataclass, field, replace
 from rapidfuzz import fuzz
 
 from . import textsim
-from .model import DTMF_KEYS, NAV_ROLES, RESUME_GAP_S, Option, Press, Timeline, Via, Visit
-from .navigate import refused
+from .model import DTMF_KEYS, NAV_ROLES, keypad_rank, RESUME_GAP_S, Option, Press, Timeline, Via, Visit
 
 #: Seconds of the new prompt compared with what other calls heard (the opening of a
 #: node: a sentence or two; navigate compares the greeting the same way).
@@ -54,6 +62,18 @@ KEY_MARGIN = 5.0
 #: do when it beats every other key's by LOOSE_KEY_MARGIN.
 LOOSE_WORDS_RATIO = 60.0
 LOOSE_KEY_MARGIN = 15.0
+#: Fewer normalised characters than this after the words two openings share: too
+#: little of its own to tell one node by.
+MIN_DISTINCT_CHARS = 4
+#: The old prompt's last words the recognizer may glue to the new prompt's opening,
+#: and how much better the opening must match without them to move the boundary.
+GLUED_WORDS = 2
+GLUED_GAIN = 10.0
+#: Fewer different words than this (digits aside) name no node.
+MIN_OPENING_WORDS = 2
+#: Passes over a company's toneless calls, each learning from the others' presses
+#: (a chain of eliminations rarely needs more than two).
+MAX_PASSES = 4
 #: Words of the new prompt an option's label is looked for in (the echo opens it).
 ECHO_WORDS = 6
 #: partial_ratio of label and opening for an echo (a label is short: stricter).
@@ -65,6 +85,9 @@ ANNOUNCE_AT_S = 0.3
 #: first OVERLAP_WORDS words of the new prompt when several keys are left.
 CONTENT_WORD_CHARS = 5
 OVERLAP_WORDS = 15
+#: fuzz.ratio of two words at or above which they are one word heard twice ("card" /
+#: "cards" 89, "billing" / "bill" 73 is not).
+SAME_WORD_RATIO = 85.0
 #: Scores of the two rules that match no text of their own.
 UNKNOWN_CHILD_SCORE = 80.0
 LABEL_WORDS_SCORE = 70.0
@@ -87,6 +110,8 @@ class Arrival:
     kind: str | None
     entry: str | None
     file: str
+    #: reached by a press inferred in another toneless call (not a heard key)
+    inferred: bool = False
 
 
 @dataclass
@@ -99,6 +124,13 @@ class Catalog:
     def add(self, a: Arrival) -> None:
         if len(a.opening) >= MIN_CHARS:
             self.children.setdefault(a.path[:-1], []).append(a)
+
+    def with_arrivals(self, extra) -> "Catalog":
+        """A copy with ``extra`` arrivals added (other toneless calls' inferred ones)."""
+        c = Catalog({k: list(v) for k, v in self.children.items()}, dict(self.complete))
+        for a in extra:
+            c.add(a)
+        return c
 
     def kind(self, path: tuple) -> tuple[str | None, str | None]:
         """(kind, entry) most arrivals at ``path`` heard."""
@@ -150,34 +182,37 @@ class Boundary:
     """A speech start after a pause: ``t`` file time, ``stop`` the end of the far-end
     audio before it, ``upto`` the end of its opening (the next pause at least as long
     as this one: sentences of one prompt are closer together than a transition),
-    ``after_music``: music played in between (a hold, not a press)."""
+    ``after_music``: music played in between (a hold, not a press), ``refusal``: the
+    speech opens with the platform refusing a key (discovery's ``refusal`` mark)."""
     t: float
     stop: float
     upto: float
     after_music: bool
+    refusal: bool = False
 
 
-def _far_end(tl: Timeline) -> list[tuple[float, float, str]]:
-    return sorted((float(e.start), float(e.end), e.type) for e in tl.events
+def _far_end(tl: Timeline) -> list[tuple[float, float, str, bool]]:
+    """(start, end, type, refusal) of the far end's speech and music, by time."""
+    return sorted((float(e.start), float(e.end), e.type, bool(e.extra.get("refusal"))) for e in tl.events
                   if e.type in ("speech", "music") and e.start is not None and e.end is not None)
 
 
 def boundaries(tl: Timeline, start: float, end: float) -> list[Boundary]:
     """Speech starting inside (start, end) at least RESUME_GAP_S after the far end's
     audio before it (a prompt resuming sooner is the same prompt going on)."""
-    gaps, last_end, music = [], None, False  # (start, gap before, stop, music in the gap)
-    for s, e, kind in _far_end(tl):
+    gaps, last_end, music = [], None, False  # (start, gap before, stop, music in the gap, ...)
+    for s, e, kind, refusal in _far_end(tl):
         if last_end is not None and s > last_end:
-            gaps.append((s, s - last_end, last_end, music, kind))
+            gaps.append((s, s - last_end, last_end, music, kind, refusal))
             music = False
         music = music or kind == "music"
         last_end = e if last_end is None else max(last_end, e)
     out = []
-    for i, (s, gap, stop, music, kind) in enumerate(gaps):
+    for i, (s, gap, stop, music, kind, refusal) in enumerate(gaps):
         if kind != "speech" or gap < RESUME_GAP_S or not start < s < end:
             continue
         upto = next((s2 for s2, g2, *_ in gaps[i + 1:] if g2 >= gap), end)
-        out.append(Boundary(s, stop, min(upto, s + COMPARE_S), music))
+        out.append(Boundary(s, stop, min(upto, s + COMPARE_S), music, refusal))
     return out
 
 
@@ -197,15 +232,43 @@ def heard_in(text: str, prompts) -> bool:
     return any(p and fuzz.partial_ratio(text, textsim.normalize(p)) >= textsim.SAME_PROMPT_RATIO for p in prompts)
 
 
+def distinct_similarity(a: str, b: str) -> float:
+    """How alike two openings are after the words they open with in common (0-100):
+    "please hold for the pharmacy" and "please hold for a bill" share a stock phrase
+    and nothing else (the rests score low); "the pile and you claim" and "the file
+    and you claim" are one prompt heard twice. Identical openings, or ones sharing
+    their first MIN_SUBSTRING_CHARS (enough to name a prompt, as textsim holds) score
+    100; a rest too short to tell by (one opening all inside the other's start) 0."""
+    wa, wb = a.split(), b.split()
+    n = 0
+    while n < min(len(wa), len(wb)) and wa[n] == wb[n]:
+        n += 1
+    ra, rb = " ".join(wa[n:]), " ".join(wb[n:])
+    if (not ra and not rb) or len(" ".join(wa[:n])) >= textsim.MIN_SUBSTRING_CHARS:
+        return 100.0  # the same words, or a shared opening long enough to name a prompt
+    if min(len(ra), len(rb)) < MIN_DISTINCT_CHARS:
+        return 0.0
+    return float(fuzz.partial_ratio(ra, rb))
+
+
+def names_something(opening: str) -> bool:
+    """Two different words at least besides the keys' digits: "press 2 press 1 press
+    2", a menu's announcing word heard over and over, names no node."""
+    return len({w for w in opening.split() if not w.isdigit()}) >= MIN_OPENING_WORDS
+
+
 def by_known(opening: str, cur: tuple, cat: Catalog, waited: bool = False) -> dict | None:
     """The known-node rule: the child of ``cur`` whose opening (in other calls) this
-    opening matches, clearly better than any child under another key. After a pause
-    of a menu waiting for a key (``waited``) a looser match will do, when it stands
-    out more (the recognizer garbles a synthetic voice: "i ll proclaim press 1" for
-    "file a new claim, press 1")."""
+    opening matches, clearly better than any child under another key, also in the
+    words after a shared stock opening (``distinct_similarity``: "please hold for the
+    pharmacy" is not "please hold for a bill"). After a pause of a
+    menu waiting for a key (``waited``) a looser match will do, when it stands out
+    more (the recognizer garbles a synthetic voice: "i ll proclaim press 1" for
+    "file a new claim, press 1"). Both openings must name something
+    (``names_something``)."""
     best: dict[str, tuple[float, Arrival]] = {}
     for a in cat.children.get(cur, []):
-        sc = opening_similarity(opening, a.opening)
+        sc = min(opening_similarity(opening, a.opening), distinct_similarity(opening, a.opening))
         k = a.path[-1]
         if k not in best or sc > best[k][0]:
             best[k] = (sc, a)
@@ -215,10 +278,22 @@ def by_known(opening: str, cur: tuple, cat: Catalog, waited: bool = False) -> di
     key, (score, arr) = ranked[0]
     second = ranked[1][1][0] if len(ranked) > 1 else 0.0
     strict = score >= SAME_WORDS_RATIO and score >= second + KEY_MARGIN
-    loose = waited and score >= LOOSE_WORDS_RATIO and score >= second + LOOSE_KEY_MARGIN
-    if not (strict or loose):
+    loose = waited and not arr.inferred and score >= LOOSE_WORDS_RATIO and score >= second + LOOSE_KEY_MARGIN
+    if not (strict or loose) or not names_something(opening) or not names_something(arr.opening):
         return None
-    return {"rule": "known", "key": key, "score": round(score, 1), "matched": arr.opening, "call": arr.file}
+    return {"rule": "known", "key": key, "score": round(score, 1), "matched": arr.opening, "call": arr.file,
+            **({"via_inferred": True} if arr.inferred else {})}
+
+
+def novel(opening: str, cur: tuple, cat: Catalog) -> bool:
+    """The opening is like none of the children of ``cur`` other calls entered, not
+    even loosely in the words after a shared stock phrase ("please pull for a license
+    agent" is not "please hold for broker services"), nor inside one ("hold for sale",
+    its first word lost, is "please hold for sale"): a node they did not reach."""
+    return not any((opening_similarity(opening, a.opening) >= LOOSE_WORDS_RATIO and
+                    distinct_similarity(opening, a.opening) >= LOOSE_WORDS_RATIO)
+                   or fuzz.partial_ratio(opening, a.opening) >= textsim.SAME_PROMPT_RATIO  # "hold for sale"
+                   for a in cat.children.get(cur, []))
 
 
 def _head(words, t: float, n: int) -> str:
@@ -261,33 +336,85 @@ def _label_words(label: str | None) -> set[str]:
     return {w for w in textsim.normalize(label).split() if len(w) >= CONTENT_WORD_CHARS}
 
 
-def by_elimination(words, b: Boundary, cur: tuple, offered: dict[str, set], said: set, through: bool,
-                   cat: Catalog, opening: str, own: list[str]) -> dict | None:
+def _without(text: str, words: set[str]) -> str:
+    """``text`` without the words that are (recognizer slips allowed) one of ``words``."""
+    return " ".join(w for w in text.split() if not any(fuzz.ratio(w, x) >= SAME_WORD_RATIO for x in words))
+
+
+def _label_hits(left: dict[str, set], offered: dict[str, set], head: list[str]) -> dict[str, list[str]]:
+    """Per key of ``left``, the content words of its labels the new prompt's ``head``
+    says (recognizer slips allowed: "card" / "cards"), counting only words no other
+    offered key's label has (a word two options share names neither)."""
+    words = {k: _label_words(" ".join(labs)) for k, labs in offered.items()}
+    hits = {}
+    for k in left:
+        own = {w for w in words.get(k, ()) if not any(
+            fuzz.ratio(w, x) >= SAME_WORD_RATIO for j, ws in words.items() if j != k for x in ws)}
+        got = sorted(w for w in own if any(fuzz.ratio(w, h) >= SAME_WORD_RATIO for h in head))
+        if got:
+            hits[k] = got
+    return hits
+
+
+@dataclass(frozen=True)
+class Heard:
+    """What this call heard of the node it is at, up to a boundary: the keys said
+    whole, ``through`` (a pause of DONE_GAP_S at least, the menu waiting for a key,
+    where the pauses between a prompt's sentences are shorter; or the menu replayed
+    in this call, so its first hearing holds all of it), ``waited`` (a transition's
+    pause with no unplaced new words before it in this visit), ``strays`` (an option
+    at a key the node, known whole, does not offer: the call had moved unseen), the
+    keys other calls heard offered here, and the node's prompt as this call and the
+    others heard it."""
+    said: frozenset
+    through: bool
+    waited: bool
+    strays: bool
+    known_keys: frozenset
+    own: tuple
+
+
+def _menu_done(h: Heard, offered: dict[str, set], cur: tuple, cat: Catalog, opening: str) -> bool:
+    """The menu was over when the new words came: its prompt is known whole (some call
+    heard it to its end, or this call heard every key it offers, keys other calls
+    heard here among them, and was through), this call heard every key (or pressed
+    early: a transition's pause and an opening of 2 * MIN_CHARS), and it is not
+    elsewhere already."""
+    said_all = set(offered) <= h.said
+    whole = cat.complete.get(cur) or (bool(h.known_keys) and said_all and h.through)
+    early = h.waited and len(opening) >= 2 * MIN_CHARS
+    return bool(offered) and h.through and bool(whole) and (said_all or early) and not h.strays
+
+
+def by_elimination(words, b: Boundary, cur: tuple, offered: dict[str, set], h: Heard, cat: Catalog,
+                   opening: str) -> dict | None:
     """The unknown-child rule: a new node started that is none of the children other
     calls entered, so it is the child of the one offered key nobody entered; of
-    several such keys, the one whose label's words the new prompt repeats.
+    several such keys, the one whose label's own words the new prompt says. When
+    that leaves several keys (or none) the press is not named: an ``ambiguous``
+    result with the candidates, which places nothing.
 
     "A new node" needs more than for the other rules, which match words of their own:
-    some call heard this node's prompt to its end, this call heard every key it
-    offers (``said``) and knows the menu was through (``through``: a pause of
-    DONE_GAP_S at least, the menu waiting for a key, where the pauses between a
-    prompt's sentences are shorter; or the menu already replayed in this call, so its
-    first hearing holds all of it and these words are not in it), and the new words
-    are not even loosely like the node's prompt as this call or the others heard it."""
-    if not through or not cat.complete.get(cur) or not set(offered) <= said or \
-            any(p and fuzz.partial_ratio(opening, textsim.normalize(p)) >= SAME_WORDS_RATIO for p in own):
+    the menu was over (``_menu_done``), and the new words are not even loosely like
+    the node's prompt as this call or the others heard it (but for the words of the
+    unentered keys' labels, which the prompt says and the new node may echo), nor
+    like any child other calls entered."""
+    if not _menu_done(h, offered, cur, cat, opening) or not novel(opening, cur, cat):
         return None
     entered = {a.path[-1] for a in cat.children.get(cur, [])}
     left = {k: labs for k, labs in offered.items() if k not in entered}
+    # the node's prompt names the options, so a new prompt echoing one ("please hold
+    # for technical support") is like it in those words only: they are left out
+    rest = _without(opening, _label_words(" ".join(lab for labs in left.values() for lab in labs)))
+    if any(p and fuzz.partial_ratio(rest, textsim.normalize(p)) >= SAME_WORDS_RATIO for p in h.own):
+        return None
     if len(left) == 1:
         (key, labs), = left.items()
         return {"rule": "unknown-child", "key": key, "score": UNKNOWN_CHILD_SCORE,
                 "matched": sorted(labs)[0] if labs else None}
-    head = set(_head(words, b.t, OVERLAP_WORDS).split())
-    hits = {k: sorted(_label_words(" ".join(labs)) & head) for k, labs in left.items()}
-    hits = {k: w for k, w in hits.items() if w}
+    hits = _label_hits(left, offered, _head(words, b.t, OVERLAP_WORDS).split())
     if len(hits) != 1:
-        return None
+        return {"rule": "ambiguous", "candidates": sorted(hits or left, key=keypad_rank)}
     (key, shared), = hits.items()
     return {"rule": "label-words", "key": key, "score": LABEL_WORDS_SCORE, "matched": " ".join(shared)}
 
@@ -298,11 +425,16 @@ def by_elimination(words, b: Boundary, cur: tuple, offered: dict[str, set], said
 @dataclass(frozen=True)
 class Cut:
     """A press inferred at a boundary: the key, the file time of the stop (the press's
-    guessed time), the next prompt's start, and the rule's evidence."""
-    key: str
+    guessed time), the next prompt's start, and the rule's evidence. ``key`` None: a
+    new node started but no key can be named (``evidence["candidates"]``); the call
+    is placed no further."""
+    key: str | None
     stop: float
     start: float
     evidence: dict
+    #: the node it led to and how its prompt opened (for the other toneless calls)
+    path: tuple = ()
+    opening: str = ""
 
 
 def _offered(cur: tuple, opts: list[Option], before: float, known) -> dict[str, set]:
@@ -316,6 +448,23 @@ def _offered(cur: tuple, opts: list[Option], before: float, known) -> dict[str, 
     return {k: labs for k, labs in out.items() if k not in nav and k in DTMF_KEYS}
 
 
+def _strays(cur: tuple, opts: list[Option], before: float, known, whole: bool) -> bool:
+    """This call heard an option here (before ``before``) at a key the node, as other
+    calls heard it, does not offer ("press 5 for ..." where the menu has 1-3): it is
+    elsewhere already (``whole``: some call heard the node's prompt to its end).
+    Labels are not compared: the recognizer garbles them."""
+    mine = known.options.get(cur)
+    if not mine or not whole:  # what other calls heard of a menu they cut short is not all it offers
+        return False
+    nav = {k for (p, k) in known.nav_roles if p == cur}
+    for o in opts:
+        if not o.key or o.end is None or float(o.end) > before or o.key in nav or o.role in NAV_ROLES:
+            continue
+        if o.key not in mine:
+            return True
+    return False
+
+
 def _said(opts: list[Option], before: float) -> set:
     """Keys this call heard offered (said whole) before ``before``."""
     return {o.key for o in opts if o.key and o.end is not None and float(o.end) <= before}
@@ -326,33 +475,95 @@ def _nothing_moved(words, b: Boundary, opening: str, since: float, own: list[str
     tell, words heard already in this visit (a replay), the node's own prompt as other
     calls heard it, or the platform refusing a key (the menu then starts over)."""
     return b.after_music or len(opening) < MIN_CHARS or heard_in(opening, [_text(words, since, b.t)]) \
-        or heard_in(opening, own) or refused(Visit(prompt=opening))
+        or heard_in(opening, own) or b.refusal
 
 
-def find_cuts(tl: Timeline, cat: Catalog, known) -> list[Cut]:
+def find_cuts(tl: Timeline, cat: Catalog, known, trace: list | None = None) -> list[Cut]:
     """Where the one visit of a toneless call changed node, walking down from its
-    path; ``known``: what the calls merged before heard (``navigate.Known``)."""
+    path; ``known``: what the calls merged before heard (``navigate.Known``);
+    ``trace``: a list that gets every boundary looked at, with what was decided."""
     v = tl.menus[0]
     words, mentions = words_of(tl), option_mentions(v)
-    cur, since, cuts, replayed = tuple(v.path), float(v.start or 0.0), [], False
+    cur, since, cuts, replayed, unexplained = tuple(v.path), float(v.start or 0.0), [], False, 0
     for b in boundaries(tl, since, float(v.end or tl.duration or 0.0)):
         opening = _text(words, b.t, b.upto)
+        if len(opening) < MIN_CHARS:  # a word, then a pause ("each ... path in your"): read on
+            opening = _text(words, b.t, b.t + COMPARE_S)
         if len(opening) >= MIN_CHARS and heard_in(opening, [_text(words, since, b.t)]):
             replayed = True  # this call heard the node's prompt whole once already
         if _nothing_moved(words, b, opening, since, known.prompts.get(cur, [])):
+            if trace is not None:
+                trace.append({"t": b.t, "cur": cur, "opening": opening, "decided": "nothing moved"})
             continue
         opts = _first_mentions([o for o in mentions if o.start is not None and float(o.start) >= since - 0.05])
         offered = _offered(cur, opts, b.t, known)
-        ev = by_known(opening, cur, cat, b.t - b.stop >= DONE_GAP_S) or by_echo(words, b, opts) \
-            or by_elimination(words, b, cur, offered, _said(opts, b.t), b.t - b.stop >= DONE_GAP_S or replayed,
-                              cat, opening, known.prompts.get(cur, []) + [_text(words, since, b.t)])
+        paused = b.t - b.stop >= DONE_GAP_S
+        h = Heard(frozenset(_said(opts, b.t)), paused or replayed, paused and not unexplained,
+                  _strays(cur, opts, b.t, known, bool(cat.complete.get(cur))), frozenset(known.options.get(cur, {})),
+                  tuple(known.prompts.get(cur, [])) + (_text(words, since, b.t),))
+        ev = by_known(opening, cur, cat, paused) or by_echo(words, b, opts) \
+            or by_elimination(words, b, cur, offered, h, cat, opening)
+        if trace is not None:
+            trace.append({"t": b.t, "cur": cur, "opening": opening, "decided": ev,
+                          "offered": sorted(offered), "said": sorted(_said(opts, b.t))})
         if ev is None:
+            # new words after a transition's pause that no rule placed: the call may have
+            # moved unseen (a shorter pause is the prompt's own sentences going on)
+            unexplained += paused
             continue
-        ev["confidence"] = round(CONFIDENCE[ev["rule"]] * ev["score"] / 100.0, 2)
+        if ev["rule"] == "known":
+            b = _glued_start(words, b, ev)
         ev["window"] = [round(b.stop, 3), round(b.t, 3)]
-        cuts.append(Cut(ev.pop("key"), b.stop, b.t, ev))
-        cur, since, replayed = cur + (cuts[-1].key,), b.t, False
+        if ev["rule"] == "ambiguous":  # something moved; where to is not known
+            cuts.append(Cut(None, b.stop, b.t, ev, cur, opening))
+            break
+        ev["confidence"] = round(CONFIDENCE[ev["rule"]] * ev["score"] / 100.0, 2)
+        key = ev.pop("key")
+        cuts.append(Cut(key, b.stop, b.t, ev, cur + (key,), opening))
+        cur, since, replayed, unexplained = cur + (key,), b.t, False, 0
     return cuts
+
+
+def _glued_start(words, b: Boundary, ev: dict) -> Boundary:
+    """The boundary moved past the old prompt's last words when the recognizer heard
+    them glued to the new prompt ("to please hold for sale": "to" ends the menu): the
+    new node starts at the first word, after a pause of RESUME_GAP_S, from which its
+    opening matches the known one clearly better (by GLUED_GAIN), at most GLUED_WORDS
+    words in."""
+    ws = [(s, e, textsim.normalize(w)) for s, e, w in words if b.t - 1e-3 <= s < b.upto]
+    ws = [x for x in ws if x[2]]
+    best, at = float(ev["score"]), 0
+    for k in range(1, min(GLUED_WORDS, len(ws) - 1) + 1):
+        sc = opening_similarity(" ".join(w for _, _, w in ws[k:]), ev["matched"])
+        if sc >= best + GLUED_GAIN and ws[k][0] - ws[k - 1][1] >= RESUME_GAP_S:  # a pause between them
+            best, at = sc, k
+    if not at:
+        return b
+    return replace(b, t=ws[at][0], stop=ws[at - 1][1])
+
+
+def arrivals(tl: Timeline, cuts: list[Cut]) -> list[Arrival]:
+    """The nodes a toneless call's inferred presses led to, as other calls see them."""
+    return [Arrival(c.path, c.opening, None, None, tl.file or "call", inferred=True)
+            for c in cuts if c.key is not None]
+
+
+def infer_calls(tls: list[Timeline], cat: Catalog, known) -> list[Timeline]:
+    """The toneless calls of a company read together: each call's presses are
+    inferred against the calls with heard keys (``cat``) and the nodes the other
+    toneless calls' inferred presses reached (one call's new node, named by its label
+    words, leaves a single unentered key for the next; two calls at one new node
+    agree), until nothing changes (at most MAX_PASSES). Calls with tones are returned
+    unchanged."""
+    todo = [i for i, t in enumerate(tls) if toneless(t) and len(t.menus) == 1]
+    cuts: dict[int, list[Cut]] = {i: [] for i in todo}
+    for _ in range(MAX_PASSES):
+        new = {i: find_cuts(tls[i], cat.with_arrivals(
+            a for j in todo if j != i for a in arrivals(tls[j], cuts[j])), known) for i in todo}
+        if new == cuts:
+            break
+        cuts = new
+    return [apply_cuts(t, cuts[i], cat) if i in cuts else t for i, t in enumerate(tls)]
 
 
 def option_mentions(v: Visit) -> list[Option]:
@@ -401,12 +612,17 @@ def _piece(v: Visit, words, path: tuple, start: float, end: float, until: float,
 
 def apply_cuts(tl: Timeline, cuts: list[Cut], cat: Catalog) -> Timeline:
     """The call with its one visit cut at ``cuts``: a visit per node, each reached
-    by its inferred press (``Press.extra``: ``inferred``, ``rule``, ``confidence``)."""
+    by its inferred press (``Press.extra``: ``inferred``, ``rule``, ``confidence``).
+    A last cut with no key (ambiguous) ends the last visit where its prompt stopped,
+    with ``extra["unplaced"]``: the candidates; what the call heard after it belongs
+    to a node that cannot be named, so it is left out."""
     if not cuts:
         return tl
     v, words = tl.menus[0], words_of(tl)
+    amb = cuts[-1] if cuts[-1].key is None else None
+    cuts = cuts[:-1] if amb is not None else cuts
     bounds = [float(v.start or 0.0)] + [c.start for c in cuts]
-    ends = [c.stop for c in cuts] + [float(v.end or tl.duration or bounds[-1])]
+    ends = [c.stop for c in cuts] + [amb.stop if amb is not None else float(v.end or tl.duration or bounds[-1])]
     path, visits = tuple(v.path), []
     for i, (a, b) in enumerate(zip(bounds, ends)):
         out = cuts[i] if i < len(cuts) else None
@@ -419,12 +635,13 @@ def apply_cuts(tl: Timeline, cuts: list[Cut], cat: Catalog) -> Timeline:
         visits.append(_piece(v, words, path, a, b, until, via, cat, press, arrived))
         if out is not None:
             path = path + (out.key,)
+    if amb is not None:
+        visits[-1] = replace(visits[-1], extra={**visits[-1].extra, "unplaced": {
+            "candidates": amb.evidence["candidates"], "window": amb.evidence["window"]}})
     return replace(tl, menus=tuple(visits))
 
 
 def infer_call(tl: Timeline, cat: Catalog, known) -> Timeline:
     """A toneless call with the presses its IVR shows (unchanged otherwise);
     ``known``: ``navigate.Known`` of the calls merged before."""
-    if not toneless(tl) or len(tl.menus) != 1:
-        return tl
-    return apply_cuts(tl, find_cuts(tl, cat, known), cat)
+    return infer_calls([tl], cat, known)[0]
