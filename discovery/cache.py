@@ -45,7 +45,8 @@ def default_cache_dir() -> Path:
 
 @functools.lru_cache(maxsize=1)
 def pipeline_version() -> str:
-    """sha256 over the package version, ``CACHE_SCHEMA`` and the analysis sources."""
+    """sha256 over the package version, ``CACHE_SCHEMA`` and the analysis sources
+    (``audio/`` and ``discovery/`` modules, grammar and prompt files)."""
     from importlib import metadata
 
     try:
@@ -59,6 +60,11 @@ def pipeline_version() -> str:
                 continue
             h.update(f"{folder}/{f.name}\0".encode())
             h.update(f.read_bytes())
+    # the grammars and the recognizer's prompts are analysis too: a new lexicon row
+    # changes what a timeline reads
+    for f in sorted((_PKG_ROOT / "discovery").rglob("*.toml")):
+        h.update(f"{f.relative_to(_PKG_ROOT)}\0".encode())
+        h.update(f.read_bytes())
     return h.hexdigest()
 
 

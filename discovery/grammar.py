@@ -321,6 +321,6 @@ def _compile(path: Path, data: dict) -> Grammar:
                **{k: _regex(path, f"entry.{k}", ent.get(k)) for k in ("verb", "verb_after")},
                "star_words": frozenset(star_words)},
         entry_nouns=tuple(nouns),
-        kind={k: _regex(path, f"kind.{k}", kind.get(k)) for k in ("agent", "input", "back", "dial_any", "extension")},
+        kind={k: _regex(path, f"kind.{k}", kind.get(k)) for k in ("agent", "input", "back", "dial_any", "extension", "refusal")},
         conditional=frozenset(_strs(path, "kind.conditional", kind.get("conditional", []))),
     )

@@ -548,6 +548,20 @@ def _role(label: str, g: Grammar) -> str:
     return "option"
 
 
+#: A refusal opens what the platform plays after the key: looked for in this many
+#: first words ("I'm sorry, that option is invalid" is 6; the menu follows it).
+REFUSAL_WORDS = 12
+
+
+def opens_with_refusal(text: str, lang: str | Grammar = "en") -> bool:
+    """Whether ``text`` opens with the platform refusing a key ("that option is
+    invalid, please try again", "данная опция недоступна": the grammar's
+    ``kind.refusal``), in its first ``REFUSAL_WORDS`` words."""
+    g = _g(lang)
+    head = " ".join(_norm_text(text or "", g).split()[:REFUSAL_WORDS])
+    return bool(g.kind["refusal"].search(head))
+
+
 def goes_to_top(label: str, lang: str | Grammar = "en") -> bool:
     """Whether a back option's ``label`` names the first menu ("main menu", "menú
     principal": the grammar's ``roles.top``) rather than the previous one."""

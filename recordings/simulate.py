@@ -1085,7 +1085,10 @@ def phone_encode(y: np.ndarray, path: Path, channel: str) -> None:
     elif name == "amrwb":
         amrwb_encode(y, path, int(arg or 8))
     elif name == "opus":
-        _run_codec([*ff, "-c:a", "libopus", "-b:a", arg or "12k", "-application", "voip", str(path)], y.tobytes())
+        # bitexact: the Ogg stream's serial number is otherwise random, so two renders
+        # of one call differed in bytes (sha256, cache key) though they decode alike
+        _run_codec([*ff, "-c:a", "libopus", "-b:a", arg or "12k", "-application", "voip",
+                    "-fflags", "+bitexact", "-flags:a", "+bitexact", str(path)], y.tobytes())
     elif name == "gsm":
         _run_codec([*ff, "-c:a", "libgsm_ms", str(path)], y.tobytes())
     elif name == "g723":

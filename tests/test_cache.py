@@ -89,3 +89,23 @@ def test_cli_no_cache_writes_nothing_and_cache_must_be_a_folder(tmp_path, capsys
     assert len(err) == 1 and str(a_file) in err[0]
     assert cli.main(["map", str(CONTOSO / "call02.wav"), "--cache", str(tmp_path / "c")]) == 0
     assert list((tmp_path / "c").rglob("*.json"))
+
+
+def test_a_grammar_edit_changes_the_pipeline_version(tmp_path, monkeypatch):
+    """A new lexicon row changes what timelines read: cached ones must not be reused."""
+    import shutil
+
+    from ivrkit.discovery import cache as cache_mod
+
+    root = tmp_path / "pkg"
+    for folder in ("audio", "discovery"):
+        shutil.copytree(cache_mod._PKG_ROOT / folder, root / folder)
+    monkeypatch.setattr(cache_mod, "_PKG_ROOT", root)
+    cache_mod.pipeline_version.cache_clear()
+    before = cache_mod.pipeline_version()
+    en = root / "discovery" / "grammars" / "en.toml"
+    en.write_text(en.read_text() + '\n[[lexicon]]\nasr = "whisper"\nheard = "bill in"\nmeans = "billing"\n')
+    cache_mod.pipeline_version.cache_clear()
+    after = cache_mod.pipeline_version()
+    cache_mod.pipeline_version.cache_clear()
+    assert before != after

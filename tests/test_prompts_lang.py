@@ -212,3 +212,42 @@ def test_back_to_the_first_menu_is_grammar_data(lang):
     assert g.roles["back"].search(top) and g.roles["back"].search(previous)
     assert goes_to_top(top, lang)
     assert not goes_to_top(previous, lang)
+
+
+def _asterisk_transcript(lang: str, sound: str) -> str | None:
+    import gzip
+    p = Path(f"/usr/share/doc/asterisk-core-sounds-{lang}/core-sounds-{lang}.txt.gz")
+    if not p.exists():
+        return None
+    for line in gzip.open(p, "rt", encoding="utf-8", errors="replace"):
+        name, _, text = line.partition(":")
+        if name.strip() == sound and text.strip():
+            return text.strip()
+    return None
+
+
+@pytest.mark.parametrize("lang", ["en", "es", "fr", "ru"])
+def test_the_platform_refusing_a_key_is_grammar_data(lang):
+    """Asterisk's own refusals (pm-invalid-option, invalid, as its transcripts say
+    them) open with a refusal in their language's grammar; no menu sentence of the
+    language's prompt table does."""
+    from ivrkit.discovery.prompts import opens_with_refusal
+
+    said = [t for s in ("pm-invalid-option", "invalid") if (t := _asterisk_transcript(lang, s))]
+    if not said:
+        pytest.skip(f"asterisk-core-sounds-{lang} transcripts not installed")
+    for text in said:
+        assert opens_with_refusal(text + " For billing, press 1.", lang), text
+    offers = [r for r in ROWS.get(lang, []) if r["options"] != "-"]  # sentences offering keys
+    assert not [r["text"] for r in offers if opens_with_refusal(r["text"], lang)]
+
+
+@pytest.mark.parametrize("lang, text", [("he", "בחירה שגויה, נסו שוב. לשירות לקוחות הקישו 1"),
+                                        ("ar", "خيار غير صحيح، يرجى المحاولة مرة أخرى"),
+                                        ("ko", "잘못 누르셨습니다. 다시 시도해 주세요")])
+def test_refusals_in_the_directory_languages(lang, text):
+    from ivrkit.discovery.prompts import opens_with_refusal
+
+    assert opens_with_refusal(text, lang)
+    offers = [r for r in ROWS[lang] if r["options"] != "-"]
+    assert not [r["text"] for r in offers if opens_with_refusal(r["text"], lang)]

@@ -488,7 +488,8 @@ def test_a_refused_key_is_no_branch():
     bad = simulate_call(SPEC, [("7", 5.0), ("2", 9.0), ("2", 1.5)], file="x.wav")
     root = bad["menus"][0]
     root["presses"][0]["accepted"] = True  # the IVR reacted to 7: it refused it
-    again = dict(root, start=root["start"] + 6.0, prompt="That option is invalid. Please try again. Press 1.",
+    # discovery marks a visit that opens with the platform's refusal (prompts.opens_with_refusal)
+    again = dict(root, start=root["start"] + 6.0, prompt="That option is invalid. Please try again. Press 1.", refused=True,
                  options=[{"key": "1", "label": "", "start": 0, "end": 0, "role": "option"}], presses=[],
                  via={"key": "7", "time": root["start"] + 5.0, "latency": 0.9})
     bad["menus"].insert(1, again)

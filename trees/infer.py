@@ -41,7 +41,6 @@ from rapidfuzz import fuzz
 
 from . import textsim
 from .model import DTMF_KEYS, NAV_ROLES, keypad_rank, RESUME_GAP_S, Option, Press, Timeline, Via, Visit
-from .navigate import refused
 
 #: Seconds of the new prompt compared with what other calls heard (the opening of a
 #: node: a sentence or two; navigate compares the greeting the same way).
@@ -183,34 +182,37 @@ class Boundary:
     """A speech start after a pause: ``t`` file time, ``stop`` the end of the far-end
     audio before it, ``upto`` the end of its opening (the next pause at least as long
     as this one: sentences of one prompt are closer together than a transition),
-    ``after_music``: music played in between (a hold, not a press)."""
+    ``after_music``: music played in between (a hold, not a press), ``refusal``: the
+    speech opens with the platform refusing a key (discovery's ``refusal`` mark)."""
     t: float
     stop: float
     upto: float
     after_music: bool
+    refusal: bool = False
 
 
-def _far_end(tl: Timeline) -> list[tuple[float, float, str]]:
-    return sorted((float(e.start), float(e.end), e.type) for e in tl.events
+def _far_end(tl: Timeline) -> list[tuple[float, float, str, bool]]:
+    """(start, end, type, refusal) of the far end's speech and music, by time."""
+    return sorted((float(e.start), float(e.end), e.type, bool(e.extra.get("refusal"))) for e in tl.events
                   if e.type in ("speech", "music") and e.start is not None and e.end is not None)
 
 
 def boundaries(tl: Timeline, start: float, end: float) -> list[Boundary]:
     """Speech starting inside (start, end) at least RESUME_GAP_S after the far end's
     audio before it (a prompt resuming sooner is the same prompt going on)."""
-    gaps, last_end, music = [], None, False  # (start, gap before, stop, music in the gap)
-    for s, e, kind in _far_end(tl):
+    gaps, last_end, music = [], None, False  # (start, gap before, stop, music in the gap, ...)
+    for s, e, kind, refusal in _far_end(tl):
         if last_end is not None and s > last_end:
-            gaps.append((s, s - last_end, last_end, music, kind))
+            gaps.append((s, s - last_end, last_end, music, kind, refusal))
             music = False
         music = music or kind == "music"
         last_end = e if last_end is None else max(last_end, e)
     out = []
-    for i, (s, gap, stop, music, kind) in enumerate(gaps):
+    for i, (s, gap, stop, music, kind, refusal) in enumerate(gaps):
         if kind != "speech" or gap < RESUME_GAP_S or not start < s < end:
             continue
         upto = next((s2 for s2, g2, *_ in gaps[i + 1:] if g2 >= gap), end)
-        out.append(Boundary(s, stop, min(upto, s + COMPARE_S), music))
+        out.append(Boundary(s, stop, min(upto, s + COMPARE_S), music, refusal))
     return out
 
 
@@ -473,7 +475,7 @@ def _nothing_moved(words, b: Boundary, opening: str, since: float, own: list[str
     tell, words heard already in this visit (a replay), the node's own prompt as other
     calls heard it, or the platform refusing a key (the menu then starts over)."""
     return b.after_music or len(opening) < MIN_CHARS or heard_in(opening, [_text(words, since, b.t)]) \
-        or heard_in(opening, own) or refused(Visit(prompt=opening))
+        or heard_in(opening, own) or b.refusal
 
 
 def find_cuts(tl: Timeline, cat: Catalog, known, trace: list | None = None) -> list[Cut]:

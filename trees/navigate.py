@@ -27,7 +27,6 @@ into the graph. It never touches audio.
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field, replace
 
 from rapidfuzz import fuzz
@@ -225,12 +224,6 @@ SHARED_OPTIONS_SHARE = 0.67
 #: ~0 s): nothing happened, whatever the words say; the fastest platforms still take
 #: 0.3 s to stop a prompt and start the next.
 NO_GAP_S = 0.15
-#: How platforms refuse a key, at the start of what they play next (Asterisk's
-#: pm-invalid-option "That option is invalid", option-is-invalid, "I'm sorry, I didn't
-#: understand", common "that is not a valid option / please try again"); "in valid":
-#: the recognizer splits the word through a phone codec ("that option is in valid").
-INVALID_KEY_RE = re.compile(r"\b(invalid|in valid|not a valid|try again|didn t understand|did not understand|"
-                            r"not recognized|not recognised)\b")
 #: Words in a row shared by a visit and the one before it that show the menu started
 #: over (a replay repeats whole option sentences; a prompt going on shares at most
 #: stock phrases such as "press 2 for").
@@ -323,8 +316,10 @@ def _heard_role(visit: Visit | None, key: str | None, known: Known, path) -> str
 
 
 def refused(v: Visit) -> bool:
-    """The visit opens with the platform refusing the key ("that option is invalid")."""
-    return bool(INVALID_KEY_RE.search(" ".join(textsim.normalize(v.prompt).split()[:12])))
+    """The visit opens with the platform refusing the key ("that option is invalid"):
+    discovery reads that with the prompt's language grammar (``kind.refusal``) and
+    marks the visit ``refused``."""
+    return bool(v.extra.get("refused"))
 
 
 def _looks_like_invalid_key(v: Visit, key: str | None, options: dict[str, set]) -> bool:
