@@ -27,6 +27,7 @@ from scipy.ndimage import median_filter
 
 from . import segment as sg
 from .events import Region
+from .voice import steady_pitch
 from .vocab import PHONE_SR as SR
 from .vocab import mask_spans
 
@@ -59,6 +60,9 @@ MIN_RUN_S = 1.0
 #: percussive, noise-like ones (0.2-0.5).
 LOUD_RANGE_DB = 15.0
 MAX_LOUD_FLATNESS = 0.18
+#: ...or it is a monotone voice: flite's ``slt`` through mu-law has a loud-frame
+#: flatness of 0.19-0.25 like those percussive passages, but a steady voiced pitch
+#: (``voice.steady_pitch``) the music does not have (docs/benchmarks-hours.md).
 
 
 def window_scores(y8: np.ndarray, start_s: float, end_s: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -97,11 +101,13 @@ def music_reference(scores: Sequence[np.ndarray]) -> float | None:
 
 
 def speech_runs(centres: np.ndarray, z: np.ndarray, reference: float,
-                start_s: float, end_s: float, loud_flatness: np.ndarray | None = None) -> list[tuple[float, float]]:
+                start_s: float, end_s: float, loud_flatness: np.ndarray | None = None,
+                y8: np.ndarray | None = None) -> list[tuple[float, float]]:
     """``(start_s, end_s)`` of the window runs in one music region that score as a
     voice against ``reference`` (the module docstring) and whose loud frames are
-    peaky (median ``loud_flatness`` at most MAX_LOUD_FLATNESS); a run touching the
-    region's first or last window reaches its edge."""
+    peaky (median ``loud_flatness`` at most MAX_LOUD_FLATNESS) or, given the call's
+    8 kHz samples ``y8``, carry a steady pitch (``voice.steady_pitch``); a run
+    touching the region's first or last window reaches its edge."""
     if len(z) == 0:
         return []
     z = np.where(np.isnan(z), reference, z)
@@ -109,15 +115,29 @@ def speech_runs(centres: np.ndarray, z: np.ndarray, reference: float,
         z = median_filter(z, size=SMOOTH_WINDOWS, mode="nearest")
     voice = (z > SPEECH_FLOOR_SCORE) & (z > reference + MARGIN_ABOVE_MUSIC)
     keep = z > reference + KEEP_ABOVE_MUSIC
-    voice = _hysteresis(voice, keep)
+    voice = _onset_back(_hysteresis(voice, keep), z > reference + MARGIN_ABOVE_MUSIC)
     half = sg.WINDOW_HOP_S / 2
     out = []
     for i, j in mask_spans(voice):
         a = start_s if i == 0 else float(centres[i]) - half
         b = end_s if j == len(z) else float(centres[j - 1]) + half
         peaky = loud_flatness is None or np.nanmedian(loud_flatness[i:j]) <= MAX_LOUD_FLATNESS
-        if b - a >= MIN_RUN_S and peaky:
+        if b - a >= MIN_RUN_S and (peaky or (y8 is not None and steady_pitch(y8, a, b))):
             out.append((round(a, 3), round(b, 3)))
+    return out
+
+
+def _onset_back(run: np.ndarray, above: np.ndarray) -> np.ndarray:
+    """Each run of ``run`` reaching back over the windows before it that are still
+    ``above`` the music by the full margin: SPEECH_FLOOR_SCORE says whether there is
+    a voice, not where it starts (a soft onset scores below the floor for a second
+    while already far above the music)."""
+    out = run.copy()
+    for i, _ in mask_spans(run):
+        k = i
+        while k > 0 and above[k - 1] and not out[k - 1]:
+            k -= 1
+        out[k:i] = True
     return out
 
 
@@ -145,10 +165,33 @@ def speech_in_music(y: np.ndarray, sr: int, regions: Sequence[Region]) -> list[t
     ref = music_reference([z for _, z, _ in scored])
     if ref is None:
         return []
+    starts = [r.start_s for r in regions if r.kind == "speech"]
     out: list[tuple[float, float]] = []
     for r, (c, z, fl) in zip(music, scored):
-        out += speech_runs(c, z, ref, r.start_s, r.end_s, fl)
+        runs = speech_runs(c, z, ref, r.start_s, r.end_s, fl, y8)
+        if any(abs(t - r.end_s) < 1e-3 for t in starts) and not (runs and runs[-1][1] >= r.end_s):
+            runs += onset_tail(c, z, ref, r.end_s)
+        out += runs
     return out
+
+
+def onset_tail(centres: np.ndarray, z: np.ndarray, reference: float, end_s: float) -> list[tuple[float, float]]:
+    """The end of a music region that speech follows without a pause, from where its
+    windows score MARGIN_ABOVE_MUSIC above the call's music on: the speech's onset
+    the segmenter left in the music (a soft start, still below SPEECH_FLOOR_SCORE,
+    already far above the music). An extension of speech found, so no MIN_RUN_S."""
+    if len(z) == 0:
+        return []
+    z = np.where(np.isnan(z), reference, z)
+    if len(z) >= SMOOTH_WINDOWS:
+        z = median_filter(z, size=SMOOTH_WINDOWS, mode="nearest")
+    above = z > reference + MARGIN_ABOVE_MUSIC
+    k = len(z)
+    while k > 0 and above[k - 1]:
+        k -= 1
+    if k == len(z):
+        return []
+    return [(round(float(centres[k]) - sg.WINDOW_HOP_S / 2, 3), round(end_s, 3))]
 
 
 def hold_music(regions: Sequence[Region]) -> list[Region]:

@@ -67,6 +67,60 @@ def _check_riff(path: Path, head: bytes, size: int) -> None:
             f.seek(clen + (clen & 1), 1)
 
 
+#: WAV sample formats whose data ffmpeg cannot find damaged (every byte string is a
+#: valid sample): format tag -> allowed bits per sample (PCM, IEEE float, A-law, mu-law).
+PLAIN_WAV_FORMATS = {1: (8, 16, 24, 32), 3: (32, 64), 6: (8,), 7: (8,)}
+
+
+def _wav_header(path: str | os.PathLike) -> dict | None:
+    """``fmt`` fields and the ``data`` size of a RIFF WAV file (``tag``, ``channels``,
+    ``sr``, ``byte_rate``, ``block_align``, ``bits``, ``data_bytes``), read from its
+    header without decoding; None for anything else."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(12)
+            if head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+                return None
+            fmt = None
+            while True:
+                chunk = f.read(8)
+                if len(chunk) < 8:
+                    return None
+                cid, clen = struct.unpack("<4sI", chunk)
+                if cid == b"fmt ":
+                    raw = f.read(clen + (clen & 1))
+                    if len(raw) < 16:
+                        return None
+                    fmt = dict(zip(("tag", "channels", "sr", "byte_rate", "block_align", "bits"),
+                                   struct.unpack("<HHIIHH", raw[:16])))
+                    continue
+                if cid == b"data":
+                    return None if fmt is None else dict(fmt, data_bytes=clen)
+                f.seek(clen + (clen & 1), 1)
+    except OSError:
+        return None
+
+
+def wav_duration_s(path: str | os.PathLike) -> float | None:
+    """Duration of a RIFF WAV file from its header, without decoding; None for anything
+    else or a header that does not say (streaming recorders write 0 or 0xFFFFFFFF)."""
+    h = _wav_header(path)
+    if h is None or not h["byte_rate"] or h["data_bytes"] in (0, 0xFFFFFFFF):
+        return None
+    return h["data_bytes"] / h["byte_rate"]
+
+
+def _plain_wav(path: Path) -> bool:
+    """A WAV file of PCM / float / G.711 samples whose header is consistent and whose
+    data is all there (``_check_riff`` checked that): ffmpeg would decode it cleanly."""
+    h = _wav_header(path)
+    if h is None or h["bits"] not in PLAIN_WAV_FORMATS.get(h["tag"], ()):
+        return False
+    frame = h["channels"] * h["bits"] // 8
+    return (0 < h["channels"] <= 8 and h["sr"] > 0 and h["block_align"] == frame
+            and h["data_bytes"] not in (0, 0xFFFFFFFF) and h["data_bytes"] % frame == 0)
+
+
 def _first_error_line(stderr: bytes) -> str:
     for line in stderr.decode("utf-8", "replace").splitlines():
         # ffmpeg prefixes "[demuxer @ 0x...]" and the input name; the caller names the file
@@ -187,10 +241,13 @@ def check_decodable(path: str | os.PathLike) -> None:
 
     ffmpeg decodes the whole audio stream to nowhere (``-f null``): the same errors
     ``load`` reports (missing, empty, truncated, undecodable, damaged frames), checked
-    before any analysis starts, at a fraction of the memory of a load.
+    before any analysis starts, at a fraction of the memory of a load. A WAV file of
+    PCM or G.711 samples with a consistent header is not decoded (``_plain_wav``).
     """
     p = Path(path)
     _check_file(p)
+    if _plain_wav(p):  # nothing for ffmpeg to find: spares a decode per call
+        return
     cmd = [ffmpeg_exe(), "-nostdin", "-v", "error", "-i", str(p), "-vn", "-map", "0:a:0",
            "-ac", "1", "-ar", str(PHONE_SR), "-f", "null", "-"]
     proc = subprocess.run(cmd, capture_output=True)

@@ -69,6 +69,14 @@ def _mel_matrix(n_fft: int = FRAME) -> np.ndarray:
 
 def _pitch(frames: np.ndarray) -> float | None:
     """Median F0 (Hz) of the voiced frames, by normalised autocorrelation."""
+    f0 = _voiced_f0(frames)
+    if len(f0) < MIN_VOICED_FRAMES:
+        return None
+    return float(np.median(f0))
+
+
+def _voiced_f0(frames: np.ndarray) -> np.ndarray:
+    """F0 (Hz) of each voiced frame (normalised autocorrelation peak >= VOICED_CORR)."""
     x = frames - frames.mean(axis=1, keepdims=True)
     spec = np.fft.rfft(x, n=2 * FRAME, axis=1)
     ac = np.fft.irfft(np.abs(spec) ** 2, axis=1)[:, :FRAME]
@@ -76,10 +84,30 @@ def _pitch(frames: np.ndarray) -> float | None:
     lo, hi = int(SR / PITCH_MAX_HZ), int(SR / PITCH_MIN_HZ)
     lag = lo + np.argmax(ac[:, lo:hi], axis=1)
     peak = ac[np.arange(len(ac)), lag]
-    voiced = peak >= VOICED_CORR
-    if voiced.sum() < MIN_VOICED_FRAMES:
-        return None
-    return float(np.median(SR / lag[voiced]))
+    return SR / lag[peak >= VOICED_CORR]
+
+
+#: A steady voice: at least this share of the loud frames voiced (music's percussive
+#: passages that score like speech: 0.1-0.3; flite slt 0.55-0.6), their pitch's
+#: interquartile range within STEADY_IQR_SEMITONES (slt ~0.7; the hold music's
+#: melodies 3.5-7.5), the median in a speaking voice's range.
+STEADY_VOICED_SHARE = 0.4
+STEADY_IQR_SEMITONES = 1.5
+SPEAKING_HZ = (70.0, 300.0)
+
+
+def steady_pitch(y8: np.ndarray, start_s: float, end_s: float) -> bool:
+    """Whether ``y8`` (8 kHz) between ``start_s`` and ``end_s`` carries one steady
+    voiced pitch in the speaking range (a monotone synthetic voice; see the
+    constants' measurements)."""
+    fr = _frames(y8[max(0, int(start_s * SR)):max(0, int(end_s * SR))])
+    e_db = 10 * np.log10(np.mean(fr ** 2, axis=1) + 1e-12)
+    loud = fr[e_db > e_db.max() - LOUD_RANGE_DB]
+    f0 = _voiced_f0(loud)
+    if len(f0) < MIN_VOICED_FRAMES or len(f0) < STEADY_VOICED_SHARE * len(loud):
+        return False
+    q1, med, q3 = np.percentile(f0, [25, 50, 75])
+    return SPEAKING_HZ[0] <= med <= SPEAKING_HZ[1] and 12 * np.log2(q3 / q1) <= STEADY_IQR_SEMITONES
 
 
 def voice_stats(y8: np.ndarray, start_s: float, end_s: float) -> VoiceStats:

@@ -89,11 +89,10 @@ def _err(e: BaseException) -> str:
 
 
 def run_company(group: tuple[list[tuple[str, str]], bool]) -> list[dict]:
-    """``--pipeline`` / ``--reuse``: a company's calls through ``pipeline.analyse_calls`` with one
-    ``ReuseEngine`` (each prompt recognised once, as ``discover map`` does); the
-    company's time is shared out over its calls by duration."""
+    """``--pipeline``: a company's calls through ``pipeline.analyse_calls``, as ``discover
+    map`` runs them; ``--reuse`` with prompt reuse (discovery/reuse.py, experimental);
+    the company's time is shared out over its calls by duration."""
     from ivrkit.discovery.pipeline import analyse_calls
-    from ivrkit.discovery.reuse import ReuseEngine
 
     tasks, reuse = group
     truths = [json.loads(Path(t).read_text()) for _, t in tasks]
@@ -101,7 +100,7 @@ def run_company(group: tuple[list[tuple[str, str]], bool]) -> list[dict]:
     t0 = time.perf_counter()
     try:
         eng = _STATE["engine"]
-        tls = analyse_calls(audios, ReuseEngine(eng) if reuse else eng)
+        tls = analyse_calls(audios, eng, reuse=reuse)
     except Exception as e:  # noqa: BLE001 - every call then reports the error
         tls = [e] * len(tasks)
     el = time.perf_counter() - t0

@@ -21,7 +21,8 @@ Then one end-to-end CLI pair (`discover map` twice, same cache) on the first com
 ``--map-only`` (issue 17's speed target): both workers run the same library call,
 ``pipeline.map_calls(calls)`` (no cache, no reuse: what `discover map --no-cache`
 does), each company once per tree, the order swapped from one company to the next;
-printed per company: seconds, RTF of each tree, ratio (wall and CPU). Then
+printed per company: seconds, RTF of each tree, ratio (wall), CPU seconds per audio
+second of each and their ratio, the load average. Then
 ``--cli-rounds`` rounds of `discover map CALLS --no-cache` of ``--cli-company`` (default
 the first) under ``/usr/bin/time -v``, old and new alternating: wall, CPU and peak
 memory of the whole process (start-up and model load included).
@@ -204,7 +205,7 @@ def side_by_side(a, comps) -> None:
     _ask(old, warmup, True), _ask(new, warmup, True)  # models loaded, imports done: not counted
     print(f"load average at start: {os.getloadavg()[0]:.1f}")
     print(f"{'company':22} {'calls':>5} {'audio s':>8} {'old s':>7} {'new s':>7} {'old RTF':>8} {'new RTF':>8} "
-          f"{'ratio':>6} {'CPU ratio':>9} {'load':>5}")
+          f"{'ratio':>6} {'old CPU/s':>9} {'new CPU/s':>9} {'CPU ratio':>9} {'load':>5}")
     rows = []
     for k, d in enumerate(comps):
         calls = [str(p) for p in sorted(d.glob("call*.wav"))]
@@ -217,8 +218,8 @@ def side_by_side(a, comps) -> None:
         r["load"] = os.getloadavg()[0]
         rows.append(r)
         print(f"{d.name:22} {len(calls):5d} {audio:8.1f} {r['old']:7.1f} {r['new']:7.1f} {r['old'] / audio:8.4f} "
-              f"{r['new'] / audio:8.4f} {r['old'] / r['new']:5.2f}x {r['old_cpu'] / r['new_cpu']:8.2f}x "
-              f"{r['load']:5.1f}", flush=True)
+              f"{r['new'] / audio:8.4f} {r['old'] / r['new']:5.2f}x {r['old_cpu'] / audio:9.4f} "
+              f"{r['new_cpu'] / audio:9.4f} {r['old_cpu'] / r['new_cpu']:8.2f}x {r['load']:5.1f}", flush=True)
     mem = _close_workers(old, new)
     audio = sum(r["audio_s"] for r in rows)
     t = {k: sum(r[k] for r in rows) for k in ("old", "new", "old_cpu", "new_cpu")}

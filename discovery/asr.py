@@ -115,6 +115,12 @@ MIN_COVERAGE = 0.3
 #: this share of words lasts under INSTANT_WORD_S is dropped.
 INSTANT_WORD_S = 0.02
 HALLUCINATED_SHARE = 0.5
+#: Speech after this long without speech (a hold's music: ``audio.holdspeech`` reads
+#: a hold from 8 s of it) is packed in windows of its own: the decoder reads a window
+#: as one text, and a hold announcement or an agent packed after the greeting changed
+#: how the greeting was decoded ("Monday through Friday" -> "on these roof
+#: varieties", docs/benchmarks-hours.md).
+WINDOW_BREAK_GAP_S = 8.0
 
 
 def chunk_regions(
@@ -433,8 +439,8 @@ def pack_windows(
 
     Whisper's encoder always reads a 30 s window, so a 2 s prompt costs as much as a
     25 s one; packing the short prompts of a call together divides that cost. Only
-    speech goes in: the silence and music between chunks are left out, not bridged.
-    Returns windows as lists of ``(file_start_s, file_end_s, regions)``.
+    speech goes in: the silence and music between chunks are left out, not bridged;
+    chunks WINDOW_BREAK_GAP_S or more apart are not packed together. Returns windows as lists of ``(file_start_s, file_end_s, regions)``.
     """
     pieces = []
     for ch in chunks:
@@ -448,7 +454,7 @@ def pack_windows(
     used = 0.0
     for p in pieces:
         length = p[1] - p[0]
-        if windows and used + JOIN_S + length <= max_window_s:
+        if windows and used + JOIN_S + length <= max_window_s and p[0] - windows[-1][-1][1] < WINDOW_BREAK_GAP_S:
             windows[-1].append(p)
             used += JOIN_S + length
         else:

@@ -58,6 +58,15 @@ MIN_PERSON_SPEECH_S = 0.4
 SAME_VOICE_MAX = 3.2
 #: Voice statistics of shorter speech are too few frames to compare (a word or two).
 MIN_VOICE_S = 1.0
+#: Speech that short (or of fewer than REPEAT_MIN_WORDS words) followed by more
+#: speech within this gap is one sentence the
+#: segmenter cut (at a level dip, not a pause: a pause between sentences is 0.4 s
+#: and more in the simulator's and the Asterisk prompts).
+FRAGMENT_GAP_S = 0.1
+#: A pause between two words of one speech region this long is a sentence boundary
+#: the segmenter bridged (words within a sentence are under ~0.3 s apart in
+#: Whisper's word times): a greeting after it starts a person's turn.
+GREETING_PAUSE_S = 0.5
 #: The IVR speaks in one voice: a prompt whose pitch is further than this ratio (4
 #: semitones) from the median pitch of the call's prompts is mis-tracked (flite kal
 #: read at 178 or 242 Hz against its ~105) or not the IVR's, and is no reference.
@@ -186,10 +195,24 @@ def hold_time(visit: dict, events: list[dict], heard_before: list[str] = (),
     ivr_voices = ivr_references([_voice(e) for e in events if e["type"] == "speech"
                                  and e["end"] <= hold_start + 0.05])
     waits = [w for w in (announced_wait_s(e.get("text"), lang) for e in speech) if w is not None]
-    for e in speech:
+    for k, e in enumerate(speech):
         if e["start"] < hold_start or e["end"] - e["start"] < MIN_PERSON_SPEECH_S:
             continue
         text = e.get("text") or ""
+        part = _greeting_part(e, lang)
+        if part is not None:
+            # the recording's tail and a person's greeting in one speech region:
+            # the person starts at the greeting (the words before are not theirs)
+            heard.append(" ".join(w["word"] for w in e["words"][:part]))
+            e = {**e, "start": e["words"][part]["start"], "voice": None}
+            text = " ".join(w["word"] for w in e["words"][part:])
+        nxt = speech[k + 1] if k + 1 < len(speech) else None
+        if nxt is not None and nxt["start"] - e["end"] <= FRAGMENT_GAP_S and (
+                e["end"] - e["start"] < MIN_VOICE_S or len(normalize(text).split()) < REPEAT_MIN_WORDS):
+            # too short to judge alone and run on without a pause: one sentence the
+            # segmenter split ("Your call" | "is important to us"), judged whole
+            text = f"{text} {nxt.get('text') or ''}"
+            e = {**e, "end": nxt["end"], "voice": nxt.get("voice")}
         if ivr_voice(e, ivr_voices):
             heard.append(text)  # the IVR's voice: its own announcement, however heard
             continue
@@ -198,6 +221,25 @@ def hold_time(visit: dict, events: list[dict], heard_before: list[str] = (),
                         round(e["start"], 3), waits[0] if waits else None)
         heard.append(text)
     return Hold(round(v1 - hold_start, 2), True, round(hold_start, 3), None, waits[0] if waits else None)
+
+
+def _greeting_part(e: dict, lang: str | None) -> int | None:
+    """Index of the word of speech event ``e`` at which a person's greeting begins
+    after a pause inside the event (GREETING_PAUSE_S between words; "... assisting
+    other callers. | Hello, you're speaking with Tim"), or None. The segmenter
+    bridges a short pause between a hold announcement and the person answering; a
+    greeting (``agent_greetings``, matched at the part's start) after it is where
+    the person starts; not when the words before already greet."""
+    words = e.get("words") or []
+    for k in range(1, len(words)):
+        if words[k]["start"] - words[k - 1]["end"] < GREETING_PAUSE_S:
+            continue
+        if is_agent_greeting(" ".join(w["word"] for w in words[:k]), lang):
+            return None  # the person was already speaking: "Hi, thanks for holding. | My name is ..."
+        rest = normalize(" ".join(w["word"] for w in words[k:k + 8]))
+        if any(rx.match(rest) for _, rx in _patterns("agent_greetings", lang)):
+            return k
+    return None
 
 
 def _transfer_prompt(before: list[dict]) -> list[dict]:

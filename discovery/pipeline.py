@@ -52,19 +52,24 @@ def analyse_call(path: str | os.PathLike, engine: Engine | None = None,
 def analyse_calls(paths: Sequence[str | os.PathLike], engine: Engine | None = None,
                   cache: AnalysisCache | None = None,
                   on_stage: Callable[[str, str], None] | None = None,
-                  keys: Sequence | None = None) -> list[dict]:
+                  keys: Sequence | None = None, reuse: bool = False) -> list[dict]:
     """``analyse_call`` for a company's calls, the recognizer run once for all of them.
 
     Each call is decoded and its signal analysed; its speech (and a little audio
-    around it) is kept, the rest dropped. An engine with ``transcribe_calls``
-    (``ReuseEngine``) then hears every call's speech in one go: each prompt once,
-    packed across calls. Cached calls are read from ``cache``. ``on_stage(file,
-    stage)`` reports progress. ``keys``: per call, the keys the caller sent (None: its
-    sidecar, if any); a call given keys this way is not cached (the cache keys on the
-    sidecar file, not on a list). Returns the timelines in the order of ``paths``.
+    around it) is kept, the rest dropped. With ``reuse`` (and more than one call) the
+    engine is wrapped in a ``ReuseEngine``: a prompt two calls heard the same way is
+    not decoded again (experimental, off: on the corpus it lowered option F1, see
+    docs/benchmarks-scale.md). An engine with ``transcribe_calls`` hears the calls
+    through it.
+    Cached calls are read from ``cache``. ``on_stage(file, stage)`` reports progress.
+    ``keys``: per call, the keys the caller sent (None: its sidecar, if any); a call
+    given keys this way is not cached (the cache keys on the sidecar file, not on a
+    list). Returns the timelines in the order of ``paths``.
     """
     listed = list(keys) if keys is not None else [None] * len(paths)
     eng = engine if engine is not None else make_engine("auto")
+    if reuse and len(paths) > 1:
+        eng = with_reuse(eng)
     stage = on_stage or (lambda _f, _s: None)
     out: list[dict | None] = [None] * len(paths)
     keys, pending = {}, []
@@ -118,8 +123,11 @@ def _prepare(path, stage, keys=None):
     sr = audio_io.PHONE_SR
     stage("decode")
     head, n, long_call = [], 0, False
+    header_s = audio_io.wav_duration_s(path)
     try:
-        blocks = audio_io.stream(path, sr)
+        # a WAV header says how long the call is: a short one is decoded once, not
+        # streamed first to find out (one ffmpeg run per call less)
+        blocks = audio_io.stream(path, sr) if header_s is None or header_s > CHUNK_S else iter(())
         for b in blocks:
             head.append(b)
             n += len(b)
@@ -173,15 +181,13 @@ def map_calls(paths: Iterable[str | os.PathLike], company: str | None = None,
     calls are added to it; calls already in it are not counted twice); ``engine``
     shared by all calls; ``margin_s`` the wait's safety margin (the default when None);
     ``on_call`` called with each path as its analysis starts; ``cache`` an
-    ``AnalysisCache`` (see ``analyse_call``); ``reuse`` recognise each prompt once for
-    all these calls (``ReuseEngine``; experimental and off by default: on the corpus
-    it lowered option F1 from 86 % to 69 %, see docs/benchmarks-scale.md).
+    ``AnalysisCache`` (see ``analyse_call``); ``reuse`` stop decoding a prompt once
+    two calls heard it the same way (``ReuseEngine``, experimental and off: see
+    ``analyse_calls``).
     Returns the tree (networkx DiGraph, node-link JSON by ``ivrkit.trees.write_tree``)
     with ``listen_after`` and ``wait`` set on its nodes.
     """
     eng = engine if engine is not None else make_engine("auto")
-    if reuse:
-        eng = with_reuse(eng)
     paths = list(paths)
     seen: set[str] = set()
 
@@ -190,7 +196,7 @@ def map_calls(paths: Iterable[str | os.PathLike], company: str | None = None,
             seen.add(f)
             on_call(f)
 
-    timelines = analyse_calls(paths, eng, cache=cache, on_stage=stage)
+    timelines = analyse_calls(paths, eng, cache=cache, on_stage=stage, reuse=reuse)
     return map_timelines(timelines, company=company, number=number, into=into, margin_s=margin_s)
 
 

@@ -39,8 +39,14 @@ from .asr import Engine, Utterance, Word
 
 __all__ = ["ReuseEngine", "Glued", "SpanAudio", "fingerprint", "match", "compact", "REUSE_VERSION"]
 
-#: Part of the cache key: timelines made with reuse are not those made without.
-REUSE_VERSION = 1
+#: Part of the cache key: timelines made with reuse are not those made without
+#: (1: the first hearing copied into every call; 2: reused once ``AGREE`` hearings agree).
+REUSE_VERSION = 2
+#: A prompt's words are reused only once this many independent hearings of it (copies
+#: in different calls, each decoded) read the same words. One hearing copied into
+#: every call (version 1) took the merge's majority vote over noisy hearings away:
+#: option F1 of the corpus 86 % -> 69 % (docs/benchmarks-scale.md).
+AGREE = 2
 #: Fingerprint frames: 64 ms windows every 5 ms (the frame grids of two calls are at
 #: most 2.5 ms apart); 16 mel bands over 250-3400 Hz (the telephone band).
 FRAME_S, HOP_S = 0.064, 0.005
@@ -71,11 +77,6 @@ MIN_KEEP_COVERAGE = 0.3
 #: Audio kept around each region to decode when the call is glued for the recognizer:
 #: more than CHUNK_PAD_S (0.2 s) plus the gap under which chunks merge (0.5 s) / 2.
 KEEP_PAD_S = 0.6
-#: A reused word must start inside the covered span, or this close outside a unit's
-#: own edge (the recognizer reads CHUNK_PAD_S = 0.2 s beyond the speech and places
-#: words there); words a partial cover cuts are decoded again with the rest.
-WORD_EDGE_S = 0.25
-
 
 def _mel_edges(sr: int, n_fft: int) -> np.ndarray:
     hz = mel_points_hz(F_LO_HZ, min(F_HI_HZ, sr / 2 - 1), N_BANDS + 1)
@@ -165,13 +166,6 @@ def match(known: Fingerprint, new: Fingerprint) -> tuple[int, int, int] | None:
     if short is new:
         return lag, s0, s1
     return -lag, s0 + lag, s1 + lag  # the known stretch inside the new region
-
-
-@dataclass
-class _Known:
-    fp: Fingerprint
-    start_s: float                   # file time of the region in its own call
-    utterances: list[Utterance] = field(default_factory=list)
 
 
 def compact(regions: Sequence[tuple[float, float]], dur_s: float,
@@ -271,10 +265,21 @@ def _units(regions) -> list[tuple[float, float, list[tuple[float, float]]]]:
     return [(ch[0][0], ch[-1][1], ch) for ch in chunk_regions(regions)]
 
 
-def _clip(regions, spans) -> list[tuple[float, float]]:
-    """The parts of ``regions`` inside ``spans`` (both lists of ``(start_s, end_s)``)."""
-    out = [(max(a, c), min(b, d)) for a, b in regions for c, d in spans]
-    return [(a, b) for a, b in out if b - a > 0.05]
+def whole_match(known: Fingerprint, new: Fingerprint) -> int | None:
+    """Frame offset of ``new`` in ``known`` when the two are the same stretch of
+    audio end to end (``match``, both edges within ``EDGE_SLACK_S``), else None.
+    Stretches whose lengths differ by more than the slack allows are not correlated."""
+    slack = int(round(EDGE_SLACK_S / HOP_S))
+    n, k = len(new.vecs), len(known.vecs)
+    if abs(n - k) > 2 * slack:
+        return None
+    m = match(known, new)
+    if m is None:
+        return None
+    off, f0, f1 = m
+    if f0 <= slack and n - f1 <= slack and f0 + off <= slack and k - (f1 + off) <= slack:
+        return off
+    return None
 
 
 def _shift_words(words, to_file) -> tuple[Word, ...]:
@@ -288,8 +293,37 @@ def _rebuild(u: Utterance, words: tuple[Word, ...]) -> Utterance:
                                text=" ".join(w.word for w in words), words=words)
 
 
+@dataclass(eq=False)  # compared by identity
+class _Prompt:
+    """A stretch of speech heard in one or more calls of the company: the first
+    hearing's fingerprint (``fp``, the frame grid every copy is aligned to) and each
+    independent hearing as ``(reading, utterances)``: its normalised words and its
+    utterances with times relative to the start of ``fp``."""
+
+    fp: Fingerprint
+    hearings: list[tuple[tuple[str, ...], list[Utterance]]] = field(default_factory=list)
+
+    def agreed(self) -> list[Utterance] | None:
+        """The words of the first hearing that ``AGREE`` hearings read the same way
+        (and that heard something), else None."""
+        for j, (reading, utts) in enumerate(self.hearings):
+            if reading and sum(r == reading for r, _ in self.hearings[j:]) >= AGREE:
+                return utts
+        return None
+
+
+@dataclass(frozen=True, eq=False)  # compared by identity
+class _Unit:
+    call: int
+    start_s: float
+    end_s: float
+    regions: tuple
+    fp: Fingerprint | None
+
+
 class ReuseEngine:
-    """An ``Engine`` that transcribes each prompt once (see module doc).
+    """An ``Engine`` that stops transcribing a prompt once it has heard it the same way
+    ``AGREE`` times (see module doc).
 
     ``inner``: the recognizer doing the decoding. One instance per company: what it
     remembers are that company's prompts (``forget()`` empties it). ``stats`` counts
@@ -298,124 +332,121 @@ class ReuseEngine:
 
     def __init__(self, inner: Engine):
         self.inner = inner
-        self._known: list[_Known] = []
+        self._prompts: list[_Prompt] = []
         self.stats = {"reused_s": 0.0, "decoded_s": 0.0}
 
     def identity(self) -> dict:
         from .cache import engine_identity
 
-        return {"reuse": REUSE_VERSION, "inner": engine_identity(self.inner)}
+        return {"reuse": REUSE_VERSION, "agree": AGREE, "inner": engine_identity(self.inner)}
 
     def forget(self) -> None:
-        self._known.clear()
+        self._prompts.clear()
 
     def transcribe(self, y: np.ndarray, sr: int, regions: Sequence[tuple[float, float]]) -> list[Utterance]:
         return self.transcribe_calls([(y, sr, regions)])[0]
 
     def transcribe_calls(self, calls: Sequence[tuple[np.ndarray, int, Sequence[tuple[float, float]]]]
                          ) -> list[list[Utterance]]:
-        """``transcribe`` for several calls at once: what none of them has heard before
-        is decoded in one go (packed across calls), then each copy takes its words.
+        """``transcribe`` for several calls, one after the other, each decoded on its
+        own (its speech packed into its own Whisper windows, as without reuse): a unit
+        whose prompt earlier calls heard the same way ``AGREE`` times takes those words,
+        times shifted; the rest of the call is decoded, and each prompt it holds gains
+        one hearing (one per call: copies side by side in one window are not
+        independent, the decoder repeats what it has just written).
 
-        Round 1 decodes the regions that match nothing remembered nor an earlier region
-        of these calls, and the parts of partial matches; round 2 resolves the regions
-        that matched a round-1 region (and decodes what they still lack).
-        """
-        out: list[list[Utterance]] = [[] for _ in calls]
-        first: list[tuple[int, float, float, Fingerprint]] = []    # decoded in round 1, remembered
-        later: list[tuple[int, float, float, Fingerprint, list]] = []  # copies of a round-1 unit
-        todo: list[tuple[int, float, float]] = []
+        Packing every call's speech into shared windows instead (decoding rounds across
+        calls) changed readings enough to cost option F1 on the corpus (86 % -> 80 %,
+        bluebird-airlines 50 % -> 12 %): docs/benchmarks-scale.md."""
+        return [self._call(i, calls) for i in range(len(calls))]
+
+    def _call(self, i: int, calls) -> list[Utterance]:
+        """One call of ``calls``: reused units' words and the decoded rest."""
+        out: list[Utterance] = []
+        groups, alone = self._group([calls[i]])
+        todo, heard = list(alone), []
+        for k, members in groups.items():
+            utts = self._prompts[k].agreed()
+            for n, (unit, off) in enumerate(members):
+                if utts is None:
+                    todo.append(unit)
+                    if n == 0:
+                        heard.append((unit, k, off))
+                    continue
+                shift = unit.start_s - off * HOP_S
+                out += [_rebuild(u, _shift_words(u.words, lambda t: t + shift)) for u in utts]
+                self.stats["reused_s"] += unit.end_s - unit.start_s
+        (decoded,) = self._decode([calls[i]], todo)
+        self._hear([calls[i]], heard, [decoded])
+        return sorted(out + decoded, key=lambda u: u.start_s)
+
+    def _group(self, calls) -> tuple[dict[int, list[tuple[_Unit, int]]], list[_Unit]]:
+        """Every call's units as copies of remembered prompts (``{prompt index:
+        [(unit, frame offset)]}``; a unit like none is a new prompt), and the units too
+        short to fingerprint."""
+        groups: dict[int, list[tuple[_Unit, int]]] = {}
+        alone: list[_Unit] = []
+        for unit in self._cut(calls):
+            found = self._find(unit.fp) if unit.fp is not None else None
+            if found is None and unit.fp is not None:
+                self._prompts.append(_Prompt(unit.fp))
+                found = (len(self._prompts) - 1, 0)
+            if found is None:
+                alone.append(unit)
+            else:
+                groups.setdefault(found[0], []).append((unit, found[1]))
+        return groups, alone
+
+    def _cut(self, calls) -> list[_Unit]:
+        """Every call's units (``_units``), fingerprinted when long enough."""
+        units = []
         for i, (y, sr, regions) in enumerate(calls):
             for s, e, regs in _units(regions):
                 fp = fingerprint(y[int(s * sr):int(e * sr)], sr) if e - s >= MIN_REGION_S else None
-                got = self._reuse(s, e, fp) if fp is not None else None
-                if got is not None:
-                    out[i] += got[0]
-                    todo += [(i, a, b) for a, b in _clip(regs, got[1])]
-                elif fp is not None and any(match(f[3], fp) is not None for f in first):
-                    later.append((i, s, e, fp, regs))
-                else:
-                    todo += [(i, a, b) for a, b in regs]
-                    if fp is not None:
-                        first.append((i, s, e, fp))
-        decoded = self._decode(calls, todo)
-        spans = [[(a, b) for a, b, _ in _units(regions)] for _, _, regions in calls]
-        for i, s, e, fp in first:
-            self._remember(s, e, fp, decoded[i], spans[i])
-        todo = []
-        for i, s, e, fp, regs in later:
-            got = self._reuse(s, e, fp)
-            if got is None:   # its match was not kept (too few words): decode it after all
-                todo += [(i, a, b) for a, b in regs]
-            else:
-                out[i] += got[0]
-                todo += [(i, a, b) for a, b in _clip(regs, got[1])]
-        for i, more in enumerate(self._decode(calls, todo)):
-            out[i] += decoded[i] + more
-        return [sorted(u, key=lambda u: u.start_s) for u in out]
+                units.append(_Unit(i, s, e, tuple(regs), fp))
+        return units
 
-    def _remember(self, s: float, e: float, fp: Fingerprint, decoded: list[Utterance],
-                  spans: list[tuple[float, float]]) -> None:
-        """Keep a decoded unit's words (times relative to its start) for later calls.
+    def _find(self, fp: Fingerprint) -> tuple[int, int] | None:
+        """(index, frame offset) of the remembered prompt this unit is a whole copy of."""
+        for k, p in enumerate(self._prompts):
+            off = whole_match(p.fp, fp)
+            if off is not None:
+                return k, off
+        return None
 
-        A word belongs to the unit of this call (``spans``) nearest to its start:
+    def _hear(self, calls, heard: list[tuple[_Unit, int, int]], decoded: list[list[Utterance]]) -> None:
+        """Add each decoded copy's words to its prompt's hearings (times from the
+        prompt's start). A word belongs to the unit of its call nearest to its start:
         units lie at least 0.5 s apart, and the recognizer places words up to its pad
-        (0.2 s) outside the speech. A unit the recognizer barely covered is not kept
-        (its words would be lost again in every call)."""
-        def nearest(t: float) -> tuple[float, float]:
-            return min(spans, key=lambda sp: max(sp[0] - t, t - sp[1], 0.0))
+        (0.2 s) outside the speech."""
+        from .asr import normalize_words
 
-        rel = []
-        for u in decoded:
-            words = tuple(w for w in u.words if nearest(w.start_s) == (s, e))
-            if words:
-                rel.append(_rebuild(u, _shift_words(words, lambda t: t - s)))
-        covered = sum(w.end_s - w.start_s for u in rel for w in u.words)
-        if covered >= MIN_KEEP_COVERAGE * (e - s):
-            self._known.append(_Known(fp, s, rel))
+        spans = [[(s, e) for s, e, _ in _units(regions)] for _, _, regions in calls]
+        for unit, k, off in heard:
+            def nearest(t: float, sp=spans[unit.call]) -> tuple[float, float]:
+                return min(sp, key=lambda x: max(x[0] - t, t - x[1], 0.0))
 
-    def _reuse(self, s: float, e: float, fp: Fingerprint):
-        """(utterances, regions still to decode) from the best remembered match, or None."""
-        best = None
-        for k in self._known:
-            m = match(k.fp, fp)
-            if m is not None and (best is None or m[2] - m[1] > best[1][2] - best[1][1]):
-                best = (k, m)
-        if best is None:
-            return None
-        k, (off, f0, f1) = best
-        c0, c1 = s + f0 * HOP_S, s + (f1 + 1) * HOP_S      # covered span, file time of this call
-        if f0 * HOP_S <= EDGE_SLACK_S:
-            c0 = s
-        if e - c1 <= EDGE_SLACK_S:
-            c1 = e
-        shift = s - k.start_s - off * HOP_S                  # known-relative time -> this call's
-        utts = []
-        lo = c0 - WORD_EDGE_S if c0 == s else c0   # a unit's own edge: the pad's words too
-        hi = c1 + WORD_EDGE_S if c1 == e else c1
-        for u in k.utterances:
-            words = tuple(w for w in _shift_words(u.words, lambda t: t + k.start_s + shift)
-                          if lo <= w.start_s <= hi and (c1 == e or w.end_s <= c1))
-            if words:
-                utts.append(_rebuild(u, words))
-        self.stats["reused_s"] += c1 - c0
-        last = max((w.end_s for u in utts for w in u.words), default=c0)
-        first = min((w.start_s for u in utts for w in u.words), default=c1)
-        rest = []
-        if c0 > s:                                          # the new region starts before the known one
-            rest.append((s, min(c0, first)))
-        if c1 < e:                                          # ...or goes on after it
-            rest.append((max(c1, last), e))
-        return utts, [(a, b) for a, b in rest if b - a > 0.05]
+            shift = off * HOP_S - unit.start_s
+            rel = []
+            for u in decoded[unit.call]:
+                words = tuple(w for w in u.words if nearest(w.start_s) == (unit.start_s, unit.end_s))
+                if words:
+                    rel.append(_rebuild(u, _shift_words(words, lambda t: t + shift)))
+            covered = sum(w.end_s - w.start_s for u in rel for w in u.words)
+            reading = tuple(normalize_words(" ".join(u.text for u in rel)))
+            ok = covered >= MIN_KEEP_COVERAGE * (unit.end_s - unit.start_s)
+            self._prompts[k].hearings.append((reading if ok else (), rel))
 
-    def _decode(self, calls, todo: list[tuple[int, float, float]]) -> list[list[Utterance]]:
-        """The inner engine on these regions of these calls, glued into one signal
+    def _decode(self, calls, units: list[_Unit]) -> list[list[Utterance]]:
+        """The inner engine on these units of these calls, glued into one signal
         (``Glued``), words put back in each call's time."""
         out: list[list[Utterance]] = [[] for _ in calls]
-        if not todo:
+        if not units:
             return out
-        self.stats["decoded_s"] += sum(e - s for _, s, e in todo)
-        parts = [(y, sr, [(s, e) for j, s, e in todo if j == i]) for i, (y, sr, _) in enumerate(calls)]
+        self.stats["decoded_s"] += sum(u.end_s - u.start_s for u in units)
+        parts = [(y, sr, [r for u in units if u.call == i for r in u.regions])
+                 for i, (y, sr, _) in enumerate(calls)]
         g = Glued(parts)
         utts = self.inner.transcribe(g.y, g.sr, g.regions)
         return g.split([u for u in utts if u.words], len(calls))
+

@@ -285,6 +285,20 @@ def _visit_listen(v: _Visit, vw, kind: str, lang: str | None = None) -> tuple[fl
     return (max(0.0, est) if est is not None else None), lower, upper
 
 
+#: Music this long inside an agent visit is its hold (a jingle is shorter).
+HOLD_MUSIC_S = 2.0
+
+
+def _before_hold(opts, v: _Visit, music_regions):
+    """An agent visit's options said before its hold music: what the IVR says (or the
+    recognizer makes of the music and the person) once the hold has begun is hold
+    announcement or the person, not the node's menu ("Press star to" | "... to the
+    main menu" read into a person's "what can I do for you today")."""
+    hold = [r.start_s for r in music_regions
+            if v.start <= r.start_s < v.end and min(r.end_s, v.end) - r.start_s >= HOLD_MUSIC_S]
+    return [o for o in opts if not hold or o.start_s < min(hold)]
+
+
 def _describe(v: _Visit, words, music_regions) -> Visit:
     """The timeline's record of one visit."""
     vw = _words_in(words, v.start, v.end)
@@ -292,6 +306,8 @@ def _describe(v: _Visit, words, music_regions) -> Visit:
     lang = prompt_lang(vw)
     opts = parse_options(vw)
     kind, entry = _visit_kind_entry(v, text, opts, music_regions, lang)
+    if kind == "agent":
+        opts = _before_hold(opts, v, music_regions)
     listen_after, lower, upper = _visit_listen(v, vw, kind, lang)
     extra = {"lang": lang} if lang else {}
     if prompts.opens_with_refusal(text, lang or "en"):

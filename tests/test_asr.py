@@ -241,6 +241,14 @@ def test_pack_windows_packs_short_chunks_without_the_gaps():
     assert a1 <= b0 and a0 == pytest.approx(1.0 - asr.CHUNK_PAD_S) and b1 == pytest.approx(12.0 + asr.CHUNK_PAD_S)
 
 
+def test_speech_after_a_hold_gets_windows_of_its_own():
+    # greeting, transfer prompt, 40 s of hold music, an announcement: the announcement
+    # would fit in the first window but is not packed with the greeting
+    chunks = chunk_regions([(1.0, 6.0), (8.0, 10.0), (50.0, 53.0)])
+    windows = asr.pack_windows(chunks, dur_s=60.0, max_window_s=25.0)
+    assert [len(w) for w in windows] == [2, 1]
+
+
 @pytest.mark.slow
 def test_whisper_reads_each_window_once(whisper, monkeypatch):
     """One encoder pass per packed window (faster-whisper's own loop made two: it

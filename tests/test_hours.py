@@ -101,6 +101,8 @@ def test_hours_notices_are_not_after_hours(text):
 
 def test_hold_announcements_and_waits():
     assert holds.is_hold_announcement("Your call is important to us. Please stay on the line.")
+    # cut at the segmenter's region end, "to us" in the next region
+    assert holds.is_hold_announcement("Your call is important,")
     assert holds.is_hold_announcement("Su llamada es muy importante para nosotros, por favor espere.")
     assert holds.is_hold_announcement("שיחתך חשובה לנו, אנא המתן על הקו")
     assert not holds.is_hold_announcement("Hi, this is Dana. How can I help you today?")
@@ -126,6 +128,45 @@ def test_word_less_speech_after_the_transfer_prompt_is_hold_music_not_the_prompt
               {"type": "speech", "start": 87.0, "end": 90.2, "text": "Hello, you're speaking with Sam."}]
     h = holds.hold_time({"start": 21.4, "end": 91.0}, events)
     assert h.hold_start == 23.1 and not h.at_least and h.seconds == pytest.approx(63.9)
+
+
+def _w(text, t0, t1):
+    """Words spread evenly over [t0, t1] (word times as the timeline keeps them)."""
+    ws = text.split()
+    step = (t1 - t0) / len(ws)
+    return [{"word": w, "start": round(t0 + k * step, 3), "end": round(t0 + (k + 0.8) * step, 3)}
+            for k, w in enumerate(ws)]
+
+
+def test_a_sentence_the_segmenter_split_is_judged_whole():
+    # benchmarks/hours.py seed 5, Lakeside call08 (recognizer output as kept): the call
+    # ended during an announcement cut in two at a level dip; "Your call" alone is no
+    # known phrase, too short to compare voices or be a repeat
+    events = [{"type": "speech", "start": 28.25, "end": 31.62, "text": "Please hold well."},
+              {"type": "music", "start": 32.27, "end": 64.14},
+              {"type": "speech", "start": 64.14, "end": 65.40, "text": "Your call"},
+              {"type": "speech", "start": 65.40, "end": 71.00,
+               "text": "is important to us. Please stay on the line in the next available represent."}]
+    h = holds.hold_time({"start": 28.25, "end": 72.0}, events)
+    assert h.at_least and h.answered is None
+
+
+def test_a_greeting_after_a_pause_inside_one_region_starts_the_person():
+    # seed 2, Northstar call03: a garbled announcement and the person in one region
+    first = _w("Ola Val, our representative, our currently assistant, our co -authors.", 76.33, 80.0)
+    person = _w("Hello, you're speaking with them. What can I do for you today?", 81.93, 85.46)
+    events = [{"type": "speech", "start": 33.48, "end": 37.43, "text": "Please hold while we connect you."},
+              {"type": "music", "start": 38.36, "end": 70.27},
+              {"type": "speech", "start": 74.0, "end": 75.55, "text": "Thank you for your patience."},
+              {"type": "speech", "start": 76.33, "end": 85.46, "words": first + person,
+               "text": " ".join(w["word"] for w in first + person)}]
+    h = holds.hold_time({"start": 33.48, "end": 86.9}, events)
+    assert h.answered == pytest.approx(81.93)
+    # a person who greets, pauses and greets again starts at the first greeting
+    hi = _w("Hi, thanks for holding.", 76.33, 78.0) + _w("My name is Chris. How can I help you?", 79.0, 81.0)
+    events[-1] = {"type": "speech", "start": 76.33, "end": 81.0, "words": hi,
+                  "text": " ".join(w["word"] for w in hi)}
+    assert holds.hold_time({"start": 33.48, "end": 86.9}, events).answered == pytest.approx(76.33)
 
 
 def test_grammars_ship_with_the_package():
@@ -248,3 +289,28 @@ def test_simulated_hold_and_after_hours_call(tmp_path):
     d = diff_trees(merge_timelines([tl]), merge_timelines([tl, ctl]))
     assert sum(len(v) for v in d.values()) == 0
     json.dumps(tl)  # the timeline stays JSON
+
+
+def test_an_agent_nodes_options_are_those_said_before_its_hold():
+    # benchmarks/hours.py seed 3, Orchard call10 (the recognizer's words as kept): music
+    # and the person's "what can I do for you today" read as "Press star to ... the
+    # main menu", which made a "back" option under the agent node
+    from ivrkit.audio.events import Region
+    from ivrkit.discovery import timeline
+    from ivrkit.discovery.asr import Word
+
+    said = [("Please", 28.977, 29.437), ("hold", 29.437, 29.897), ("for", 29.897, 30.117),
+            ("the", 30.117, 30.197), ("next", 30.197, 30.497), ("available", 30.497, 30.897),
+            ("pharmacy", 30.897, 31.477), ("specialist.", 31.477, 32.057), ("Your", 68.952, 69.592),
+            ("call", 69.592, 70.052), ("is", 70.052, 70.372), ("important", 70.372, 70.672),
+            ("to", 70.672, 70.872), ("Press", 71.942, 73.302), ("star", 73.302, 74.502), ("to", 74.502, 74.522),
+            ("to", 77.772, 77.772), ("the", 77.772, 77.772), ("main", 77.772, 77.772), ("menu.", 77.772, 79.247),
+            ("How", 79.692, 80.132), ("can", 80.132, 80.332), ("I", 80.332, 80.512), ("help", 80.512, 80.772),
+            ("you", 80.772, 80.992), ("today?", 80.992, 81.152)]
+    words = [Word(w, a, b, 0.9) for w, a, b in said]
+    v = timeline._Visit(path=["2"], start=29.177, via=None, end=81.908)
+    music = [Region("music", 32.82, 68.94), Region("music", 71.27, 72.14)]
+    d = timeline._describe(v, words, music)
+    assert d.kind == "agent" and d.options == ()
+    # the same words without the hold music: the option is the node's
+    assert [o.key for o in timeline._describe(v, words, []).options] == ["*"]

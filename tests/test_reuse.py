@@ -1,5 +1,6 @@
-"""Prompt reuse: a prompt heard before (other codec, other noise) takes its words;
-a prompt that differs in one word does not; glued speech decodes as the whole call."""
+"""Prompt reuse: a prompt heard the same way in two calls gives its words to a third
+(other codec, other noise); a prompt that differs in one word does not match; hearings
+that disagree are not reused; glued speech decodes as the whole call."""
 import numpy as np
 import pytest
 
@@ -67,25 +68,52 @@ def test_glued_keeps_regions_apart_and_maps_times_back():
 
 
 @pytest.mark.slow
-def test_second_call_reuses_words_with_times_shifted(tmp_path):
+def test_third_call_reuses_words_two_hearings_agreed_on(tmp_path):
     from ivrkit.audio.analysis import analyse
     from ivrkit.discovery.asr import WhisperEngine
 
     y, _ = load(FIX / "calls" / "contoso" / "call01.wav")
-    shift = 1.3
-    y2 = _through_line(np.concatenate([np.zeros(int(shift * SR), np.float32), y]), tmp_path, "pcm_alaw", 22)
+    pad = lambda z, s: np.concatenate([np.zeros(int(s * SR), np.float32), z])  # noqa: E731
+    y1, shift = pad(y, 0.4), 1.3
+    y2 = _through_line(pad(y, shift), tmp_path, "pcm_alaw", 22)
     speech = lambda z: [(r.start_s, r.end_s) for r in analyse(z, SR).regions if r.kind == "speech"]  # noqa: E731
     whisper = WhisperEngine()
     eng = ReuseEngine(whisper)
-    first, second = eng.transcribe_calls([(y, SR, speech(y))])[0], eng.transcribe_calls([(y2, SR, speech(y2))])[0]
+    # two calls the engine has not heard: both decoded, nothing copied between them
+    first, _again = eng.transcribe_calls([(y, SR, speech(y)), (y1, SR, speech(y1))])
+    assert eng.stats["reused_s"] == 0
+    # the same audio in two calls, each read in its own windows (side by side in one
+    # window the decoder read "welcome to kinsou so gas" / "kinsoso gas"): they agree
+    assert all(p.agreed() is not None for p in eng._prompts)
+    (third,) = eng.transcribe_calls([(y2, SR, speech(y2))])
     assert eng.stats["reused_s"] > 0.8 * sum(e - s for s, e in speech(y2))
     w1 = [w for u in first for w in u.words]
-    w2 = [w for u in second for w in u.words]
-    assert [w.word for w in w2] == [w.word for w in w1] and w1
-    assert all(abs(b.start_s - a.start_s - shift) < 0.03 for a, b in zip(w1, w2))
+    w3 = [w for u in third for w in u.words]
+    assert [w.word for w in w3] == [w.word for w in w1] and w1
+    assert all(abs(b.start_s - a.start_s - shift) < 0.03 for a, b in zip(w1, w3))
     # an empty memory changes nothing: the glued speech decodes as the whole call does
     plain = whisper.transcribe(y, SR, speech(y))
     fresh = ReuseEngine(whisper).transcribe(y, SR, speech(y))
     wf, wp = [w for u in fresh for w in u.words], [w for u in plain for w in u.words]
     assert [w.word for w in wf] == [w.word for w in wp]
     assert all(abs(a.start_s - b.start_s) < 0.01 for a, b in zip(wf, wp))
+
+
+def test_hearings_that_disagree_are_not_reused():
+    from ivrkit.discovery.asr import Utterance, Word
+    from ivrkit.discovery.reuse import _Prompt
+
+    def heard(text):
+        words = tuple(Word(w, 0.3 * i, 0.3 * i + 0.25, 0.9) for i, w in enumerate(text.split()))
+        return Utterance(0.0, words[-1].end_s, text, words)
+
+    fp = fingerprint(np.zeros(SR, np.float32), SR)
+    p = _Prompt(fp)
+    p.hearings.append((("press", "one", "for", "billing"), [heard("Press 1 for billing.")]))
+    assert p.agreed() is None                               # one hearing is not enough
+    p.hearings.append((("press", "one", "for", "building"), [heard("Press 1 for building.")]))
+    assert p.agreed() is None                               # two that differ in a word
+    p.hearings.append(((), []))                             # a hearing that heard nothing
+    assert p.agreed() is None
+    p.hearings.append((("press", "one", "for", "building"), [heard("Press one for building")]))
+    assert p.agreed()[0].text == "Press 1 for building."    # the first of the two that agree
