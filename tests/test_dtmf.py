@@ -253,3 +253,51 @@ def test_long_file_with_presses_far_apart():
     got = detect_dtmf(y, SR)
     assert keys_of(got) == "90*"
     assert all(abs(p.start_s - t) <= 0.005 for p, t in zip(got, times))
+
+
+def _loud_spots(y, n, dur_s=0.06, apart_s=1.0):
+    """Starts (s) of the ``n`` loudest ``dur_s`` stretches of ``y``, ``apart_s`` apart."""
+    hop = int(dur_s * SR / 2)
+    rms = np.array([np.sqrt(np.mean(y[i : i + 2 * hop] ** 2)) for i in range(0, len(y) - 2 * hop, hop)])
+    picks: list[float] = []
+    for k in np.argsort(rms)[::-1]:
+        if all(abs(k * hop / SR - p) > apart_s for p in picks):
+            picks.append(k * hop / SR)
+        if len(picks) == n:
+            break
+    return sorted(picks)
+
+
+def test_soft_press_buried_under_louder_prompt_speech():
+    """A 60 ms key at about 6 dB under the prompt's loudest syllables (a barge-in pressed
+    softly: the voice takes most of every block's energy) is still a press, where it
+    starts; the first pass alone found 4 of these 8."""
+    speech, sr = load(FIX / "prompt_vm_options.wav")
+    y = speech.copy()
+    starts = _loud_spots(speech, 8)
+    for t in starts:
+        i = int(t * SR)
+        level = 20 * np.log10(np.sqrt(np.mean(speech[i : i + 480] ** 2)))
+        y[i : i + 480] += press("1", 0.06, level_db=level - 3)
+    got = detect_dtmf(y, sr)
+    found = sum(any(p.key == "1" and abs(p.start_s - t) <= 0.01 for p in got) for t in starts)
+    assert found >= 6
+    assert keys_of(got) == "1" * len(got)
+
+
+ALLISON = Path("/usr/share/asterisk/sounds/en_US_f_Allison")
+
+
+@pytest.mark.skipif(not (ALLISON / "screen-callee-options.wav").exists(),
+                    reason="asterisk-core-sounds-en-wav not installed")
+def test_voice_that_talked_off_the_buried_pass_stays_silent(tmp_path):
+    """This prompt's 116 Hz voice passes the buried pass's block tests as an "A" at
+    11.77 s (mu-law); it is no step above its own frequencies around it."""
+    from ivrkit.audio.io import ffmpeg_exe
+    import subprocess
+
+    out = tmp_path / "p.wav"
+    subprocess.run([ffmpeg_exe(), "-nostdin", "-v", "error", "-i", str(ALLISON / "screen-callee-options.wav"),
+                    "-ac", "1", "-ar", "8000", "-c:a", "pcm_mulaw", str(out)], check=True)
+    y, sr = load(out)
+    assert detect_dtmf(y, sr) == []
