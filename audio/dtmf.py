@@ -170,6 +170,11 @@ BURIED_MIN_VOTE_SHARE = 0.3
 BURIED_MIN_STEP_DB = 6.0
 BURIED_FLANK_S = 0.05
 BURIED_GUARD_S = 0.005
+#: ...and it must be within a receiver's operating range: Q.24 asks for -25 dBm per
+#: tone, this leaves 5 dB for codecs and twist (buried presses on the hours benchmark:
+#: -16 to -27 dBFS; an espeak-ng prompt through Opus talked off an "A" at -33 dBFS,
+#: phone corpus bluebird-airlines call04).
+BURIED_MIN_LEVEL_DBFS = -30.0
 
 #: Press pass: centred box window for the envelopes (8 ms; first null 125 Hz away,
 #: the partner tone is >= 268 Hz away).
@@ -561,7 +566,8 @@ def _codec_pass(y8: np.ndarray, powers, votes: np.ndarray, found: list[DtmfPress
 
 def _buried_pass(y8: np.ndarray, powers, found: list[DtmfPress], max_gap: int) -> list[DtmfPress]:
     """Presses under louder prompt speech: runs of blocks that pass every first-pass
-    test but the energy share (BURIED_ENERGY_RATIO), overlapping no press found."""
+    test but the energy share (BURIED_ENERGY_RATIO), overlapping no press found, that
+    step out of their surroundings (``_step_db``) at an operating-range level."""
     tests = {"energy_ratio": BURIED_ENERGY_RATIO}
     loose = np.concatenate([block_votes(*pw, **tests) for pw in powers])
     out: list[DtmfPress] = []
@@ -572,7 +578,7 @@ def _buried_pass(y8: np.ndarray, powers, found: list[DtmfPress], max_gap: int) -
         if np.count_nonzero(loose[b0 : b1 + 1] == key) < BURIED_MIN_VOTES:
             continue
         out.extend(p for p in _refine(y8, key, b0, b1, loose, min_share=BURIED_MIN_VOTE_SHARE, block_tests=tests)
-                   if _step_db(y8, p, key) >= BURIED_MIN_STEP_DB)
+                   if p.level_db >= BURIED_MIN_LEVEL_DBFS and _step_db(y8, p, key) >= BURIED_MIN_STEP_DB)
     return out
 
 
