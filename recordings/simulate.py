@@ -337,6 +337,12 @@ def load_spec(path: str | os.PathLike) -> dict:
         spec = tomllib.loads(p.read_text())
     else:
         spec = json.loads(p.read_text())
+    return prepare_spec(spec, str(p))
+
+
+def prepare_spec(spec: dict, where: str = "spec") -> dict:
+    """Fill a company spec's defaults (voice, ringback, platform timings) and index its
+    nodes, in place; ``where`` names it in errors. ``load_spec`` reads one from a file."""
     spec.setdefault("voice", "flite:slt")
     spec.setdefault("ringback", "us")
     plat = {"barge_latency_s": [0.15, 0.3], "transition_s": [0.5, 1.2], "gap_s": 0.4,
@@ -344,7 +350,7 @@ def load_spec(path: str | os.PathLike) -> dict:
     plat.update(spec.get("platform", {}))
     spec["platform"] = plat
     if "menu" not in spec:
-        raise SpecError(f"{p}: spec has no 'menu'")
+        raise SpecError(f"{where}: spec has no 'menu'")
     index_nodes(spec)
     return spec
 

@@ -1,5 +1,6 @@
 """Presses inferred where no tone is heard (trees/infer.py), on the bundled Northwind
 calls with their tones muted as a phone sending keys out of band does."""
+import copy
 import json
 import sys
 from pathlib import Path
@@ -132,9 +133,7 @@ def test_one_toneless_call_alone_by_the_option_it_echoes(tmp_path):
 
     if not shutil.which("flite"):
         pytest.skip("flite (Debian package) not installed")
-    spec_path = tmp_path / "echo.json"
-    spec_path.write_text(json.dumps(ECHO_SPEC))
-    spec = simulate.load_spec(spec_path)
+    spec = simulate.prepare_spec(copy.deepcopy(ECHO_SPEC))
     plan = {"name": "call01", "seed": 5, "codec": "pcm16", "snr_db": 35, "ring_cycles": 1,
             "keys_out_of_band": True, "steps": [{"key": "2", "at": "end", "t": 1.0}]}
     truth = simulate.render_call(spec, plan, simulate.Renderer(simulate.default_cache()), tmp_path)
@@ -175,8 +174,7 @@ def left_calls(tmp_path_factory):
     if not shutil.which("flite"):
         pytest.skip("flite (Debian package) not installed")
     out = tmp_path_factory.mktemp("left")
-    (out / "left.json").write_text(json.dumps(LEFT_SPEC))
-    spec = simulate.load_spec(out / "left.json")
+    spec = simulate.prepare_spec(copy.deepcopy(LEFT_SPEC))
     rend = simulate.Renderer(simulate.default_cache())
     truths = []
     # call01 waits 2 s after the menu (heard whole, a key awaited), the others 1 s

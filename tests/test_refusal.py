@@ -3,7 +3,7 @@ own recording) is no branch: discovery marks the visit and the speech from the
 grammar's ``kind.refusal``, the tree and the press inference read the marks."""
 from __future__ import annotations
 
-import json
+import copy
 import shutil
 import sys
 from pathlib import Path
@@ -35,9 +35,7 @@ def _render(tmp_path, out_of_band: bool):
 
     if not shutil.which("flite") or not (simulate.ASTERISK_ROOT / "en" / "pm-invalid-option.wav").exists():
         pytest.skip("flite or asterisk-core-sounds-en not installed")
-    spec_path = tmp_path / "refusal.json"
-    spec_path.write_text(json.dumps(SPEC))
-    spec = simulate.load_spec(spec_path)
+    spec = simulate.prepare_spec(copy.deepcopy(SPEC))
     plan = {"name": "call01", "seed": 3, "codec": "pcm16", "snr_db": 35, "ring_cycles": 1,
             "keys_out_of_band": out_of_band,
             "steps": [{"key": "7", "at": "end", "t": 1.0}, {"key": "1", "at": "end", "t": 1.0}]}
