@@ -46,6 +46,11 @@ MIN_MUSIC_S = 0.5
 #: pause of TRANSFER_PAUSE_S, is that prompt in a voice the segmenter took for music.
 TRANSFER_PROMPT_MAX_S = 6.0
 TRANSFER_PAUSE_S = 0.3
+#: Hold music plays for a while before anything else is said (the simulator: 20-40 s
+#: before its first announcement; the same floor as ``audio.holdspeech``'s
+#: reference music); shorter music spans between the IVR's worded sentences are its
+#: voice taken for music (flite slt; seed 9 Orchard call09, docs/benchmarks-hours.md).
+HOLD_MUSIC_MIN_S = 8.0
 #: Ringback bursts of one ringing are 4 s apart (US 2 s on / 4 s off; ITU 1 / 3-4).
 RING_GAP_S = 4.5
 #: Speech shorter than this after the hold is too little to call a person (a click,
@@ -182,6 +187,7 @@ def hold_time(visit: dict, events: list[dict], heard_before: list[str] = (),
     speech = [e for e in events if e["type"] == "speech" and v0 - 0.05 <= e["start"] < v1]
     if sum(e - s for s, e, _ in hold) < MIN_HOLD_AUDIO_S:
         return None
+    hold = _lasting_hold(hold, speech, lang)
     first_hold = hold[0][0]
     transfer = _transfer_prompt([e for e in speech if e["start"] < first_hold])
     hold_start = max([e["end"] for e in transfer], default=first_hold)
@@ -207,6 +213,10 @@ def hold_time(visit: dict, events: list[dict], heard_before: list[str] = (),
             e = {**e, "start": e["words"][part]["start"], "voice": None}
             text = " ".join(w["word"] for w in e["words"][part:])
         nxt = speech[k + 1] if k + 1 < len(speech) else None
+        if not normalize(text) and e["end"] - e["start"] >= MIN_VOICE_S:
+            # a second and more of "speech" without a word is music or noise (Whisper
+            # gives words for a second of speech), not the onset of what follows it
+            continue
         if nxt is not None and nxt["start"] - e["end"] <= FRAGMENT_GAP_S and (
                 e["end"] - e["start"] < MIN_VOICE_S or len(normalize(text).split()) < REPEAT_MIN_WORDS):
             # too short to judge alone and run on without a pause: one sentence the
@@ -221,6 +231,26 @@ def hold_time(visit: dict, events: list[dict], heard_before: list[str] = (),
                         round(e["start"], 3), waits[0] if waits else None)
         heard.append(text)
     return Hold(round(v1 - hold_start, 2), True, round(hold_start, 3), None, waits[0] if waits else None)
+
+
+def _lasting_hold(hold: list, speech: list[dict], lang: str | None) -> list:
+    """The hold audio from the hold's start on. Shorter music spans than
+    HOLD_MUSIC_MIN_S before the first lasting one (or ringback), with the IVR's
+    worded speech after them, are not the hold when nothing before them asked the
+    caller to hold (no ``hold_announcements`` phrase: "please hold", "the next
+    available representative"): the prompt's voice taken for music between its
+    sentences. After "please hold", a short stretch of music and an announcement
+    are the hold."""
+    lasting = next((k for k, (s, e, kind) in enumerate(hold)
+                    if kind == "ringback" or e - s >= HOLD_MUSIC_MIN_S), None)
+    if not lasting:
+        return hold
+    before = [e for e in speech if e["start"] < hold[0][0]]
+    between = [e for e in speech if hold[0][0] <= e["start"] < hold[lasting][0]]
+    if not any(normalize(e.get("text")) for e in between) \
+            or any(is_hold_announcement(e.get("text"), lang) for e in before):
+        return hold
+    return hold[lasting:]
 
 
 def _greeting_part(e: dict, lang: str | None) -> int | None:
