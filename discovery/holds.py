@@ -26,7 +26,7 @@ from rapidfuzz import fuzz
 
 from ivrkit.audio.voice import VoiceStats, voice_distance
 
-from .hours import LANGS, grammar
+from .hours import LANGS, grammar, parse_hours
 
 #: Speech this similar (rapidfuzz token-set ratio, 0-100) to speech heard earlier in
 #: the call is the recording playing again (a periodic announcement), not a person:
@@ -36,6 +36,13 @@ REPEAT_RATIO = 80.0
 #: ...both having at least this many words: the token-set ratio of any sentence
 #: against a one-word fragment it contains ("for") is 100.
 REPEAT_MIN_WORDS = 3
+#: A misheard closed notice (rapidfuzz partial ratio, 0-100, against the grammar's
+#: ``after_hours_phrases``): the open-hours prompts and announcements of seeds 2, 5,
+#: 7, 8, 9 of benchmarks/hours.py score at most 78 ("we are currently assisting
+#: other" against "we are currently closed"); the closed notices misheard there
+#: 83-94. Below NOTICE_RATIO the sentence must also carry an anchor word.
+NOTICE_RATIO = 88.0
+ANCHORED_NOTICE_RATIO = 80.0
 #: Hold audio adding up to less than this is not a hold (a jingle between prompts).
 MIN_HOLD_AUDIO_S = 2.0
 #: Music spans shorter than this are the segmenter's flicker (a breath, a tone), not
@@ -72,6 +79,11 @@ FRAGMENT_GAP_S = 0.1
 #: the segmenter bridged (words within a sentence are under ~0.3 s apart in
 #: Whisper's word times): a greeting after it starts a person's turn.
 GREETING_PAUSE_S = 0.5
+#: A person's first word (Whisper's word times) starts within this of the speech
+#: region the segmenter found for it: 0-0.7 s later on the answered calls of seeds 2,
+#: 5, 7, 8, 9 (docs/benchmarks-hours.md) but one, whose region began 1.6 s early in
+#: the music's tail.
+WORD_ONSET_LAG_S = 1.0
 #: The IVR speaks in one voice: a prompt whose pitch is further than this ratio (4
 #: semitones) from the median pitch of the call's prompts is mis-tracked (flite kal
 #: read at 178 or 242 Hz against its ~105) or not the IVR's, and is no reference.
@@ -112,6 +124,25 @@ def after_hours(text: str | None, lang: str | None = None) -> str | None:
         m = rx.search(t)
         if m:
             return m.group(0)
+    return _misheard_notice(t, lang)
+
+
+def _misheard_notice(t: str, lang: str | None) -> str | None:
+    """The closed notice of the grammar's ``after_hours_phrases`` that normalized
+    sentence ``t`` says as the recognizer misheard it ("power off the sis now closed"
+    for "our office is now closed"): a close match (NOTICE_RATIO), or a looser one
+    (ANCHORED_NOTICE_RATIO) when ``t`` carries one of the notice's own words
+    (``after_hours_anchor``: "closed", "outside"); None otherwise, and for a
+    sentence that states hours."""
+    if len(t.split()) < REPEAT_MIN_WORDS or parse_hours(t, lang) is not None:
+        return None  # too short to judge, or an hours notice ("we are closed on weekends")
+    for x in ([lang] if lang in LANGS else list(LANGS)):
+        g = grammar(x)
+        anchored = bool(g.get("after_hours_anchor")) and re.search(g["after_hours_anchor"], t) is not None
+        for phrase in g.get("after_hours_phrases", []):
+            r = fuzz.partial_ratio(phrase, t)
+            if r >= NOTICE_RATIO or (anchored and r >= ANCHORED_NOTICE_RATIO):
+                return phrase
     return None
 
 
@@ -222,7 +253,9 @@ def hold_time(visit: dict, events: list[dict], heard_before: list[str] = (),
             # too short to judge alone and run on without a pause: one sentence the
             # segmenter split ("Your call" | "is important to us"), judged whole
             text = f"{text} {nxt.get('text') or ''}"
-            e = {**e, "end": nxt["end"], "voice": nxt.get("voice")}
+            e = {**e, "end": nxt["end"], "voice": nxt.get("voice"),
+                 "words": list(e.get("words") or []) + list(nxt.get("words") or [])}
+        e = _from_first_word(e)
         if ivr_voice(e, ivr_voices):
             heard.append(text)  # the IVR's voice: its own announcement, however heard
             continue
@@ -231,6 +264,16 @@ def hold_time(visit: dict, events: list[dict], heard_before: list[str] = (),
                         round(e["start"], 3), waits[0] if waits else None)
         heard.append(text)
     return Hold(round(v1 - hold_start, 2), True, round(hold_start, 3), None, waits[0] if waits else None)
+
+
+def _from_first_word(e: dict) -> dict:
+    """Speech event ``e`` from its first word on when that word starts more than
+    WORD_ONSET_LAG_S after the event: the segmenter began the region in the
+    music's tail (seed 7 Orchard call10: 1.6 s before "Hi")."""
+    words = e.get("words") or []
+    if words and words[0]["start"] - e["start"] > WORD_ONSET_LAG_S:
+        return {**e, "start": words[0]["start"]}
+    return e
 
 
 def _lasting_hold(hold: list, speech: list[dict], lang: str | None) -> list:
