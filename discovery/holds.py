@@ -37,12 +37,12 @@ REPEAT_RATIO = 80.0
 #: against a one-word fragment it contains ("for") is 100.
 REPEAT_MIN_WORDS = 3
 #: A misheard closed notice (rapidfuzz partial ratio, 0-100, against the grammar's
-#: ``after_hours_phrases``): the open-hours prompts and announcements of seeds 2, 5,
-#: 7, 8, 9 of benchmarks/hours.py score at most 78 ("we are currently assisting
-#: other" against "we are currently closed"); the closed notices misheard there
-#: 83-94. Below NOTICE_RATIO the sentence must also carry an anchor word.
-NOTICE_RATIO = 88.0
-ANCHORED_NOTICE_RATIO = 80.0
+#: ``after_hours_phrases``), in a sentence that carries one of a notice's own words
+#: (``after_hours_anchor``: "closed", "close", "outside"): the open-hours prompts and
+#: announcements of seeds 2, 5, 7, 8, 9 of benchmarks/hours.py score at most 78
+#: ("we are currently assisting other" against "we are currently closed", no anchor);
+#: the anchored closed notices misheard there 83-93.
+NOTICE_RATIO = 80.0
 #: Hold audio adding up to less than this is not a hold (a jingle between prompts).
 MIN_HOLD_AUDIO_S = 2.0
 #: Music spans shorter than this are the segmenter's flicker (a breath, a tone), not
@@ -130,18 +130,20 @@ def after_hours(text: str | None, lang: str | None = None) -> str | None:
 def _misheard_notice(t: str, lang: str | None) -> str | None:
     """The closed notice of the grammar's ``after_hours_phrases`` that normalized
     sentence ``t`` says as the recognizer misheard it ("power off the sis now closed"
-    for "our office is now closed"): a close match (NOTICE_RATIO), or a looser one
-    (ANCHORED_NOTICE_RATIO) when ``t`` carries one of the notice's own words
-    (``after_hours_anchor``: "closed", "outside"); None otherwise, and for a
-    sentence that states hours."""
+    for "our office is now closed"): a match of NOTICE_RATIO in a sentence with an
+    ``after_hours_anchor`` word; None otherwise, and for a sentence that states hours
+    ("we are closed on weekends")."""
     if len(t.split()) < REPEAT_MIN_WORDS or parse_hours(t, lang) is not None:
-        return None  # too short to judge, or an hours notice ("we are closed on weekends")
+        return None
     for x in ([lang] if lang in LANGS else list(LANGS)):
         g = grammar(x)
-        anchored = bool(g.get("after_hours_anchor")) and re.search(g["after_hours_anchor"], t) is not None
+        if not g.get("after_hours_anchor") or not re.search(g["after_hours_anchor"], t):
+            continue
         for phrase in g.get("after_hours_phrases", []):
-            r = fuzz.partial_ratio(phrase, t)
-            if r >= NOTICE_RATIO or (anchored and r >= ANCHORED_NOTICE_RATIO):
+            # the phrase's best match inside the sentence; a sentence shorter than the
+            # phrase is compared whole (a fragment, "our office is now", is no notice)
+            r = fuzz.partial_ratio(phrase, t) if len(t) >= len(phrase) else fuzz.ratio(phrase, t)
+            if r >= NOTICE_RATIO:
                 return phrase
     return None
 
