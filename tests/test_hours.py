@@ -382,6 +382,31 @@ def test_simulated_hold_and_after_hours_call(tmp_path):
     json.dumps(tl)  # the timeline stays JSON
 
 
+@pytest.mark.slow
+@needs_tts
+@pytest.mark.parametrize("company,index,name", [
+    (2, 9, "call10"),  # 13 s of word-less music "speech" right before the person
+    (2, 8, "call09"),  # no key found; the prompt's voice read as two short stretches of music
+    (3, 7, "call08"),  # 2.1 s of word-less music "speech" right before the person
+])
+def test_seed_9_pickups_through_the_real_recognizer(tmp_path, company, index, name):
+    # benchmarks/hours.py --seed 9 renders these calls (company index in the sorted
+    # specs, call index); each was a pickup miss of more than 2 s before this round
+    sys.path.insert(0, str(ROOT / "recordings"))
+    import simulate as sim
+    from ivrkit.discovery.timeline import analyse_call
+
+    spec_path = sorted((ROOT / "recordings" / "specs" / "hours").glob("*.json"))[company]
+    spec = sim.load_spec(spec_path)
+    leaves = sim.leaves(spec)
+    plan = sim.random_plan(spec, leaves[index % len(leaves)], name, (9 * 100 + company) * 1000 + index)
+    truth = sim.render_call(spec, plan, sim.Renderer(sim.default_cache()), tmp_path)
+    true = truth["holds"][0]
+    assert not true["at_least"]
+    hold = analyse_call(tmp_path / truth["file"])["menus"][-1]["hold"]
+    assert not hold["at_least"] and abs(hold["s"] - true["hold_s"]) <= 1.0
+
+
 def test_an_agent_nodes_options_are_those_said_before_its_hold():
     # benchmarks/hours.py seed 3, Orchard call10 (the recognizer's words as kept): music
     # and the person's "what can I do for you today" read as "Press star to ... the
