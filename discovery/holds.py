@@ -237,27 +237,12 @@ def hold_time(visit: dict, events: list[dict], heard_before: list[str] = (),
     for k, e in enumerate(speech):
         if e["start"] < hold_start or e["end"] - e["start"] < MIN_PERSON_SPEECH_S:
             continue
-        text = e.get("text") or ""
-        part = _greeting_part(e, lang)
-        if part is not None:
-            # the recording's tail and a person's greeting in one speech region:
-            # the person starts at the greeting (the words before are not theirs)
-            heard.append(" ".join(w["word"] for w in e["words"][:part]))
-            e = {**e, "start": e["words"][part]["start"], "voice": None}
-            text = " ".join(w["word"] for w in e["words"][part:])
-        nxt = speech[k + 1] if k + 1 < len(speech) else None
-        if not normalize(text) and e["end"] - e["start"] >= MIN_VOICE_S:
-            # a second and more of "speech" without a word is music or noise (Whisper
-            # gives words for a second of speech), not the onset of what follows it
+        cand = _candidate(speech, k, lang)
+        if cand is None:
             continue
-        if nxt is not None and nxt["start"] - e["end"] <= FRAGMENT_GAP_S and (
-                e["end"] - e["start"] < MIN_VOICE_S or len(normalize(text).split()) < REPEAT_MIN_WORDS):
-            # too short to judge alone and run on without a pause: one sentence the
-            # segmenter split ("Your call" | "is important to us"), judged whole
-            text = f"{text} {nxt.get('text') or ''}"
-            e = {**e, "end": nxt["end"], "voice": nxt.get("voice"),
-                 "words": list(e.get("words") or []) + list(nxt.get("words") or [])}
-        e = _from_first_word(e)
+        e, text, before_person = cand
+        if before_person is not None:
+            heard.append(before_person)
         if ivr_voice(e, ivr_voices):
             heard.append(text)  # the IVR's voice: its own announcement, however heard
             continue
@@ -266,6 +251,34 @@ def hold_time(visit: dict, events: list[dict], heard_before: list[str] = (),
                         round(e["start"], 3), waits[0] if waits else None)
         heard.append(text)
     return Hold(round(v1 - hold_start, 2), True, round(hold_start, 3), None, waits[0] if waits else None)
+
+
+def _candidate(speech: list[dict], k: int, lang: str | None) -> tuple[dict, str, str | None] | None:
+    """Speech event ``speech[k]`` as it is judged for a person: ``(event, text,
+    words before a greeting inside it or None)``, or None when it is no candidate
+    (a second and more without a word)."""
+    e = speech[k]
+    text, before = e.get("text") or "", None
+    part = _greeting_part(e, lang)
+    if part is not None:
+        # the recording's tail and a person's greeting in one speech region:
+        # the person starts at the greeting (the words before are not theirs)
+        before = " ".join(w["word"] for w in e["words"][:part])
+        e = {**e, "start": e["words"][part]["start"], "voice": None}
+        text = " ".join(w["word"] for w in e["words"][part:])
+    if not normalize(text) and e["end"] - e["start"] >= MIN_VOICE_S:
+        # a second and more of "speech" without a word is music or noise (Whisper
+        # gives words for a second of speech), not the onset of what follows it
+        return None
+    nxt = speech[k + 1] if k + 1 < len(speech) else None
+    if nxt is not None and nxt["start"] - e["end"] <= FRAGMENT_GAP_S and (
+            e["end"] - e["start"] < MIN_VOICE_S or len(normalize(text).split()) < REPEAT_MIN_WORDS):
+        # too short to judge alone and run on without a pause: one sentence the
+        # segmenter split ("Your call" | "is important to us"), judged whole
+        text = f"{text} {nxt.get('text') or ''}"
+        e = {**e, "end": nxt["end"], "voice": nxt.get("voice"),
+             "words": list(e.get("words") or []) + list(nxt.get("words") or [])}
+    return _from_first_word(e), text, before
 
 
 def _from_first_word(e: dict) -> dict:
