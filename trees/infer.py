@@ -78,6 +78,9 @@ MAX_PASSES = 4
 ECHO_WORDS = 6
 #: partial_ratio of label and opening for an echo (a label is short: stricter).
 ECHO_RATIO = 85.0
+#: Words of its own a new prompt may say before the label it echoes ("please hold
+#: for | technical support"): a hand-off names its destination after a stock phrase.
+ECHO_SKIP_WORDS = 3
 #: An option announced this soon after a boundary makes the sentence there an
 #: announcement of the same menu ("for billing disputes, press 3" after "billing").
 ANNOUNCE_AT_S = 0.3
@@ -300,36 +303,58 @@ def _head(words, t: float, n: int) -> str:
     return " ".join(" ".join(textsim.normalize(w) for s, _, w in words if s >= t - 1e-3).split()[:n])
 
 
-def echo_score(label: str, head: str) -> float:
+def echo_score(label: str, head: str, menu_words: set | frozenset = frozenset()) -> float:
     """How well ``head`` (the new prompt's first words) opens with ``label`` or with
     its last words ("report gas leaks" -> "gas leaks, leave the building"), 0-100:
-    compared from the first character, over the label part's length."""
-    words, best = label.split(), 0.0
-    for i in range(len(words)):
-        part = " ".join(words[i:])
-        if len(part) < textsim.MIN_LABEL_CHARS:
-            break
-        best = max(best, float(fuzz.ratio(part, head[:len(part)])))
-    return best
-
-
-def by_echo(words, b: Boundary, options: list[Option]) -> dict | None:
-    """The echo rule: the new prompt opens with an option's label, and is not itself
-    an announcement of this menu."""
-    head = _head(words, b.t, ECHO_WORDS)
-    announced = [o for o in options if o.start is not None and abs(float(o.start) - b.t) <= ANNOUNCE_AT_S]
-    best = None
-    for o in options:
-        lab = textsim.normalize(o.label)
-        if (o.role or "option") != "option" or not o.key or len(lab) < textsim.MIN_LABEL_CHARS \
-                or o.end is None or float(o.end) > b.t:  # said before the new prompt
+    compared from a word's first character, over the label part's length. The label
+    may come after at most ECHO_SKIP_WORDS words when one of them is no word of the
+    menu's prompt (``menu_words``): "please hold for | technical support" is a new
+    sentence naming its destination; "press 9 for | billing" the menu going on."""
+    words, hw, best = label.split(), head.split(), 0.0
+    for j in range(min(ECHO_SKIP_WORDS, max(len(hw) - 1, 0)) + 1):
+        if j and set(hw[:j]) <= menu_words:
             continue
-        if any(lab in textsim.normalize(a.label) for a in announced):
-            continue  # "for billing disputes, press 3": the menu going on
-        sc = echo_score(lab, head)
-        if sc >= ECHO_RATIO and (best is None or sc > best["score"]):
-            best = {"rule": "echo", "key": o.key, "score": round(sc, 1), "matched": o.label}
+        at = " ".join(hw[j:])
+        for i in range(len(words)):
+            part = " ".join(words[i:])
+            if len(part) < textsim.MIN_LABEL_CHARS:
+                break
+            best = max(best, float(fuzz.ratio(part, at[:len(part)])))
     return best
+
+
+def by_echo(words, b: Boundary, options: list[Option], offered: dict[str, set] | None = None,
+            mentions: list[Option] | None = None, own=()) -> dict | None:
+    """The echo rule: the new prompt opens with (or soon says) an option's label, and
+    is not itself an announcement of this menu. The labels: the options this call
+    heard before the new prompt, and ``offered`` (key -> labels, other calls' among
+    them: a menu cut short before the key names the option other calls heard).
+    An option announced in those words (``mentions``: every option the visit heard,
+    a replay's included) is the menu going on; ``own``: the node's prompt as this call
+    and others heard it (``echo_score``). Two keys' labels echoed alike name neither."""
+    head = _head(words, b.t, ECHO_WORDS)
+    menu_words = {w for p in own for w in textsim.normalize(p).split()}
+    end = max((e for s, e, _ in words if b.t - 1e-3 <= s < b.upto), default=b.t)
+    announced = [textsim.normalize(o.label) for o in (mentions or options)
+                 if o.start is not None and b.t - ANNOUNCE_AT_S <= float(o.start) <= end]
+    labels = [(o.key, o.label) for o in options if (o.role or "option") == "option" and o.key
+              and o.end is not None and float(o.end) <= b.t]  # said before the new prompt
+    labels += [(k, lab) for k, labs in (offered or {}).items() for lab in sorted(labs)]
+    by_key: dict[str, tuple[float, str]] = {}
+    for key, label in labels:
+        lab = textsim.normalize(label)
+        if len(lab) < textsim.MIN_LABEL_CHARS or any(lab in a for a in announced):
+            continue  # "for billing disputes, press 3": the menu going on
+        sc = echo_score(lab, head, menu_words)
+        if sc >= ECHO_RATIO and sc > by_key.get(key, (0.0, ""))[0]:
+            by_key[key] = (sc, label)
+    if not by_key:
+        return None
+    ranked = sorted(by_key.items(), key=lambda kv: -kv[1][0])
+    if len(ranked) > 1 and ranked[1][1][0] > ranked[0][1][0] - KEY_MARGIN:
+        return None  # "card" in "lost card" and "card activation"
+    key, (sc, label) = ranked[0]
+    return {"rule": "echo", "key": key, "score": round(sc, 1), "matched": label}
 
 
 def _label_words(label: str | None) -> set[str]:
@@ -470,12 +495,25 @@ def _said(opts: list[Option], before: float) -> set:
     return {o.key for o in opts if o.key and o.end is not None and float(o.end) <= before}
 
 
-def _nothing_moved(words, b: Boundary, opening: str, since: float, own: list[str]) -> bool:
+def heard_past_labels(text: str, prompts, labels) -> bool:
+    """``heard_in``, the words of the menu's option ``labels`` aside: a new prompt
+    naming its option ("please hold for technical support") is in the menu's prompt
+    by the label only ("... for technical support, press 1"); a replay ("for billing
+    press 1 for ...") is in it past the labels too. All label: ``heard_in``."""
+    lw = _label_words(" ".join(labels))
+    rest = _without(text, lw)
+    if rest == text or len(rest) < MIN_DISTINCT_CHARS:
+        return heard_in(text, prompts)
+    return heard_in(rest, [_without(textsim.normalize(p), lw) for p in prompts if p])
+
+
+def _nothing_moved(words, b: Boundary, opening: str, since: float, own: list[str], labels=()) -> bool:
     """The far end went on at the same node: hold music before it, too few words to
     tell, words heard already in this visit (a replay), the node's own prompt as other
-    calls heard it, or the platform refusing a key (the menu then starts over)."""
-    return b.after_music or len(opening) < MIN_CHARS or heard_in(opening, [_text(words, since, b.t)]) \
-        or heard_in(opening, own) or b.refusal
+    calls heard it (``labels``' words aside: ``heard_past_labels``), or the platform
+    refusing a key (the menu then starts over)."""
+    return b.after_music or len(opening) < MIN_CHARS or b.refusal \
+        or heard_past_labels(opening, [_text(words, since, b.t)] + list(own), labels)
 
 
 def find_cuts(tl: Timeline, cat: Catalog, known, trace: list | None = None) -> list[Cut]:
@@ -491,17 +529,18 @@ def find_cuts(tl: Timeline, cat: Catalog, known, trace: list | None = None) -> l
             opening = _text(words, b.t, b.t + COMPARE_S)
         if len(opening) >= MIN_CHARS and heard_in(opening, [_text(words, since, b.t)]):
             replayed = True  # this call heard the node's prompt whole once already
-        if _nothing_moved(words, b, opening, since, known.prompts.get(cur, [])):
+        opts = _first_mentions([o for o in mentions if o.start is not None and float(o.start) >= since - 0.05])
+        offered = _offered(cur, opts, b.t, known)
+        if _nothing_moved(words, b, opening, since, known.prompts.get(cur, []),
+                          [lab for labs in offered.values() for lab in labs]):
             if trace is not None:
                 trace.append({"t": b.t, "cur": cur, "opening": opening, "decided": "nothing moved"})
             continue
-        opts = _first_mentions([o for o in mentions if o.start is not None and float(o.start) >= since - 0.05])
-        offered = _offered(cur, opts, b.t, known)
         paused = b.t - b.stop >= DONE_GAP_S
         h = Heard(frozenset(_said(opts, b.t)), paused or replayed, paused and not unexplained,
                   _strays(cur, opts, b.t, known, bool(cat.complete.get(cur))), frozenset(known.options.get(cur, {})),
                   tuple(known.prompts.get(cur, [])) + (_text(words, since, b.t),))
-        ev = by_known(opening, cur, cat, paused) or by_echo(words, b, opts) \
+        ev = by_known(opening, cur, cat, paused) or by_echo(words, b, opts, None, mentions, h.own) \
             or by_elimination(words, b, cur, offered, h, cat, opening)
         if trace is not None:
             trace.append({"t": b.t, "cur": cur, "opening": opening, "decided": ev,
