@@ -125,8 +125,12 @@ class Catalog:
     complete: dict[tuple, bool] = field(default_factory=dict)
 
     def add(self, a: Arrival) -> None:
-        if len(a.opening) >= MIN_CHARS:
-            self.children.setdefault(a.path[:-1], []).append(a)
+        # a short opening ("please hold") names no node, but its key was entered
+        self.children.setdefault(a.path[:-1], []).append(a)
+
+    def named(self, parent: tuple) -> list[Arrival]:
+        """The arrivals under ``parent`` whose opening is long enough to name a node by."""
+        return [a for a in self.children.get(parent, []) if len(a.opening) >= MIN_CHARS]
 
     def with_arrivals(self, extra) -> "Catalog":
         """A copy with ``extra`` arrivals added (other toneless calls' inferred ones)."""
@@ -270,7 +274,7 @@ def by_known(opening: str, cur: tuple, cat: Catalog, waited: bool = False) -> di
     "file a new claim, press 1"). Both openings must name something
     (``names_something``)."""
     best: dict[str, tuple[float, Arrival]] = {}
-    for a in cat.children.get(cur, []):
+    for a in cat.named(cur):
         sc = min(opening_similarity(opening, a.opening), distinct_similarity(opening, a.opening))
         k = a.path[-1]
         if k not in best or sc > best[k][0]:
@@ -296,7 +300,7 @@ def novel(opening: str, cur: tuple, cat: Catalog) -> bool:
     return not any((opening_similarity(opening, a.opening) >= LOOSE_WORDS_RATIO and
                     distinct_similarity(opening, a.opening) >= LOOSE_WORDS_RATIO)
                    or fuzz.partial_ratio(opening, a.opening) >= textsim.SAME_PROMPT_RATIO  # "hold for sale"
-                   for a in cat.children.get(cur, []))
+                   for a in cat.named(cur))
 
 
 def _head(words, t: float, n: int) -> str:
@@ -552,6 +556,7 @@ def find_cuts(tl: Timeline, cat: Catalog, known, trace: list | None = None) -> l
             continue
         if ev["rule"] == "known":
             b = _glued_start(words, b, ev)
+            ev = _stock_hand_off(ev, cur, offered, cat)
         ev["window"] = [round(b.stop, 3), round(b.t, 3)]
         if ev["rule"] == "ambiguous":  # something moved; where to is not known
             cuts.append(Cut(None, b.stop, b.t, ev, cur, opening))
@@ -561,6 +566,27 @@ def find_cuts(tl: Timeline, cat: Catalog, known, trace: list | None = None) -> l
         cuts.append(Cut(key, b.stop, b.t, ev, cur + (key,), opening))
         cur, since, replayed, unexplained = cur + (key,), b.t, False, 0
     return cuts
+
+
+def _stock_hand_off(ev: dict, cur: tuple, offered: dict[str, set], cat: Catalog) -> dict:
+    """A known match to a hand-off (kind ``agent``) whose prompt names nothing of its
+    option ("please hold while we try to connect you" after "customer advocate")
+    names no key while the menu offers keys nobody entered: platforms play one stock
+    hand-off for several keys (an operator, an advocate), so any of them may have
+    led there. The press is then flagged ``ambiguous`` with those keys."""
+    key = ev["key"]
+    kind, _ = cat.kind(cur + (key,))
+    if kind != "agent":
+        return ev
+    said = set(textsim.normalize(ev["matched"]).split())
+    if any(fuzz.ratio(w, x) >= SAME_WORD_RATIO for w in _label_words(" ".join(offered.get(key, ()))) for x in said):
+        return ev  # "please hold for technical support": it names its option
+    entered = {a.path[-1] for a in cat.children.get(cur, [])}
+    others = [k for k in offered if k not in entered and k != key]
+    if not others:
+        return ev
+    return {"rule": "ambiguous", "candidates": sorted([key] + others, key=keypad_rank),
+            "matched": ev["matched"], "call": ev["call"]}
 
 
 def _glued_start(words, b: Boundary, ev: dict) -> Boundary:
