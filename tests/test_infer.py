@@ -219,3 +219,71 @@ def textsim_norm(s):
     from ivrkit.trees.textsim import normalize
 
     return normalize(s)
+
+
+HANDOFF_SPEC = {
+    "company": "Handoff Gas", "number": "1-800-555-0125", "voice": "flite:kal",
+    "greeting": ["Thank you for calling Handoff Gas."],
+    "menu": {"kind": "menu", "options": [
+        {"key": "1", "label": "billing", "say": "For {label}, press {key}.",
+         "node": {"kind": "info", "prompt": ["Your bill is due on the first of the month.", "Goodbye."]}},
+        {"key": "2", "label": "a customer advocate", "say": "To speak with {label}, press {key}.",
+         "node": {"kind": "agent", "prompt": ["Please hold while we try to connect you."]}},
+        {"key": "3", "label": "technical support", "say": "For {label}, press {key}.",
+         "node": {"kind": "agent", "prompt": ["Please hold for technical support."]}},
+        {"key": "0", "label": "an operator", "say": "For {label}, press {key}.",
+         "node": {"kind": "agent", "prompt": ["Please hold while we try to connect you."]}},
+    ]},
+}
+
+
+@pytest.fixture(scope="module")
+def handoff_calls(tmp_path_factory):
+    """HANDOFF_SPEC: keys 2 and 0 play one stock hand-off. call01 (2) and call02 (1)
+    with tones; call03 (0) and call04 (3) send their keys out of band, after the
+    whole menu. Timelines and truths."""
+    import shutil
+
+    from ivrkit.discovery.pipeline import analyse_calls
+
+    if not shutil.which("flite"):
+        pytest.skip("flite (Debian package) not installed")
+    out = tmp_path_factory.mktemp("handoff")
+    spec = simulate.prepare_spec(copy.deepcopy(HANDOFF_SPEC))
+    rend = simulate.Renderer(simulate.default_cache())
+    truths = []
+    for i, (key, oob) in enumerate((("2", False), ("1", False), ("0", True), ("3", True)), 1):
+        plan = {"name": f"call0{i}", "seed": 20 + i, "codec": "pcm16", "snr_db": 35, "ring_cycles": 1,
+                "keys_out_of_band": oob, "steps": [{"key": key, "at": "end", "t": 1.5}]}
+        truths.append(simulate.render_call(spec, plan, rend, out))
+    tls = analyse_calls([out / t["file"] for t in truths])
+    assert [bool([e for e in tl["events"] if e["type"] == "dtmf"]) for tl in tls] == [True, True, False, False]
+    return tls, truths
+
+
+def test_a_stock_hand_off_two_keys_play_is_flagged_not_guessed(handoff_calls):
+    """call03 pressed 0 and heard "please hold while we try to connect you", the
+    sentence call01 heard after 2. Nobody with tones entered 0, and the hand-off
+    names nothing of "a customer advocate": 2 or any key nobody entered (0, 3) may
+    have led there, so no press is inferred; the call is flagged with them, not
+    with 1 (call02 heard where 1 leads)."""
+    tls, _ = handoff_calls
+    G, merged = _merge(tls[:3])
+    tl = next(t for t in merged if t["file"] == "call03.wav")
+    assert _inferred(tl) == []
+    assert set(tl["menus"][-1]["unplaced"]["candidates"]) == {"2", "3", "0"}
+    assert not any(d.get("inferred") for _, _, d in G.edges(data=True))
+
+
+def test_a_hand_off_naming_its_option_is_echoed(handoff_calls):
+    """call04 pressed 3 and heard "please hold for technical support": the label
+    comes after words of the hand-off's own ("please hold for"), which the menu
+    never said, so it is the echo of option 3, not the menu going on; the call
+    alone tells it (no other call entered a key)."""
+    tls, truths = handoff_calls
+    G, merged = _merge([tls[3]])
+    tl = next(t for t in merged if t["file"] == "call04.wav")
+    got = _inferred(tl)
+    assert [(p["key"], p["rule"]) for p in got] == [("3", "echo")]
+    assert got[0]["window"][0] - 1.0 <= truths[3]["presses"][0]["start"] <= got[0]["window"][1]
+    assert G.has_edge("root", "3") and G.edges["root", "3"]["inferred"]
