@@ -332,7 +332,9 @@ def by_echo(words, b: Boundary, options: list[Option], offered: dict[str, set] |
     """The echo rule: the new prompt opens with (or soon says) an option's label, and
     is not itself an announcement of this menu. The labels: the options this call
     heard before the new prompt, and ``offered`` (key -> labels, other calls' among
-    them: a menu cut short before the key names the option other calls heard).
+    them: a menu cut short before the key names the option other calls heard; given
+    after a transition's pause only, as a sentence of the menu going on follows
+    closer and may say a label this call had not heard yet).
     An option announced in those words (``mentions``: every option the visit heard,
     a replay's included) is the menu going on; ``own``: the node's prompt as this call
     and others heard it (``echo_score``). Two keys' labels echoed alike name neither."""
@@ -544,7 +546,9 @@ def find_cuts(tl: Timeline, cat: Catalog, known, trace: list | None = None) -> l
         h = Heard(frozenset(_said(opts, b.t)), paused or replayed, paused and not unexplained,
                   _strays(cur, opts, b.t, known, bool(cat.complete.get(cur))), frozenset(known.options.get(cur, {})),
                   tuple(known.prompts.get(cur, [])) + (_text(words, since, b.t),))
-        ev = by_known(opening, cur, cat, paused) or by_echo(words, b, opts, None, mentions, h.own) \
+        # after a pause (the menu stopped), the labels other calls heard here count too
+        ev = by_known(opening, cur, cat, paused) or by_echo(words, b, opts, offered if paused else None,
+                                                            mentions, h.own) \
             or by_elimination(words, b, cur, offered, h, cat, opening)
         if trace is not None:
             trace.append({"t": b.t, "cur": cur, "opening": opening, "decided": ev,
