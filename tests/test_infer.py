@@ -287,3 +287,41 @@ def test_a_hand_off_naming_its_option_is_echoed(handoff_calls):
     assert [(p["key"], p["rule"]) for p in got] == [("3", "echo")]
     assert got[0]["window"][0] - 1.0 <= truths[3]["presses"][0]["start"] <= got[0]["window"][1]
     assert G.has_edge("root", "3") and G.edges["root", "3"]["inferred"]
+
+
+SHORT_SPEC = {
+    "company": "Short Gas", "number": "1-800-555-0126", "voice": "flite:kal",
+    "greeting": ["Thank you for calling Short Gas."],
+    "menu": {"kind": "menu", "options": [
+        {"key": "1", "label": "billing", "say": "For {label}, press {key}.",
+         "node": {"kind": "info", "prompt": ["Your account is paid up until March.", "Goodbye."]}},
+        {"key": "2", "label": "an agent", "say": "To speak with {label}, press {key}.",
+         "node": {"kind": "agent", "prompt": ["Please hold."]}},
+        {"key": "3", "label": "outages", "say": "For {label}, press {key}.",
+         "node": {"kind": "info", "prompt": ["There are no outages in your area today.", "Goodbye."]}},
+    ]},
+}
+
+
+def test_a_key_whose_prompt_is_too_short_to_match_was_still_entered(tmp_path):
+    """call01 pressed 2 and heard only "please hold" (too few words to name a node
+    by), call02 pressed 3; the toneless call03 pressed 1 and its prompt says nothing
+    of "billing". Key 2 was entered all the same, so 1 is the one key left."""
+    import shutil
+
+    from ivrkit.discovery.pipeline import analyse_calls
+
+    if not shutil.which("flite"):
+        pytest.skip("flite (Debian package) not installed")
+    spec = simulate.prepare_spec(copy.deepcopy(SHORT_SPEC))
+    rend = simulate.Renderer(simulate.default_cache())
+    truths = []
+    for i, (key, oob) in enumerate((("2", False), ("3", False), ("1", True)), 1):
+        plan = {"name": f"call0{i}", "seed": 30 + i, "codec": "pcm16", "snr_db": 35, "ring_cycles": 1,
+                "keys_out_of_band": oob, "steps": [{"key": key, "at": "end", "t": 1.0 if oob else 2.0}]}
+        truths.append(simulate.render_call(spec, plan, rend, tmp_path))
+    tls = analyse_calls([tmp_path / t["file"] for t in truths])
+    G, merged = _merge(tls)
+    got = _inferred(next(t for t in merged if t["file"] == "call03.wav"))
+    assert [(p["key"], p["rule"]) for p in got] == [("1", "unknown-child")]
+    assert got[0]["window"][0] - 1.0 <= truths[2]["presses"][0]["start"] <= got[0]["window"][1]
