@@ -98,6 +98,11 @@ LABEL_WORDS_SCORE = 70.0
 #: one is at most these (the known-node rule rests on other calls' heard keys; the
 #: others on this call's words and the menu's options only).
 CONFIDENCE = {"known": 0.8, "echo": 0.7, "unknown-child": 0.6, "label-words": 0.5}
+#: The new prompt's start as the far end's speech regions place it may come this much
+#: before its true onset (a region's padding, a codec's smeared onset: a phone call's
+#: prompt started 30 ms before the key that started it), so the window a press is
+#: said to lie in ends this much after it (discovery.asr.WORD_SLACK_S, the same slack).
+ONSET_SLACK_S = 0.15
 #: A node's prompt counts as heard to its end when the call was still there this long
 #: after its last word (build.OPTIONS_DONE_GAP_S: the menu finished and waited); a
 #: pause this long before a new prompt is the menu waiting for a key.
@@ -561,7 +566,7 @@ def find_cuts(tl: Timeline, cat: Catalog, known, trace: list | None = None) -> l
         if ev["rule"] == "known":
             b = _glued_start(words, b, ev)
             ev = _stock_hand_off(ev, cur, offered, cat)
-        ev["window"] = [round(b.stop, 3), round(b.t, 3)]
+        ev["window"] = [round(b.stop, 3), round(b.t + ONSET_SLACK_S, 3)]
         if ev["rule"] == "ambiguous":  # something moved; where to is not known
             cuts.append(Cut(None, b.stop, b.t, ev, cur, opening))
             break
