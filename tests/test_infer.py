@@ -325,3 +325,49 @@ def test_a_key_whose_prompt_is_too_short_to_match_was_still_entered(tmp_path):
     got = _inferred(next(t for t in merged if t["file"] == "call03.wav"))
     assert [(p["key"], p["rule"]) for p in got] == [("1", "unknown-child")]
     assert got[0]["window"][0] - 1.0 <= truths[2]["presses"][0]["start"] <= got[0]["window"][1]
+
+
+CUT_SPEC = {
+    "company": "Cut Gas", "number": "1-800-555-0127", "voice": "flite:kal",
+    "greeting": ["Thank you for calling Cut Gas."],
+    "menu": {"kind": "menu", "options": [
+        {"key": "1", "label": "billing", "say": "For {label}, press {key}.",
+         "node": {"kind": "menu", "options": [
+             {"key": "1", "label": "your balance", "say": "To hear {label}, press {key}.",
+              "node": {"kind": "info", "prompt": ["Your balance is twenty dollars.", "Goodbye."]}},
+             {"key": "2", "label": "a payment", "say": "To make {label}, press {key}.",
+              "node": {"kind": "info", "prompt": ["Payments are taken on our website.", "Goodbye."]}}]}},
+        {"key": "2", "label": "outages", "say": "For {label}, press {key}.",
+         "node": {"kind": "info", "prompt": ["There are no outages in your area today.", "Goodbye."]}},
+    ]},
+}
+
+
+def test_a_known_prompt_heard_differently_is_no_new_node(tmp_path):
+    """call01 (tones) went 1, 2; the toneless call02 went 1 and cut the billing menu
+    with 1. Whisper hears the billing menu's opening as "so here we are battling" in
+    one call and "so here we are balanced" in the other: alike only in their first
+    words, no stock phrase, it is the node call01 entered, not a new one, so key 2
+    (the root's one key nobody entered) is not named. Every inferred press is a true
+    move."""
+    import shutil
+
+    from ivrkit.discovery.pipeline import analyse_calls
+
+    if not shutil.which("flite"):
+        pytest.skip("flite (Debian package) not installed")
+    spec = simulate.prepare_spec(copy.deepcopy(CUT_SPEC))
+    rend = simulate.Renderer(simulate.default_cache())
+    truths = []
+    for i, steps in enumerate(((("1", "end", 2.0), ("2", "end", 2.0)),
+                                      (("1", "end", 2.0), ("1", "start", 1.3))), 1):
+        plan = {"name": f"call0{i}", "seed": 40 + i, "codec": "pcm16", "snr_db": 35, "ring_cycles": 1,
+                "keys_out_of_band": i == 2, "steps": [{"key": k, "at": at, "t": t} for k, at, t in steps]}
+        truths.append(simulate.render_call(spec, plan, rend, tmp_path))
+    tls = analyse_calls([tmp_path / t["file"] for t in truths])
+    G, merged = _merge(tls)
+    moves = _moves(truths[1])
+    assert [m[0] for m in moves] == ["1", "1"]
+    for p in _inferred(merged[1]):
+        assert any(k == p["key"] and p["window"][0] - 1.0 <= t <= p["window"][1] for k, t, _ in moves), p
+    assert not G.has_edge("root", "2") or not G.edges["root", "2"].get("inferred")

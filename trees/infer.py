@@ -69,6 +69,9 @@ MIN_DISTINCT_CHARS = 4
 #: and how much better the opening must match without them to move the boundary.
 GLUED_WORDS = 2
 GLUED_GAIN = 10.0
+#: Two openings starting with this many words in common (MIN_CHARS of them at least,
+#: and no stock phrase) are one prompt heard twice, for telling a new node.
+SAME_START_WORDS = 3
 #: Fewer different words than this (digits aside) name no node.
 MIN_OPENING_WORDS = 2
 #: Passes over a company's toneless calls, each learning from the others' presses
@@ -297,15 +300,42 @@ def by_known(opening: str, cur: tuple, cat: Catalog, waited: bool = False) -> di
             **({"via_inferred": True} if arr.inferred else {})}
 
 
+def shared_start(a: str, b: str) -> list[str]:
+    """The words two openings start with in common."""
+    wa, wb = a.split(), b.split()
+    n = 0
+    while n < min(len(wa), len(wb)) and wa[n] == wb[n]:
+        n += 1
+    return wa[:n]
+
+
+def stock(start: list[str], arr: Arrival, cat: Catalog) -> bool:
+    """``start``, the words a new opening shares with ``arr``'s, is a stock phrase
+    ("please hold for"), not one prompt's own: ``arr``'s node is a hand-off (kind
+    ``agent``: discovery's grammar knows the phrases hand-offs open with), or the
+    prompts of two nodes or more the company's calls entered open with it."""
+    if cat.kind(arr.path)[0] == "agent":
+        return True
+    paths = {a.path for arrs in cat.children.values() for a in arrs if a.opening.split()[:len(start)] == start}
+    return len(paths) >= 2
+
+
 def novel(opening: str, cur: tuple, cat: Catalog) -> bool:
     """The opening is like none of the children of ``cur`` other calls entered, not
     even loosely in the words after a shared stock phrase ("please pull for a license
     agent" is not "please hold for broker services"), nor inside one ("hold for sale",
-    its first word lost, is "please hold for sale"): a node they did not reach."""
-    return not any((opening_similarity(opening, a.opening) >= LOOSE_WORDS_RATIO and
-                    distinct_similarity(opening, a.opening) >= LOOSE_WORDS_RATIO)
-                   or fuzz.partial_ratio(opening, a.opening) >= textsim.SAME_PROMPT_RATIO  # "hold for sale"
-                   for a in cat.named(cur))
+    its first word lost, is "please hold for sale"), nor opening with the same
+    SAME_START_WORDS words or more, no stock phrase (``stock``), and loosely alike ("so
+    here we are balanced" and "so here we are battling press 1": one prompt the
+    recognizer heard differently): a node they did not reach."""
+    def alike(a: Arrival) -> bool:
+        start = shared_start(opening, a.opening)
+        same_start = len(start) >= SAME_START_WORDS and len(" ".join(start)) >= MIN_CHARS \
+            and not stock(start, a, cat)
+        return opening_similarity(opening, a.opening) >= LOOSE_WORDS_RATIO and (
+            same_start or distinct_similarity(opening, a.opening) >= LOOSE_WORDS_RATIO) \
+            or fuzz.partial_ratio(opening, a.opening) >= textsim.SAME_PROMPT_RATIO  # "hold for sale"
+    return not any(alike(a) for a in cat.named(cur))
 
 
 def _head(words, t: float, n: int) -> str:
