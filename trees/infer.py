@@ -452,6 +452,22 @@ def _menu_done(h: Heard, offered: dict[str, set], cur: tuple, cat: Catalog, open
     return bool(offered) and h.through and bool(whole) and (said_all or early) and not h.strays
 
 
+def _announces_again(words, b: Boundary, mentions: list[Option], offered: dict[str, set], since: float) -> bool:
+    """The new words announce an option of this menu again: a key it offers, with a
+    label like the one this call or others heard for that key ("the reports at water
+    main grade, press 1" after "the report and water main break, press 1": the menu
+    replayed after a refusal, heard differently). No new node for elimination (a new
+    node the other rules name has words of its own)."""
+    end = max((e for s, e, _ in words if b.t - 1e-3 <= s < b.upto), default=b.t)
+    heard = {}
+    for o in mentions:
+        if o.key and o.label and o.start is not None and since - 0.05 <= float(o.start) < b.t - ANNOUNCE_AT_S:
+            heard.setdefault(o.key, set()).add(o.label)
+    return any(o.key in offered and o.label and b.t - ANNOUNCE_AT_S <= float(o.start) <= end
+               and any(textsim.compatible_labels(o.label, lab) for lab in offered[o.key] | heard.get(o.key, set()))
+               for o in mentions if o.start is not None and (o.role or "option") == "option")
+
+
 def by_elimination(words, b: Boundary, cur: tuple, offered: dict[str, set], h: Heard, cat: Catalog,
                    opening: str) -> dict | None:
     """The unknown-child rule: a new node started that is none of the children other
@@ -584,7 +600,8 @@ def find_cuts(tl: Timeline, cat: Catalog, known, trace: list | None = None) -> l
         # after a pause (the menu stopped), the labels other calls heard here count too
         ev = by_known(opening, cur, cat, paused) or by_echo(words, b, opts, offered if paused else None,
                                                             mentions, h.own) \
-            or by_elimination(words, b, cur, offered, h, cat, opening)
+            or (None if _announces_again(words, b, mentions, offered, since)
+                else by_elimination(words, b, cur, offered, h, cat, opening))
         if trace is not None:
             trace.append({"t": b.t, "cur": cur, "opening": opening, "decided": ev,
                           "offered": sorted(offered), "said": sorted(_said(opts, b.t))})
