@@ -177,10 +177,13 @@ def add_call(cat: Catalog, tl: Timeline, steps) -> None:
     """The nodes one decided call (``navigate.Decided``'s timeline and steps) entered
     by a heard key: first arrivals only (a revisit's prompt skips its greeting)."""
     words = words_of(tl)
+    starts, far = [w[0] for w in words], _far_end(tl)
     for v, s in zip(tl.menus, steps):
         if s.mode == "rest":
             continue
         t0, t1 = float(v.start or 0.0), float(v.end or 0.0)
+        stop = max((e for st, e, *_ in far if e <= t0), default=None)
+        t0 = t0 if stop is None else first_word_start(starts, stop, t0)  # as boundaries() reads it
         last = max((e for st, e, _ in words if t0 <= st < t1), default=None)
         if s.first and last is not None and t1 - last >= DONE_GAP_S:
             cat.complete[tuple(s.path)] = True
@@ -212,6 +215,14 @@ def _far_end(tl: Timeline) -> list[tuple[float, float, str, bool]]:
                   if e.type in ("speech", "music") and e.start is not None and e.end is not None)
 
 
+def first_word_start(starts: list[float], stop: float, s: float) -> float:
+    """Where speech starting at ``s`` (a region's start) after far-end audio that
+    stopped at ``stop`` begins: the recognizer may time its first word before the
+    region ("Please" 0.2 s early through a codec); it starts there when that word
+    starts nearer to the region than to the audio before it. ``starts``: word starts."""
+    return min((w for w in starts if (stop + s) / 2 < w < s), default=s)
+
+
 def boundaries(tl: Timeline, start: float, end: float) -> list[Boundary]:
     """Speech starting inside (start, end) at least RESUME_GAP_S after the far end's
     audio before it (a prompt resuming sooner is the same prompt going on)."""
@@ -222,12 +233,13 @@ def boundaries(tl: Timeline, start: float, end: float) -> list[Boundary]:
             music = False
         music = music or kind == "music"
         last_end = e if last_end is None else max(last_end, e)
-    out = []
+    out, starts = [], [w[0] for w in words_of(tl)]
     for i, (s, gap, stop, music, kind, refusal) in enumerate(gaps):
         if kind != "speech" or gap < RESUME_GAP_S or not start < s < end:
             continue
         upto = next((s2 for s2, g2, *_ in gaps[i + 1:] if g2 >= gap), end)
-        out.append(Boundary(s, stop, min(upto, s + COMPARE_S), music, refusal))
+        t = first_word_start(starts, stop, s)
+        out.append(Boundary(t, stop, min(upto, t + COMPARE_S), music, refusal))
     return out
 
 
@@ -342,23 +354,24 @@ def _head(words, t: float, n: int) -> str:
     return " ".join(" ".join(textsim.normalize(w) for s, _, w in words if s >= t - 1e-3).split()[:n])
 
 
-def echo_score(label: str, head: str, menu_words: set | frozenset = frozenset()) -> float:
+def echo_score(label: str, head: str, menu_words: set | frozenset = frozenset()) -> tuple[float, str]:
     """How well ``head`` (the new prompt's first words) opens with ``label`` or with
-    its last words ("report gas leaks" -> "gas leaks, leave the building"), 0-100:
-    compared from a word's first character, over the label part's length. The label
-    may come after at most ECHO_SKIP_WORDS words when one of them is no word of the
-    menu's prompt (``menu_words``): "please hold for | technical support" is a new
-    sentence naming its destination; "press 9 for | billing" the menu going on."""
-    words, hw, best = label.split(), head.split(), 0.0
+    its last words ("report gas leaks" -> "gas leaks, leave the building"), 0-100,
+    and the label's words it echoes: compared from a word's first character, over
+    the label part's length. The whole label may come after at most ECHO_SKIP_WORDS
+    words when one of them is no word of the menu's prompt (``menu_words``): "please
+    hold for | technical support" is a new sentence naming its destination; "press 9
+    for | billing" the menu going on."""
+    words, hw, best = label.split(), head.split(), (0.0, "")
     for j in range(min(ECHO_SKIP_WORDS, max(len(hw) - 1, 0)) + 1):
         if j and set(hw[:j]) <= menu_words:
             continue
         at = " ".join(hw[j:])
-        for i in range(len(words)):
+        for i in range(len(words) if j == 0 else 1):
             part = " ".join(words[i:])
             if len(part) < textsim.MIN_LABEL_CHARS:
                 break
-            best = max(best, float(fuzz.ratio(part, at[:len(part)])))
+            best = max(best, (float(fuzz.ratio(part, at[:len(part)])), part))
     return best
 
 
@@ -386,7 +399,9 @@ def by_echo(words, b: Boundary, options: list[Option], offered: dict[str, set] |
         lab = textsim.normalize(label)
         if len(lab) < textsim.MIN_LABEL_CHARS or any(lab in a for a in announced):
             continue  # "for billing disputes, press 3": the menu going on
-        sc = echo_score(lab, head, menu_words)
+        sc, part = echo_score(lab, head, menu_words)
+        if any(fuzz.partial_ratio(part, a) >= ECHO_RATIO for a in announced):
+            continue  # "so cancel an appointment, press 2": its words are another option's
         if sc >= ECHO_RATIO and sc > by_key.get(key, (0.0, ""))[0]:
             by_key[key] = (sc, label)
     if not by_key:
@@ -490,11 +505,17 @@ def by_elimination(words, b: Boundary, cur: tuple, offered: dict[str, set], h: H
     rest = _without(opening, _label_words(" ".join(lab for labs in left.values() for lab in labs)))
     if any(p and fuzz.partial_ratio(rest, textsim.normalize(p)) >= SAME_WORDS_RATIO for p in h.own):
         return None
+    head = _head(words, b.t, OVERLAP_WORDS).split()
+    # the new words say an entered key's own label words ("billing"): that key's node
+    # heard differently, may be, as well as an unentered one's
+    said_entered = _label_hits({k: labs for k, labs in offered.items() if k in entered}, offered, head)
+    if said_entered:
+        return {"rule": "ambiguous", "candidates": sorted(set(left) | set(said_entered), key=keypad_rank)}
     if len(left) == 1:
         (key, labs), = left.items()
         return {"rule": "unknown-child", "key": key, "score": UNKNOWN_CHILD_SCORE,
                 "matched": sorted(labs)[0] if labs else None}
-    hits = _label_hits(left, offered, _head(words, b.t, OVERLAP_WORDS).split())
+    hits = _label_hits(left, offered, head)
     if len(hits) != 1:
         return {"rule": "ambiguous", "candidates": sorted(hits or left, key=keypad_rank)}
     (key, shared), = hits.items()
