@@ -177,13 +177,13 @@ def add_call(cat: Catalog, tl: Timeline, steps) -> None:
     """The nodes one decided call (``navigate.Decided``'s timeline and steps) entered
     by a heard key: first arrivals only (a revisit's prompt skips its greeting)."""
     words = words_of(tl)
-    starts, far = [w[0] for w in words], _far_end(tl)
+    first, far = first_words(tl), _far_end(tl)
     for v, s in zip(tl.menus, steps):
         if s.mode == "rest":
             continue
         t0, t1 = float(v.start or 0.0), float(v.end or 0.0)
         stop = max((e for st, e, *_ in far if e <= t0), default=None)
-        t0 = t0 if stop is None else first_word_start(starts, stop, t0)  # as boundaries() reads it
+        t0 = t0 if stop is None else first_word_start(first, stop, t0)  # as boundaries() reads it
         last = max((e for st, e, _ in words if t0 <= st < t1), default=None)
         if s.first and last is not None and t1 - last >= DONE_GAP_S:
             cat.complete[tuple(s.path)] = True
@@ -215,12 +215,19 @@ def _far_end(tl: Timeline) -> list[tuple[float, float, str, bool]]:
                   if e.type in ("speech", "music") and e.start is not None and e.end is not None)
 
 
-def first_word_start(starts: list[float], stop: float, s: float) -> float:
-    """Where speech starting at ``s`` (a region's start) after far-end audio that
-    stopped at ``stop`` begins: the recognizer may time its first word before the
-    region ("Please" 0.2 s early through a codec); it starts there when that word
-    starts nearer to the region than to the audio before it. ``starts``: word starts."""
-    return min((w for w in starts if (stop + s) / 2 < w < s), default=s)
+def first_words(tl: Timeline) -> dict[float, float]:
+    """Start of each speech region -> start of its first word (as the recognizer timed it)."""
+    return {float(e.start): float(e.words[0].start) for e in tl.events
+            if e.type == "speech" and e.start is not None and e.words}
+
+
+def first_word_start(first: dict[float, float], stop: float, s: float) -> float:
+    """Where the speech region starting at ``s`` after far-end audio that stopped at
+    ``stop`` begins: the recognizer may time its first word before the region
+    ("Please" 0.2 s early through a codec); it starts there when that word starts
+    nearer to the region than to the audio before it. ``first``: ``first_words``."""
+    w = next((x for r, x in first.items() if abs(r - s) < 1e-3), None)
+    return w if w is not None and (stop + s) / 2 < w < s else s
 
 
 def boundaries(tl: Timeline, start: float, end: float) -> list[Boundary]:
@@ -233,12 +240,12 @@ def boundaries(tl: Timeline, start: float, end: float) -> list[Boundary]:
             music = False
         music = music or kind == "music"
         last_end = e if last_end is None else max(last_end, e)
-    out, starts = [], [w[0] for w in words_of(tl)]
+    out, first = [], first_words(tl)
     for i, (s, gap, stop, music, kind, refusal) in enumerate(gaps):
         if kind != "speech" or gap < RESUME_GAP_S or not start < s < end:
             continue
         upto = next((s2 for s2, g2, *_ in gaps[i + 1:] if g2 >= gap), end)
-        t = first_word_start(starts, stop, s)
+        t = first_word_start(first, stop, s)
         out.append(Boundary(t, stop, min(upto, t + COMPARE_S), music, refusal))
     return out
 
