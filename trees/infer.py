@@ -8,10 +8,13 @@ those moments and names the key, on records only (words and options the timeline
 already holds, no audio), by these rules:
 
 - **echo** (the call alone): the new prompt opens with the words of an option the
-  menu just offered ("billing, ..." after "for billing, press 2");
+  menu just offered ("billing, ..." after "for billing, press 2"), or says the whole
+  label after a few words of its own ("please hold for technical support");
 - **known** (the company's calls read together): the new prompt opens the way the
   node other calls reached by a heard key opened (``Catalog``), also past a stock
-  opening the company's nodes share ("please hold for ...");
+  opening the company's nodes share ("please hold for ..."); a stock hand-off that
+  names nothing of its option names no key while the menu offers keys nobody
+  entered (``_stock_hand_off``: one hand-off prompt often serves several keys);
 - **unknown-child** / **label-words**: a new node none of those calls entered is the
   child of the one offered key nobody entered, or of the one whose label's own words
   the new prompt says; when several keys stay equally possible, no key is named: the
@@ -28,8 +31,9 @@ An inferred press is accepted, carries ``inferred: true``, its rule, score, the
 matched text or call and a ``confidence`` below a heard press's; its time is a guess
 (the end of the prompt it stopped), so it is not listen-timing evidence.
 
-Language knowledge: none. Both rules compare words with fuzzy similarity
-(``textsim`` / rapidfuzz); option labels come from discovery's grammars.
+Language knowledge: none. The rules compare words with fuzzy similarity
+(``textsim`` / rapidfuzz); option labels, node kinds (``agent``: a hand-off) and
+refusals come from discovery's grammars.
 """
 from __future__ import annotations
 
