@@ -83,6 +83,7 @@ def test_a_closed_day_statement_after_an_after_hours_notice_stays_open():
     ("You have reached us outside of our normal business hours.", "en"),
     ("Gracias por llamar. Nuestras oficinas se encuentran cerradas en este momento.", None),
     ("Estamos cerrados.", "es"),
+    ("Estamos cerrados en este momento, llame de lunes a viernes.", "es"),
     ("שלום, הגעת למוקד מחוץ לשעות הפעילות.", None),
     ("המוקד סגור כעת.", "he"),
 ])
@@ -94,6 +95,8 @@ def test_after_hours_greetings(text, lang):
     "We are closed on weekends.",
     "Our offices are open Monday through Friday from nine to five.",
     "המוקד סגור בשבתות ובחגים.",
+    "Estamos cerrados los domingos.",  # closed on a day: hours, not "closed now"
+    "Nuestras oficinas están cerradas los fines de semana y días festivos.",
 ])
 def test_hours_notices_are_not_after_hours(text):
     assert holds.after_hours(text) is None
