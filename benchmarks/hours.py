@@ -110,9 +110,25 @@ def reannotate(tl: dict) -> dict:
     for m in tl.get("menus") or []:
         m.pop("hours", None)
         m.pop("hold", None)
-    words = [Word(w["word"], w["start"], w["end"], w.get("conf") or 0.0)
-             for e in tl.get("events") or [] if e["type"] == "speech" for w in e.get("words") or []]
-    return service.annotate(tl, sorted(words, key=lambda w: w.start_s))
+    speech = [e for e in tl.get("events") or [] if e["type"] == "speech"]
+    words = sorted({(w["word"], w["start"], w["end"], w.get("conf") or 0.0)
+                    for e in speech for w in e.get("words") or []}, key=lambda w: (w[1], w[2]))
+    words = [Word(*w) for w in words]
+    _resplit_words(speech, words)
+    return service.annotate(tl, words)
+
+
+def _resplit_words(speech: list[dict], words: list) -> None:
+    """Each word in one speech event only, as ``discovery.timeline`` now assigns them
+    (timelines kept by older code gave a word at a region boundary to both regions)."""
+    from types import SimpleNamespace
+
+    from ivrkit.discovery.timeline import _speech_words
+
+    regions = [SimpleNamespace(start_s=e["start"], end_s=e["end"]) for e in speech]
+    for e, ws in zip(speech, _speech_words(words, regions)):
+        e["words"] = [{"word": w.word, "start": w.start_s, "end": w.end_s, "conf": w.conf} for w in ws]
+        e["text"] = " ".join(w.word for w in ws).strip()
 
 
 def _diff_lines(d: dict) -> int:

@@ -84,6 +84,12 @@ GREETING_PAUSE_S = 0.5
 #: 5, 7, 8, 9 (docs/benchmarks-hours.md) but one, whose region began 1.6 s early in
 #: the music's tail.
 WORD_ONSET_LAG_S = 1.0
+#: The IVR's words before a greeting inside one region are a hold announcement's (a
+#: sentence: 1.3 s and more of Whisper's word times for every announcement of seeds 2,
+#: 5, 7, 9, 11, 13, whole or split); words spanning less than this before the pause are
+#: the person's own opening misheard (seed 13 Northstar call07: "you so much." 0.76 s,
+#: then "What can I do for you today?" for "Hello, you're speaking with Sam. ...").
+ANNOUNCEMENT_MIN_S = 1.0
 #: The IVR speaks in one voice: a prompt whose pitch is further than this ratio (4
 #: semitones) from the median pitch of the call's prompts is mis-tracked (flite kal
 #: read at 178 or 242 Hz against its ~105) or not the IVR's, and is no reference.
@@ -317,12 +323,14 @@ def _greeting_part(e: dict, lang: str | None) -> int | None:
     other callers. | Hello, you're speaking with Tim"), or None. The segmenter
     bridges a short pause between a hold announcement and the person answering; a
     greeting (``agent_greetings``, matched at the part's start) after it is where
-    the person starts; not when the words before already greet."""
+    the person starts; not when the words before already greet or are too short for
+    an announcement (ANNOUNCEMENT_MIN_S)."""
     words = e.get("words") or []
     for k in range(1, len(words)):
         if words[k]["start"] - words[k - 1]["end"] < GREETING_PAUSE_S:
             continue
-        if is_agent_greeting(" ".join(w["word"] for w in words[:k]), lang):
+        if is_agent_greeting(" ".join(w["word"] for w in words[:k]), lang) \
+                or words[k - 1]["end"] - words[0]["start"] < ANNOUNCEMENT_MIN_S:
             return None  # the person was already speaking: "Hi, thanks for holding. | My name is ..."
         rest = normalize(" ".join(w["word"] for w in words[k:k + 8]))
         if any(rx.match(rest) for _, rx in _patterns("agent_greetings", lang)):

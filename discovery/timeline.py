@@ -172,8 +172,29 @@ def option_mentions(words: Sequence[Word]) -> list:
     return [o for lang, ws in _lang_runs(words) for o in _with_lang(prompts.option_mentions, ws, lang=lang)]
 
 
+#: A word whose middle falls this little before a region still belongs to it (Whisper's
+#: word times run a little early).
+REGION_WORD_SLACK_S = 0.05
+
+
 def _words_in(words: Sequence[Word], start: float, end: float) -> list[Word]:
-    return [w for w in words if start - 0.05 <= (w.start_s + w.end_s) / 2 < end]
+    return [w for w in words if start - REGION_WORD_SLACK_S <= (w.start_s + w.end_s) / 2 < end]
+
+
+def _speech_words(words: Sequence[Word], regions) -> list[list[Word]]:
+    """The words of each speech region in ``regions``, each word in one region only:
+    the one holding its middle, else the one it falls REGION_WORD_SLACK_S before. A region
+    that begins where the last ended would otherwise take that region's last word too
+    (seed 13 Lakeside call09: "minutes." again in the music after "... five minutes"),
+    a worded "speech" region the hold rules took for a person."""
+    out: list[list[Word]] = [[] for _ in regions]
+    for w in words:
+        mid = (w.start_s + w.end_s) / 2
+        inside = [k for k, r in enumerate(regions) if r.start_s <= mid < r.end_s]
+        near = inside or [k for k, r in enumerate(regions) if r.start_s - REGION_WORD_SLACK_S <= mid < r.end_s]
+        if near:
+            out[near[0]].append(w)
+    return out
 
 
 def _next_audio_after(press_start: float, press_end: float, spans) -> float | None:
@@ -339,9 +360,11 @@ def _voice_of(region, voices) -> dict | None:
 def _events(sig, words, presses, accepted_flags) -> list[Event]:
     """Tones, speech (with its words), music, long silences and DTMF, by time."""
     events: list[Event] = [Event("tone", _r(t.start_s), _r(t.end_s), name=t.name) for t in sig.tones]
+    speech = [r for r in sig.regions if r.kind == "speech"]
+    region_words = dict(zip(map(id, speech), _speech_words(words, speech)))
     for r in sig.regions:
         if r.kind == "speech":
-            rw = _words_in(words, r.start_s, r.end_s)
+            rw = region_words[id(r)]
             lang = prompt_lang(rw)
             text = " ".join(w.word for w in rw).strip()
             extra = {"lang": lang} if lang else {}
