@@ -226,6 +226,63 @@ def test_a_person_region_begun_in_the_musics_tail_starts_at_the_first_word():
     assert holds.hold_time({"start": 20.64, "end": 47.66}, events).answered == pytest.approx(41.2)
 
 
+def test_a_word_at_a_region_boundary_belongs_to_one_region():
+    # benchmarks/hours.py seed 13, Lakeside call09 (the recognizer's words as kept): the
+    # music after "... about five minutes." was read as a speech region beginning where
+    # the announcement's ended; "minutes." (middle 0.03 s before the boundary) went to
+    # both, so the music's region had a word and was taken for the person, 3 s early
+    from ivrkit.audio.events import Region
+    from ivrkit.discovery import timeline
+    from ivrkit.discovery.asr import Word
+
+    said = [("Your", 88.88, 89.18), ("estimated", 89.18, 89.66), ("wait", 89.66, 90.08), ("time", 90.08, 90.30),
+            ("is", 90.30, 90.48), ("about", 90.48, 90.78), ("five", 90.78, 91.10), ("minutes.", 91.10, 91.64),
+            ("Hello,", 94.46, 94.58), ("you", 94.94, 95.02), ("were", 95.02, 95.22), ("speaking", 95.22, 95.50),
+            ("with", 95.50, 95.88), ("Sam.", 95.88, 96.28)]
+    words = [Word(w, a, b, 0.9) for w, a, b in said]
+    regions = [Region("speech", 88.40, 91.40), Region("speech", 91.40, 93.75), Region("speech", 94.53, 97.79)]
+    split = timeline._speech_words(words, regions)
+    assert [w.word for w in split[0]][-1] == "minutes." and split[1] == []
+    # a word just before a region, in no region, is still that region's ("Hello," 94.52)
+    assert split[2][0].word == "Hello,"
+    events = [{"type": "speech", "start": 28.26, "end": 29.95, "text": "Please hold for our front desk."},
+              {"type": "music", "start": 30.68, "end": 53.40},
+              {"type": "speech", "start": 53.40, "end": 58.40, "text": "Thank you for your patience."},
+              {"type": "music", "start": 58.40, "end": 88.40}]
+    for r, ws in zip(regions, split):
+        events.append({"type": "speech", "start": r.start_s, "end": r.end_s, "text": " ".join(w.word for w in ws),
+                       "words": [{"word": w.word, "start": w.start_s, "end": w.end_s} for w in ws]})
+    assert holds.hold_time({"start": 28.26, "end": 98.58}, events).answered == pytest.approx(94.53)
+    # the word given to both regions (as before): the music's region is the "person"
+    events[5] = {**events[5], "text": "minutes.", "words": [{"word": "minutes.", "start": 91.10, "end": 91.64}]}
+    assert holds.hold_time({"start": 28.26, "end": 98.58}, events).answered == pytest.approx(91.40)
+
+
+def test_a_short_misheard_opening_before_a_pause_is_the_persons_own():
+    # seed 13, Northstar call07: "Hello, you're speaking with Sam. What can I do for you
+    # today?" (true onset 88.56) heard as "you so much." (0.76 s), 1.5 s of no words,
+    # "What can I do ..." (a greeting): too short for the tail of an announcement
+    said = [("you", 88.567, 88.747), ("so", 88.747, 88.867), ("much.", 88.867, 89.327)] \
+        + [(w, a, b) for w, a, b in zip("What can I do for you today?".split(),
+                                        (90.807, 90.807, 91.007, 91.167, 91.387, 91.567, 91.687),
+                                        (90.807, 91.007, 91.167, 91.387, 91.567, 91.687, 91.907))]
+    ws = [{"word": w, "start": a, "end": b} for w, a, b in said]
+    events = [{"type": "speech", "start": 24.26, "end": 26.26, "text": "to the next available representative."},
+              {"type": "music", "start": 27.10, "end": 63.27},
+              {"type": "speech", "start": 63.79, "end": 66.61,
+               "text": "Show us to make it wait time as the last slide mimics."},
+              {"type": "music", "start": 67.16, "end": 87.66},
+              {"type": "speech", "start": 88.63, "end": 92.01, "words": ws, "text": " ".join(w for w, _, _ in said)}]
+    assert holds.hold_time({"start": 22.32, "end": 93.18}, events).answered == pytest.approx(88.63)
+    # a sentence-long announcement before the pause (1 s and more) is the IVR's: the
+    # person starts at the greeting after it
+    ann = _w("All our representatives are currently assisting other callers.", 86.0, 89.33)
+    events[-1] = {**events[-1], "start": 86.0, "words": ann + ws[3:],
+                  "text": " ".join(w["word"] for w in ann + ws[3:])}
+    events[-2] = {**events[-2], "end": 85.5}
+    assert holds.hold_time({"start": 22.32, "end": 93.18}, events).answered == pytest.approx(90.807)
+
+
 @pytest.mark.parametrize("text", [
     "Power off the sis now closed.",  # seed 7 Lakeside closed01: "Our office is now closed."
     "of our offices now close.",  # seed 5 Lakeside closed01
