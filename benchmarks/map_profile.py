@@ -88,7 +88,7 @@ class Counter:
         self.now = {k: 0 for k in FIELDS}
 
 
-def profile_company(calls: list[str], engine, counter: Counter) -> dict:
+def profile_company(calls: list[str], engine, counter: Counter, reuse: bool = False) -> dict:
     from ivrkit.audio.io import wav_duration_s
     from ivrkit.discovery import asr, pipeline
 
@@ -104,12 +104,15 @@ def profile_company(calls: list[str], engine, counter: Counter) -> dict:
     asr.pack_windows = packed
     try:
         t = time.process_time()
-        pipeline.analyse_calls(calls, engine=engine)
+        eng = pipeline.with_reuse(engine) if reuse else engine
+        pipeline.analyse_calls(calls, engine=eng)
         cpu = time.process_time() - t
     finally:
         asr.pack_windows = pack
     r = dict(counter.now)
     r.update(audio_s=sum(wav_duration_s(c) for c in calls), cpu_s=cpu, first=first["n"])
+    st = getattr(eng, "stats", None)
+    r["reused"] = st["reused_s"] / max(1e-9, st["reused_s"] + st["decoded_s"]) if st else 0.0
     r["alone"] = r["passes"] - r["first"] - r["read_on"]
     r["decoder_s"] = r["whisper_s"] - r["encoder_s"] - r["align_s"]
     r["rest_s"] = cpu - r["whisper_s"]
@@ -121,6 +124,8 @@ def main() -> None:
     ap.add_argument("--corpus", default="/work/corpus")
     ap.add_argument("--only", nargs="*", help="company folders")
     ap.add_argument("--json", help="write the figures here")
+    ap.add_argument("--reuse", action="store_true",
+                    help="with prompt reuse (discovery/reuse.py, experimental): also prints the share of speech reused")
     a = ap.parse_args()
     from ivrkit.discovery import asr
 
@@ -135,8 +140,11 @@ def main() -> None:
           f"{'loop s':>6s} {'tokens':>6s}")
     rows = {}
     for c in comps:
-        r = rows[c] = profile_company(sorted(str(p) for p in (Path(a.corpus) / c).glob("*.wav")), engine, counter)
+        r = rows[c] = profile_company(sorted(str(p) for p in (Path(a.corpus) / c).glob("*.wav")), engine, counter,
+                                      a.reuse)
         _row(c, r)
+        if a.reuse:
+            print(f"{'':20s} speech reused {r['reused']:.0%}")
     t = {k: sum(r[k] for r in rows.values()) for k in FIELDS}
     _row("TOTAL", t)
     print(f"shares of the CPU: Whisper {t['whisper_s'] / t['cpu_s']:.0%} (encoder {t['encoder_s'] / t['cpu_s']:.0%}, "
