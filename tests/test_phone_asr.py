@@ -106,3 +106,49 @@ def test_menu_labels_heard_through_gsm_at_15_db(tmp_path, spec_name, i):
     heard = {o["key"]: o["label"] for m in tl["menus"] if m["path"] == [] for o in m["options"]}
     right = [k for k, lab in want.items() if fuzz.token_set_ratio(lab.lower(), (heard.get(k) or "").lower()) >= 75]
     assert len(right) >= len(want) - 1, (want, heard, json.dumps([m.get("prompt") for m in tl["menus"]]))
+
+
+def window_power(model, y8: np.ndarray) -> np.ndarray:
+    """Whisper's mel power of 8 kHz audio, as the engine computes it for a window."""
+    return asr.mel_power(model.feature_extractor, asr._resample(y8, SR, asr.WHISPER_SR))
+
+
+def prompt_over_noise(name: str, snr_db: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """An Asterisk prompt with 0.3 s pads (a packed window's shape) over the simulator's
+    line noise at ``snr_db``; returns (noisy, the prompt alone)."""
+    speech, _ = load(PROMPTS / f"{name}.wav")
+    y = np.concatenate([np.zeros(int(0.3 * SR), np.float32), speech, np.zeros(int(0.3 * SR), np.float32)])
+    return y + line_noise(len(y), np.sqrt(np.mean(speech ** 2)) * 10 ** (-snr_db / 20), seed), y
+
+
+@need_prompts
+@need_sox
+def test_a_window_is_noisy_on_a_phone_line_and_not_on_a_clean_one(model):
+    """``noisefloor.snr_db`` of a prompt at 13 dB line SNR through GSM stands under
+    NOISY_SNR_DB (the engine reads it both ways); the same prompt at 35 dB through
+    mu-law (the clean corpus's best calls) stands above it, and so does the prompt
+    with no noise at all."""
+    from ivrkit.audio.noisefloor import NOISY_SNR_DB, snr_db
+
+    noisy, clean = prompt_over_noise("vm-options", 13, 3)
+    quiet, _ = prompt_over_noise("vm-options", 35, 3)
+    low = snr_db(window_power(model, simulate.phone_roundtrip(noisy, "gsm")))
+    high = snr_db(window_power(model, simulate.roundtrip(quiet, "mulaw")))
+    silent = snr_db(window_power(model, clean + 1e-6 * line_noise(len(clean), 1.0, 4)))
+    assert low < NOISY_SNR_DB - 3, low
+    assert high > NOISY_SNR_DB + 3, high
+    assert silent > high, (silent, high)
+
+
+@need_prompts
+def test_auto_denoise_leaves_a_clean_window_as_it_was_read(model):
+    """The default engine (``denoise="auto"``) on a prompt at 35 dB through mu-law reads
+    it word for word as the engine without the noise floor does: a window that is not
+    noisy is read once, with faster-whisper's own features (the clean corpus's calls
+    are mostly such windows)."""
+    quiet, _ = prompt_over_noise("vm-options", 35, 7)
+    y = simulate.roundtrip(quiet, "mulaw")
+    region = [(0.25, len(y) / SR - 0.25)]
+    auto = asr.WhisperEngine().transcribe(y, SR, region)
+    plain = asr.WhisperEngine(denoise=False).transcribe(y, SR, region)
+    assert [u.text for u in auto] == [u.text for u in plain] and auto
