@@ -273,9 +273,27 @@ def detect_tones(y: np.ndarray, sr: int) -> list[Tone]:
 
 
 def _name(bursts: list[tuple]) -> list[Tone]:
+    """Tones named from labelled bursts ``(label, start_s, end_s, hz, purity_db)``:
+    SIT sequences first, then each other burst by its plan's cadence, or a lone beep."""
+    out, used = _sit_tones(bursts)
+    for i, (lab, s, e, f, purity) in enumerate(bursts):
+        if i in used:
+            continue
+        name = _cadence_name(bursts, i)
+        if name is None and BEEP_S[0] <= e - s <= BEEP_S[1] and purity >= BEEP_PURITY_DB and lab not in PAIRS \
+                and _is_lone(bursts, i):
+            name = "beep"
+        if name:
+            out.append(Tone(name, round(float(s), 3), round(float(e), 3)))
+    out.sort(key=lambda t: t.start_s)
+    return out
+
+
+def _sit_tones(bursts: list[tuple]) -> tuple[list[Tone], set[int]]:
+    """SIT: two or three of the rising segments back to back; the tones and the
+    indices of the bursts they took."""
     out: list[Tone] = []
-    used = set()
-    # SIT: two or three of the rising segments back to back
+    used: set[int] = set()
     for i, (lab, s, e, f, _) in enumerate(bursts):
         if lab != "sit1" or i in used:
             continue
@@ -287,43 +305,45 @@ def _name(bursts: list[tuple]) -> list[Tone]:
         if len(seq) >= 2 and all(SIT_SEGMENT_S[0] <= bursts[k][2] - bursts[k][1] <= SIT_SEGMENT_S[1] for k in seq):
             used.update(seq)
             out.append(Tone("sit", round(float(bursts[seq[0]][1]), 3), round(float(bursts[seq[-1]][2]), 3)))
+    return out, used
 
-    def neighbours(i: int, gap: tuple[float, float]) -> bool:
-        lab, s, e, _, _ = bursts[i]
-        for j in (i - 1, i + 1):
-            if 0 <= j < len(bursts) and bursts[j][0] == lab:
-                g = s - bursts[j][2] if j < i else bursts[j][1] - e
-                if gap[0] <= g <= gap[1]:
-                    return True
-        return False
 
-    for i, (lab, s, e, f, purity) in enumerate(bursts):
-        if i in used:
-            continue
-        dur = e - s
-        name = None
-        if lab in ("na_ringback", "uk_ringback"):
-            name = "ringback" if dur >= RINGBACK_MIN_S else None
-        elif lab == "na_dial":
-            name = "dial" if dur >= DIAL_MIN_S else None
-        elif lab == "na_busy":
-            name = "busy" if dur >= BUSY_MIN_ON_S else "reorder" if dur >= REORDER_MIN_S else None
-        elif lab == "eu":
-            if dur >= EU_DIAL_MIN_S:
-                name = "dial"
-            elif dur >= EU_RINGBACK_MIN_S:
-                name = "ringback"
-            elif neighbours(i, EU_CADENCE_GAP_S):
-                name = "busy" if dur >= BUSY_MIN_ON_S else "reorder"
-        if name is None and BEEP_S[0] <= dur <= BEEP_S[1] and purity >= BEEP_PURITY_DB and lab not in PAIRS:
-            lone = not any(
-                j != i and abs(bursts[j][3] / f - 1) < FREQ_TOLERANCE
-                and (bursts[j][1] - e < BEEP_ISOLATION_S and s - bursts[j][2] < BEEP_ISOLATION_S)
-                for j in range(len(bursts))
-            )
-            if lone:
-                name = "beep"
-        if name:
-            out.append(Tone(name, round(float(s), 3), round(float(e), 3)))
-    out.sort(key=lambda t: t.start_s)
-    return out
+def _has_cadence_neighbour(bursts: list[tuple], i: int, gap_s: tuple[float, float]) -> bool:
+    """A burst of the same plan just before or after burst ``i``, ``gap_s`` apart."""
+    lab, s, e, _, _ = bursts[i]
+    for j in (i - 1, i + 1):
+        if 0 <= j < len(bursts) and bursts[j][0] == lab:
+            g = s - bursts[j][2] if j < i else bursts[j][1] - e
+            if gap_s[0] <= g <= gap_s[1]:
+                return True
+    return False
+
+
+def _cadence_name(bursts: list[tuple], i: int) -> str | None:
+    """Burst ``i`` named by its plan's on-time (and, for the European 425 Hz plan,
+    by a neighbour at the busy / reorder cadence); None if it fits none."""
+    lab, s, e, _, _ = bursts[i]
+    dur = e - s
+    if lab in ("na_ringback", "uk_ringback"):
+        return "ringback" if dur >= RINGBACK_MIN_S else None
+    if lab == "na_dial":
+        return "dial" if dur >= DIAL_MIN_S else None
+    if lab == "na_busy":
+        return "busy" if dur >= BUSY_MIN_ON_S else "reorder" if dur >= REORDER_MIN_S else None
+    if lab == "eu":
+        if dur >= EU_DIAL_MIN_S:
+            return "dial"
+        if dur >= EU_RINGBACK_MIN_S:
+            return "ringback"
+        if _has_cadence_neighbour(bursts, i, EU_CADENCE_GAP_S):
+            return "busy" if dur >= BUSY_MIN_ON_S else "reorder"
+    return None
+
+
+def _is_lone(bursts: list[tuple], i: int) -> bool:
+    """No other burst of burst ``i``'s frequency within ``BEEP_ISOLATION_S``: a beep
+    stands alone, a cadence repeats."""
+    _, s, e, f, _ = bursts[i]
+    return not any(j != i and abs(bursts[j][3] / f - 1) < FREQ_TOLERANCE
+                   and (bursts[j][1] - e < BEEP_ISOLATION_S and s - bursts[j][2] < BEEP_ISOLATION_S)
+                   for j in range(len(bursts)))

@@ -268,7 +268,9 @@ def _prefixes(path: Path, rows, norm) -> tuple:
     return tuple(sorted(out, key=lambda p: len(p[0]), reverse=True))
 
 
-def _compile(path: Path, data: dict) -> Grammar:
+def _check_top(path: Path, data: dict) -> dict:
+    """The file's top level checked (known tables, ``lang`` = file name); returns its
+    character fold table for ``str.translate``."""
     unknown = set(data) - TOP_KEYS
     if unknown:
         _fail(path, f"unknown tables/keys {sorted(unknown)}")
@@ -278,7 +280,34 @@ def _compile(path: Path, data: dict) -> Grammar:
     if not isinstance(fold_src, dict) or not all(isinstance(k, str) and len(k) == 1 and isinstance(v, str)
                                                  for k, v in fold_src.items()):
         _fail(path, "[fold] maps single characters to strings")
-    fold = str.maketrans(fold_src)
+    return str.maketrans(fold_src)
+
+
+def _entry_nouns(path: Path, ent: dict) -> tuple[EntryNoun, ...]:
+    """``[[entry.nouns]]`` rows: the directory token a data-entry noun stands for."""
+    nouns = []
+    for i, n in enumerate(ent.get("nouns", []), 1):
+        if not isinstance(n, dict) or n.get("token") not in ("ID", "Tel", "4D", "Pass") or "pattern" not in n:
+            _fail(path, f"entry.nouns row {i}: needs token (ID, Tel, 4D or Pass) and pattern")
+        nouns.append(EntryNoun(n["token"], _regex(path, f"entry.nouns row {i}", n["pattern"])))
+    return tuple(nouns)
+
+
+def _key_word_alternations(path: Path, singles: dict, phrases: dict, pounds: list, ent: dict,
+                           norm) -> tuple[dict, list[str]]:
+    """The words for pound and star as regex alternations (``{pound}`` / ``{star}`` in
+    the entry patterns; ``(?!)`` when a language has none) and the star words."""
+    pound_alt = "|".join(re.escape(w) for w in dict.fromkeys(
+        sorted(singles["pound"], key=lambda w: (len(w), w)) + [" ".join(p) for p in phrases["pound"]] + pounds
+        + [norm(w) for w in _strs(path, "entry.pound", ent.get("pound", []))]))
+    star_words = [norm(w) for w in _strs(path, "entry.star", ent.get("star", []))] + sorted(singles["star"])
+    star_alt = "|".join(re.escape(w) for w in dict.fromkeys(star_words))
+    return {"pound": pound_alt or "(?!)", "star": star_alt or "(?!)"}, star_words
+
+
+def _compile(path: Path, data: dict) -> Grammar:
+    """A grammar file's tables (``data``, parsed TOML) checked and compiled."""
+    fold = _check_top(path, data)
     strip_marks = bool(data.get("strip_marks", False))
 
     def norm(s: str) -> str:
@@ -295,17 +324,7 @@ def _compile(path: Path, data: dict) -> Grammar:
                                key=lambda kp: len(kp[0]), reverse=True))
     homophones, lead_h, pounds, rewrites = _lexicon(path, data.get("lexicon", []), norm)
     ent, kind, roles = data.get("entry", {}), data.get("kind", {}), data.get("roles", {})
-    pound_alt = "|".join(re.escape(w) for w in dict.fromkeys(
-        sorted(singles["pound"], key=len) + [" ".join(p) for p in phrases["pound"]] + pounds
-        + [norm(w) for w in _strs(path, "entry.pound", ent.get("pound", []))]))
-    star_words = [norm(w) for w in _strs(path, "entry.star", ent.get("star", []))] + sorted(singles["star"])
-    star_alt = "|".join(re.escape(w) for w in dict.fromkeys(star_words))
-    nouns = []
-    for i, n in enumerate(ent.get("nouns", []), 1):
-        if not isinstance(n, dict) or n.get("token") not in ("ID", "Tel", "4D", "Pass") or "pattern" not in n:
-            _fail(path, f"entry.nouns row {i}: needs token (ID, Tel, 4D or Pass) and pattern")
-        nouns.append(EntryNoun(n["token"], _regex(path, f"entry.nouns row {i}", n["pattern"])))
-    fill = {"pound": pound_alt or "(?!)", "star": star_alt or "(?!)"}
+    fill, star_words = _key_word_alternations(path, singles, phrases, pounds, ent, norm)
     return Grammar(
         lang=data["lang"], name=str(data.get("name", data["lang"])), direction=data.get("direction", "ltr"),
         path=path, key_first=key_first, label_before=before, label_after=after,
@@ -320,7 +339,7 @@ def _compile(path: Path, data: dict) -> Grammar:
                   for k in ("terminator", "terminator_key", "terminator_lost")},
                **{k: _regex(path, f"entry.{k}", ent.get(k)) for k in ("verb", "verb_after")},
                "star_words": frozenset(star_words)},
-        entry_nouns=tuple(nouns),
+        entry_nouns=_entry_nouns(path, ent),
         kind={k: _regex(path, f"kind.{k}", kind.get(k)) for k in ("agent", "input", "back", "dial_any", "extension", "refusal")},
         conditional=frozenset(_strs(path, "kind.conditional", kind.get("conditional", []))),
     )

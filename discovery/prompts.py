@@ -601,11 +601,26 @@ def _label_ranges(toks: Sequence[_Tok], anchors: list[_Anchor], g: Grammar) -> l
     ("press N for X"). Chosen jointly (dynamic programming over the anchors) so that
     no words serve two options and as many options as possible get words. The
     grammar's word-order patterns say which sides a language allows."""
+    cands = _range_candidates(toks, anchors, g)
+    ranges: list[tuple[int, int] | None] = []
+    for i, (c, ch) in enumerate(zip(cands, _pick_sides(cands, anchors))):
+        rng = c[ch][0]
+        ranges.append(None if i and _overlap(ranges[-1], rng) else rng)
+    _split_shared_gaps(toks, anchors, ranges, g)
+    return ranges
+
+
+_Cand = dict[str, tuple[tuple[int, int] | None, float]]
+
+
+def _range_candidates(toks: Sequence[_Tok], anchors: list[_Anchor], g: Grammar) -> list[_Cand]:
+    """Per anchor, the label range on each side the grammar allows, with its bonus:
+    ``{"S": (suffix, bonus), "P": (prefix, bonus)}`` (``"N"``: no side allowed)."""
     n = len(anchors)
     last = anchors[-1] if anchors else None
     labels_first = bool(last and last.keys and (toks[last.end - 1].brk == "." or last.end >= len(toks))
                         and _suffix_range(toks, last.end, len(toks), g) is None)
-    cands: list[dict[str, tuple[tuple[int, int] | None, float]]] = []
+    cands: list[_Cand] = []
     for i, a in enumerate(anchors):
         prev_end = anchors[i - 1].end if i else 0
         next_start = anchors[i + 1].start if i + 1 < n else len(toks)
@@ -624,8 +639,13 @@ def _label_ranges(toks: Sequence[_Tok], anchors: list[_Anchor], g: Grammar) -> l
                 (ends_sentence and suf is None) or labels_first)
             c["P"] = (_prefix_range(toks, prev_end, a.start, g, alone), CUE_BONUS if ends_sentence else 0.0)
         cands.append(c or {"N": (None, 0.0)})  # a side the grammar does not allow
-    # best[i][choice] = (score, previous choice)
-    best: list[dict[str, tuple[float, str | None]]] = []
+    return cands
+
+
+def _pick_sides(cands: list[_Cand], anchors: list[_Anchor]) -> list[str]:
+    """The side per anchor that gives the most options words, no two overlapping
+    (Viterbi over the anchors; a keyless anchor counts ``KEYLESS_WEIGHT``)."""
+    best: list[dict[str, tuple[float, str | None]]] = []  # [i][side] = (score, previous side)
     for i, c in enumerate(cands):
         row: dict[str, tuple[float, str | None]] = {}
         weight = 1.0 if anchors[i].keys else KEYLESS_WEIGHT
@@ -634,23 +654,20 @@ def _label_ranges(toks: Sequence[_Tok], anchors: list[_Anchor], g: Grammar) -> l
             if i == 0:
                 row[ch] = (gain, None)
                 continue
-            opts = [(best[i - 1][pc][0] + (gain if not _overlap(cands[i - 1][pc][0], rng) else 0.0), pc)
-                    for pc in best[i - 1]]
-            row[ch] = max(opts)
+            row[ch] = max((best[i - 1][pc][0] + (gain if not _overlap(cands[i - 1][pc][0], rng) else 0.0), pc)
+                          for pc in best[i - 1])
         best.append(row)
-    choice = max(best[-1], key=lambda ch: best[-1][ch][0])
-    picks = [choice]
-    for i in range(n - 1, 0, -1):
+    picks = [max(best[-1], key=lambda ch: best[-1][ch][0])]
+    for i in range(len(cands) - 1, 0, -1):
         picks.append(best[i][picks[-1]][1])
-    picks.reverse()
-    ranges: list[tuple[int, int] | None] = []
-    for i, ch in enumerate(picks):
-        rng = cands[i][ch][0]
-        if i and _overlap(ranges[-1], rng):
-            rng = None
-        ranges.append(rng)
-    # "press 1 for billing for support press 2": one gap holding two labels
-    for i in range(n - 1):
+    return picks[::-1]
+
+
+def _split_shared_gaps(toks: Sequence[_Tok], anchors: list[_Anchor],
+                       ranges: list[tuple[int, int] | None], g: Grammar) -> None:
+    """"press 1 for billing for support press 2": one gap holding two labels is
+    split at its second lead word between two neighbours, one of which got none."""
+    for i in range(len(anchors) - 1):
         a, b = ranges[i], ranges[i + 1]
         if (a is None) == (b is None) or anchors[i + 1].bare:
             continue
@@ -660,7 +677,6 @@ def _label_ranges(toks: Sequence[_Tok], anchors: list[_Anchor], g: Grammar) -> l
         if toks[lo].lead and leads and anchors[i].end <= lo < anchors[i + 1].start:
             k = next((k for k in leads if toks[k - 1].brk), leads[0])
             ranges[i], ranges[i + 1] = (lo, k), (k, hi)
-    return ranges
 
 
 def _fill_lost_keys(anchors: list[_Anchor]) -> None:

@@ -77,3 +77,42 @@ def test_input_prompts_are_leaves_unless_an_entry_is_given():
         assert p.target == ("2", "Tel#")
         assert p.steps == (crawl.Step("2", 4.0), crawl.Step("2125550142#", None))
     assert crawl.next_plans(G, {("2", "Tel#"): crawl.MAX_TRIES}, entries={"Tel#": "1#"}) == []
+
+
+def _fed_in_frames(listener, y):
+    keys = []
+    for i in range(0, len(y), int(sip.FRAME_S * sip.SR)):
+        keys += listener.feed(y[i:i + int(sip.FRAME_S * sip.SR)])
+    return keys
+
+
+@pytest.mark.parametrize("hole_ms", [0, 20, 40])
+def test_test_ivr_hears_one_press_through_lost_packets(hole_ms):
+    """The test IVR's in-band listener reports the crawler's 100 ms tone once even
+    when RTP lost packets inside it (a 40 ms hole is a Q.24 pause to the detector)."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "recordings"))
+    import ivr_server
+
+    tone = sip.dtmf_audio("1")
+    cut = int(0.04 * sip.SR)
+    holed = np.concatenate([tone[:cut], np.zeros(int(hole_ms * sip.SR / 1000), np.float32), tone[cut:]])
+    y = np.concatenate([np.zeros(4000, np.float32), holed, np.zeros(4000, np.float32)])
+    assert detect_dtmf(y, sip.SR) and (hole_ms < 40) == (len(detect_dtmf(y, sip.SR)) == 1)
+    assert _fed_in_frames(ivr_server.InbandKeys(), y) == ["1"]
+
+
+def test_test_ivr_hears_a_typed_entry_digit_by_digit():
+    """Digits typed at the crawler's pace, a key repeated included, are all reported."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "recordings"))
+    import ivr_server
+
+    # the crawler starts a digit DIGIT_GAP_S after the last one's start
+    gap = np.zeros(int((crawl.DIGIT_GAP_S - sip.INBAND_KEY_S) * sip.SR), np.float32)
+    y = np.concatenate([gap] + [np.concatenate([sip.dtmf_audio(k), gap]) for k in "1123"])
+    assert _fed_in_frames(ivr_server.InbandKeys(), y) == list("1123")

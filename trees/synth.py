@@ -56,6 +56,47 @@ def _option_times(node: dict, start_s: float) -> list[dict]:
     return out
 
 
+def _visit(spec: dict, path, start_s: float, via, rng, estimate_noise_s: float,
+           node: dict | None = None) -> dict:
+    """One timeline visit of the node at ``path`` (``node`` when given), its listen
+    start estimated with ``estimate_noise_s`` of Gaussian noise."""
+    node = node if node is not None else node_at(spec, path)
+    est = node.get("listen_after", 0.0) + (rng.normal(0, estimate_noise_s) if estimate_noise_s else 0.0)
+    v = {"path": list(path), "kind": node.get("kind", "menu"), "start": round(start_s, 2), "end": None,
+         "prompt": prompt_text(node), "listen_after": round(max(0.0, est), 2),
+         "listen_bounds": [None, None], "options": _option_times(node, start_s),
+         "entry": node.get("entry") if node.get("kind") == "input" else None,
+         "via": via, "presses": [], "keyed": None}
+    if node.get("lang"):
+        v["lang"] = node["lang"]
+    return v
+
+
+def _misread_split(cur: dict, path: list, node: dict, key: str, at_s: float, t: float,
+                   new_visit) -> dict:
+    """An ignored press read as accepted: ``cur`` ends at it, and the rest of the
+    prompt (of ``node``, at ``path``) becomes a visit of ``key``'s child; returns it."""
+    cur["end"] = t
+    rest = prompt_text(node).split()
+    spoken = int(at_s / SPEECH_RATE_S_PER_WORD)
+    # what discovery transcribes for a visit ends at the press
+    cur["prompt"] = " ".join(rest[:spoken])
+    v = new_visit(path + [key], t + 0.1 + 0.05, {"key": key, "time": t, "latency": 0.05}, node=node)
+    v["prompt"] = " ".join(rest[spoken:])
+    v["options"] = [o for o in v["options"] if o["start"] >= v["start"]]
+    v["kind"] = node.get("kind", "menu")
+    return v
+
+
+def _next_path(path: list, key: str, opt: dict) -> list:
+    """Where an accepted option leads: back to the root, the same node, or its child."""
+    if opt.get("role") == "back":
+        return []
+    if opt.get("role") == "repeat":
+        return path
+    return path + [key]
+
+
 def simulate_call(spec: dict, presses, file: str = "call.wav", answer_s: float = 2.0,
                   onset_s: float = 0.8, latency_s: float = 0.8, estimate_noise_s: float = 0.0,
                   misread_ignored: bool = False, seed: int = 0) -> dict:
@@ -67,25 +108,15 @@ def simulate_call(spec: dict, presses, file: str = "call.wav", answer_s: float =
     the merge must fold back). An input node takes the entry token as its key.
     """
     rng = np.random.default_rng(seed)
-    path: list[str] = []
-    t0 = answer_s + onset_s
     visits = []
 
     def new_visit(p, start, via, node=None):
-        node = node if node is not None else node_at(spec, p)
-        est = node.get("listen_after", 0.0) + (rng.normal(0, estimate_noise_s) if estimate_noise_s else 0.0)
-        v = {"path": list(p), "kind": node.get("kind", "menu"), "start": round(start, 2), "end": None,
-             "prompt": prompt_text(node), "listen_after": round(max(0.0, est), 2),
-             "listen_bounds": [None, None], "options": _option_times(node, start),
-             "entry": node.get("entry") if node.get("kind") == "input" else None,
-             "via": via, "presses": [], "keyed": None}
-        if node.get("lang"):
-            v["lang"] = node["lang"]
-        visits.append(v)
-        return v
+        visits.append(_visit(spec, p, start, via, rng, estimate_noise_s, node))
+        return visits[-1]
 
-    cur = new_visit(path, t0, None)
-    cur_start = t0
+    path: list[str] = []
+    t0 = answer_s + onset_s
+    cur, cur_start = new_visit(path, t0, None), t0
     for key, at in presses:
         node = node_at(spec, path)
         t = round(cur_start + at, 2)
@@ -94,8 +125,7 @@ def simulate_call(spec: dict, presses, file: str = "call.wav", answer_s: float =
             cur["keyed"] = "123456789#"
             cur["presses"].append({"key": "1", "time": t, "end": round(t + 0.1, 2), "accepted": accepted})
             cur["end"] = round(t + 2.0, 2)
-            nxt = node.get("then")
-            if nxt is None:
+            if node.get("then") is None:
                 break
             path = path + [key]
             cur_start = t + 2.0 + latency_s
@@ -104,25 +134,10 @@ def simulate_call(spec: dict, presses, file: str = "call.wav", answer_s: float =
         cur["presses"].append({"key": key, "time": t, "end": round(t + 0.1, 2), "accepted": accepted or misread_ignored})
         if not accepted:
             if misread_ignored:
-                cur["end"] = t
-                rest = prompt_text(node).split()
-                spoken = int(at / SPEECH_RATE_S_PER_WORD)
-                # what discovery transcribes for a visit ends at the press
-                cur["prompt"] = " ".join(rest[:spoken])
-                v = new_visit(path + [key], t + 0.1 + 0.05, {"key": key, "time": t, "latency": 0.05}, node=node)
-                v["prompt"] = " ".join(rest[spoken:])
-                v["options"] = [o for o in v["options"] if o["start"] >= v["start"]]
-                v["kind"] = node.get("kind", "menu")
-                cur = v
+                cur = _misread_split(cur, path, node, key, at, t, new_visit)
             continue
-        opt = node["options"][key]
         cur["end"] = t
-        if opt.get("role") == "back":
-            path = []
-        elif opt.get("role") == "repeat":
-            pass
-        else:
-            path = path + [key]
+        path = _next_path(path, key, node["options"][key])
         cur_start = round(t + 0.1 + latency_s, 2)
         cur = new_visit(path, cur_start, {"key": key, "time": t, "latency": latency_s})
     end = (cur["start"] or 0) + 10.0
