@@ -14,7 +14,9 @@ give them, ``--keys``), then per company:
 - **inferred presses** on the toneless calls: a true move (a press after which the
   caller was at another node) is found when an inferred press has its key and the
   true press lies in [stop - TOLERANCE_S, next prompt start] of the inferred one
-  (``stop``: the end of the prompt it stopped); an inferred press matching no move
+  (``stop``: the end of the prompt it stopped; both ends as the press's ``window``
+  gives them, its end ``trees.infer.ONSET_SLACK_S`` past the next prompt's start as
+  the speech regions place it); an inferred press matching no move
   is *invented*. Also counted: inferred presses in calls with tones (must be 0).
 - **option F1** of the merged tree (``scoring.score_options``): every call with
   tones; the toneless calls without inference; with inference; with sidecar keys.

@@ -341,75 +341,95 @@ def _items(toks: list[Tok]) -> list[tuple]:
     return items
 
 
+class _Pairing:
+    """The state of ``_pair``'s walk over a sentence's groups: the day or time group
+    waiting for its other half, the rules made, the groups left unpaired, and the
+    characters used."""
+
+    def __init__(self, days_first: bool):
+        self.days_first = days_first
+        self.rules: list[tuple[str | None, str]] = []
+        self.days = self.times = None
+        self.left = 0
+        self.closing_for = 0  # words left in which a day group is the closed one
+        self.since_days = 0   # words since the last day group ("Sundays closed")
+        self.used: list = [None, None]
+        self.prev = None
+
+    def use(self, it) -> None:
+        self.used[0] = it[2] if self.used[0] is None else min(self.used[0], it[2])
+        self.used[1] = it[3] if self.used[1] is None else max(self.used[1], it[3])
+
+    def rule(self, it, selector, spec: str) -> None:
+        self.rules.append((selector, spec))
+        self.use(it)
+
+    def day_group(self, it) -> None:
+        if self.closing_for > 0:
+            self.rule(it, _selector(it[1]), "off")
+            self.closing_for = 0
+        elif self.times and self.prev != "join":
+            # times then their days; "9 to 5, and Saturday ..." starts a new group
+            self.rule(it, _selector(it[1]), ",".join(self.times))
+            self.times = None
+        elif self.days_first:
+            # a day group after one that got no times replaces it: what came
+            # between was not a time range this grammar reads
+            self.left += self.days is not None
+            self.days = it[1]
+        else:
+            self.left += 1
+
+    def time_group(self, it) -> None:
+        t = it[1] if it[0] == "times" else ["00:00-24:00"]
+        if it[0] == "always":
+            self.rule(it, "Mo-Su", t[0])
+        elif self.days:
+            self.rule(it, _selector(self.days), ",".join(t))
+            self.days = None
+        elif self.days_first:
+            self.left += 1
+        else:
+            self.times = (self.times or []) + t
+            self.use(it)
+
+    def closed(self, it) -> None:
+        if self.days and it[0] == "closed" and self.since_days <= CLOSED_REACH_WORDS:
+            self.rule(it, _selector(self.days), "off")
+            self.days = None
+        else:
+            self.closing_for = CLOSED_REACH_WORDS + 1
+
+    def sentence_end(self) -> None:
+        # a group left without its other half at a sentence end said nothing whole
+        self.left += (self.days is not None) + (self.times is not None and bool(self.rules))
+        self.closing_for, self.days = 0, None
+        self.times = self.times if not self.rules else None
+
+
 def _pair(items: list[tuple], days_first: bool):
     """Rules from pairing day groups with time groups, each days-then-times ("Monday
     to Friday, 9 to 5") or times-then-days ("9 to 5, Monday to Friday"); returns
     (rules, groups left unpaired, first and last char used)."""
-    rules: list[tuple[str | None, str]] = []
-    days = times = None
-    left = 0
-    closing_for = 0  # words left in which a day group is the closed one
-    since_days = 0  # words since the last day group ("Sundays closed")
-    used = [None, None]
-
-    def use(it):
-        used[0] = it[2] if used[0] is None else min(used[0], it[2])
-        used[1] = it[3] if used[1] is None else max(used[1], it[3])
-
-    prev = None
+    st = _Pairing(days_first)
     for it in items:
         kind = it[0]
-        if kind == "days" and closing_for > 0:
-            rules.append((_selector(it[1]), "off"))
-            use(it)
-            closing_for = 0
-        elif kind == "days":
-            if times and prev != "join":
-                # times then their days; "9 to 5, and Saturday ..." starts a new group
-                rules.append((_selector(it[1]), ",".join(times)))
-                use(it)
-                times = None
-            elif days_first:
-                # a day group after one that got no times replaces it: what came
-                # between was not a time range this grammar reads
-                left += days is not None
-                days = it[1]
-            else:
-                left += 1
+        if kind == "days":
+            st.day_group(it)
         elif kind in ("times", "all_day", "always"):
-            t = it[1] if kind == "times" else ["00:00-24:00"]
-            if kind == "always":
-                rules.append(("Mo-Su", t[0]))
-                use(it)
-            elif days:
-                rules.append((_selector(days), ",".join(t)))
-                use(it)
-                days = None
-            elif days_first:
-                left += 1
-            else:
-                times = (times or []) + t
-                use(it)
+            st.time_group(it)
         elif kind in ("closed", "except"):
-            if days and kind == "closed" and since_days <= CLOSED_REACH_WORDS:
-                rules.append((_selector(days), "off"))
-                use(it)
-                days = None
-            else:
-                closing_for = CLOSED_REACH_WORDS + 1
+            st.closed(it)
         elif kind == "sent":
-            # a group left without its other half at a sentence end said nothing whole
-            left += (days is not None) + (times is not None and bool(rules))
-            closing_for, days = 0, None
-            times = times if not rules else None
-        since_days = 0 if kind == "days" else since_days + (kind == "word")
+            st.sentence_end()
+        st.since_days = 0 if kind == "days" else st.since_days + (kind == "word")
         if kind == "word":
-            closing_for -= 1
-        prev = kind
-    left += (days is not None) + (times is not None and bool(rules))
-    if times and not rules and not any(it[0] == "days" for it in items):
-        rules.append((None, ",".join(times)))  # a bare time range, no day said: every day
-    return rules, left, used[0] or 0, used[1] or 0
+            st.closing_for -= 1
+        st.prev = kind
+    st.left += (st.days is not None) + (st.times is not None and bool(st.rules))
+    if st.times and not st.rules and not any(it[0] == "days" for it in items):
+        st.rules.append((None, ",".join(st.times)))  # a bare time range, no day said: every day
+    return st.rules, st.left, st.used[0] or 0, st.used[1] or 0
 
 
 def _rules(items: list[tuple]) -> tuple[list[tuple[str | None, str]], int, int]:

@@ -54,7 +54,12 @@ def _closed_greeting(menus, words, lang) -> dict | None:
     if not menus or menus[0].get("path"):
         return None
     root = menus[0]
-    for t, s in sentences([w for w in words if root["start"] - 0.05 <= w.start_s < root["end"]]):
+    end = root["end"]
+    for m in menus[1:] if not root.get("options") else ():
+        if m.get("options"):
+            break
+        end = m["end"]  # a greeting without options goes on past a key it ignored
+    for t, s in sentences([w for w in words if root["start"] - 0.05 <= w.start_s < end]):
         if holds.after_hours(s, lang):
             return {"time": round(float(t), 3), "sentence": s}
     return None

@@ -219,3 +219,155 @@ def textsim_norm(s):
     from ivrkit.trees.textsim import normalize
 
     return normalize(s)
+
+
+HANDOFF_SPEC = {
+    "company": "Handoff Gas", "number": "1-800-555-0125", "voice": "flite:kal",
+    "greeting": ["Thank you for calling Handoff Gas."],
+    "menu": {"kind": "menu", "options": [
+        {"key": "1", "label": "billing", "say": "For {label}, press {key}.",
+         "node": {"kind": "info", "prompt": ["Your bill is due on the first of the month.", "Goodbye."]}},
+        {"key": "2", "label": "a customer advocate", "say": "To speak with {label}, press {key}.",
+         "node": {"kind": "agent", "prompt": ["Please hold while we try to connect you."]}},
+        {"key": "3", "label": "technical support", "say": "For {label}, press {key}.",
+         "node": {"kind": "agent", "prompt": ["Please hold for technical support."]}},
+        {"key": "0", "label": "an operator", "say": "For {label}, press {key}.",
+         "node": {"kind": "agent", "prompt": ["Please hold while we try to connect you."]}},
+    ]},
+}
+
+
+@pytest.fixture(scope="module")
+def handoff_calls(tmp_path_factory):
+    """HANDOFF_SPEC: keys 2 and 0 play one stock hand-off. call01 (2) and call02 (1)
+    with tones; call03 (0) and call04 (3) send their keys out of band, after the
+    whole menu. Timelines and truths."""
+    import shutil
+
+    from ivrkit.discovery.pipeline import analyse_calls
+
+    if not shutil.which("flite"):
+        pytest.skip("flite (Debian package) not installed")
+    out = tmp_path_factory.mktemp("handoff")
+    spec = simulate.prepare_spec(copy.deepcopy(HANDOFF_SPEC))
+    rend = simulate.Renderer(simulate.default_cache())
+    truths = []
+    for i, (key, oob) in enumerate((("2", False), ("1", False), ("0", True), ("3", True)), 1):
+        plan = {"name": f"call0{i}", "seed": 20 + i, "codec": "pcm16", "snr_db": 35, "ring_cycles": 1,
+                "keys_out_of_band": oob, "steps": [{"key": key, "at": "end", "t": 1.5}]}
+        truths.append(simulate.render_call(spec, plan, rend, out))
+    tls = analyse_calls([out / t["file"] for t in truths])
+    assert [bool([e for e in tl["events"] if e["type"] == "dtmf"]) for tl in tls] == [True, True, False, False]
+    return tls, truths
+
+
+def test_a_stock_hand_off_two_keys_play_is_flagged_not_guessed(handoff_calls):
+    """call03 pressed 0 and heard "please hold while we try to connect you", the
+    sentence call01 heard after 2. Nobody with tones entered 0, and the hand-off
+    names nothing of "a customer advocate": 2 or any key nobody entered (0, 3) may
+    have led there, so no press is inferred; the call is flagged with them, not
+    with 1 (call02 heard where 1 leads)."""
+    tls, _ = handoff_calls
+    G, merged = _merge(tls[:3])
+    tl = next(t for t in merged if t["file"] == "call03.wav")
+    assert _inferred(tl) == []
+    assert set(tl["menus"][-1]["unplaced"]["candidates"]) == {"2", "3", "0"}
+    assert not any(d.get("inferred") for _, _, d in G.edges(data=True))
+
+
+def test_a_hand_off_naming_its_option_is_echoed(handoff_calls):
+    """call04 pressed 3 and heard "please hold for technical support": the label
+    comes after words of the hand-off's own ("please hold for"), which the menu
+    never said, so it is the echo of option 3, not the menu going on; the call
+    alone tells it (no other call entered a key)."""
+    tls, truths = handoff_calls
+    G, merged = _merge([tls[3]])
+    tl = next(t for t in merged if t["file"] == "call04.wav")
+    got = _inferred(tl)
+    assert [(p["key"], p["rule"]) for p in got] == [("3", "echo")]
+    assert got[0]["window"][0] - 1.0 <= truths[3]["presses"][0]["start"] <= got[0]["window"][1]
+    assert G.has_edge("root", "3") and G.edges["root", "3"]["inferred"]
+
+
+SHORT_SPEC = {
+    "company": "Short Gas", "number": "1-800-555-0126", "voice": "flite:kal",
+    "greeting": ["Thank you for calling Short Gas."],
+    "menu": {"kind": "menu", "options": [
+        {"key": "1", "label": "billing", "say": "For {label}, press {key}.",
+         "node": {"kind": "info", "prompt": ["Your account is paid up until March.", "Goodbye."]}},
+        {"key": "2", "label": "an agent", "say": "To speak with {label}, press {key}.",
+         "node": {"kind": "agent", "prompt": ["Please hold."]}},
+        {"key": "3", "label": "outages", "say": "For {label}, press {key}.",
+         "node": {"kind": "info", "prompt": ["There are no outages in your area today.", "Goodbye."]}},
+    ]},
+}
+
+
+def test_a_key_whose_prompt_is_too_short_to_match_was_still_entered(tmp_path):
+    """call01 pressed 2 and heard only "please hold" (too few words to name a node
+    by), call02 pressed 3; the toneless call03 pressed 1 and its prompt says nothing
+    of "billing". Key 2 was entered all the same, so 1 is the one key left."""
+    import shutil
+
+    from ivrkit.discovery.pipeline import analyse_calls
+
+    if not shutil.which("flite"):
+        pytest.skip("flite (Debian package) not installed")
+    spec = simulate.prepare_spec(copy.deepcopy(SHORT_SPEC))
+    rend = simulate.Renderer(simulate.default_cache())
+    truths = []
+    for i, (key, oob) in enumerate((("2", False), ("3", False), ("1", True)), 1):
+        plan = {"name": f"call0{i}", "seed": 30 + i, "codec": "pcm16", "snr_db": 35, "ring_cycles": 1,
+                "keys_out_of_band": oob, "steps": [{"key": key, "at": "end", "t": 1.0 if oob else 2.0}]}
+        truths.append(simulate.render_call(spec, plan, rend, tmp_path))
+    tls = analyse_calls([tmp_path / t["file"] for t in truths])
+    G, merged = _merge(tls)
+    got = _inferred(next(t for t in merged if t["file"] == "call03.wav"))
+    assert [(p["key"], p["rule"]) for p in got] == [("1", "unknown-child")]
+    assert got[0]["window"][0] - 1.0 <= truths[2]["presses"][0]["start"] <= got[0]["window"][1]
+
+
+CUT_SPEC = {
+    "company": "Cut Gas", "number": "1-800-555-0127", "voice": "flite:kal",
+    "greeting": ["Thank you for calling Cut Gas."],
+    "menu": {"kind": "menu", "options": [
+        {"key": "1", "label": "billing", "say": "For {label}, press {key}.",
+         "node": {"kind": "menu", "options": [
+             {"key": "1", "label": "your balance", "say": "To hear {label}, press {key}.",
+              "node": {"kind": "info", "prompt": ["Your balance is twenty dollars.", "Goodbye."]}},
+             {"key": "2", "label": "a payment", "say": "To make {label}, press {key}.",
+              "node": {"kind": "info", "prompt": ["Payments are taken on our website.", "Goodbye."]}}]}},
+        {"key": "2", "label": "outages", "say": "For {label}, press {key}.",
+         "node": {"kind": "info", "prompt": ["There are no outages in your area today.", "Goodbye."]}},
+    ]},
+}
+
+
+def test_a_known_prompt_heard_differently_is_no_new_node(tmp_path):
+    """call01 (tones) went 1, 2; the toneless call02 went 1 and cut the billing menu
+    with 1. Whisper hears the billing menu's opening as "so here we are battling" in
+    one call and "so here we are balanced" in the other: alike only in their first
+    words, no stock phrase, it is the node call01 entered, not a new one, so key 2
+    (the root's one key nobody entered) is not named. Every inferred press is a true
+    move."""
+    import shutil
+
+    from ivrkit.discovery.pipeline import analyse_calls
+
+    if not shutil.which("flite"):
+        pytest.skip("flite (Debian package) not installed")
+    spec = simulate.prepare_spec(copy.deepcopy(CUT_SPEC))
+    rend = simulate.Renderer(simulate.default_cache())
+    truths = []
+    for i, steps in enumerate(((("1", "end", 2.0), ("2", "end", 2.0)),
+                                      (("1", "end", 2.0), ("1", "start", 1.3))), 1):
+        plan = {"name": f"call0{i}", "seed": 40 + i, "codec": "pcm16", "snr_db": 35, "ring_cycles": 1,
+                "keys_out_of_band": i == 2, "steps": [{"key": k, "at": at, "t": t} for k, at, t in steps]}
+        truths.append(simulate.render_call(spec, plan, rend, tmp_path))
+    tls = analyse_calls([tmp_path / t["file"] for t in truths])
+    G, merged = _merge(tls)
+    moves = _moves(truths[1])
+    assert [m[0] for m in moves] == ["1", "1"]
+    for p in _inferred(merged[1]):
+        assert any(k == p["key"] and p["window"][0] - 1.0 <= t <= p["window"][1] for k, t, _ in moves), p
+    assert not G.has_edge("root", "2") or not G.edges["root", "2"].get("inferred")

@@ -8,10 +8,13 @@ those moments and names the key, on records only (words and options the timeline
 already holds, no audio), by these rules:
 
 - **echo** (the call alone): the new prompt opens with the words of an option the
-  menu just offered ("billing, ..." after "for billing, press 2");
+  menu just offered ("billing, ..." after "for billing, press 2"), or says the whole
+  label after a few words of its own ("please hold for technical support");
 - **known** (the company's calls read together): the new prompt opens the way the
   node other calls reached by a heard key opened (``Catalog``), also past a stock
-  opening the company's nodes share ("please hold for ...");
+  opening the company's nodes share ("please hold for ..."); a stock hand-off that
+  names nothing of its option names no key while the menu offers keys nobody
+  entered (``_stock_hand_off``: one hand-off prompt often serves several keys);
 - **unknown-child** / **label-words**: a new node none of those calls entered is the
   child of the one offered key nobody entered, or of the one whose label's own words
   the new prompt says; when several keys stay equally possible, no key is named: the
@@ -28,8 +31,9 @@ An inferred press is accepted, carries ``inferred: true``, its rule, score, the
 matched text or call and a ``confidence`` below a heard press's; its time is a guess
 (the end of the prompt it stopped), so it is not listen-timing evidence.
 
-Language knowledge: none. Both rules compare words with fuzzy similarity
-(``textsim`` / rapidfuzz); option labels come from discovery's grammars.
+Language knowledge: none. The rules compare words with fuzzy similarity
+(``textsim`` / rapidfuzz); option labels, node kinds (``agent``: a hand-off) and
+refusals come from discovery's grammars.
 """
 from __future__ import annotations
 
@@ -69,6 +73,9 @@ MIN_DISTINCT_CHARS = 4
 #: and how much better the opening must match without them to move the boundary.
 GLUED_WORDS = 2
 GLUED_GAIN = 10.0
+#: Two openings starting with this many words in common (MIN_CHARS of them at least,
+#: and no stock phrase) are one prompt heard twice, for telling a new node.
+SAME_START_WORDS = 3
 #: Fewer different words than this (digits aside) name no node.
 MIN_OPENING_WORDS = 2
 #: Passes over a company's toneless calls, each learning from the others' presses
@@ -78,6 +85,9 @@ MAX_PASSES = 4
 ECHO_WORDS = 6
 #: partial_ratio of label and opening for an echo (a label is short: stricter).
 ECHO_RATIO = 85.0
+#: Words of its own a new prompt may say before the label it echoes ("please hold
+#: for | technical support"): a hand-off names its destination after a stock phrase.
+ECHO_SKIP_WORDS = 3
 #: An option announced this soon after a boundary makes the sentence there an
 #: announcement of the same menu ("for billing disputes, press 3" after "billing").
 ANNOUNCE_AT_S = 0.3
@@ -95,6 +105,11 @@ LABEL_WORDS_SCORE = 70.0
 #: one is at most these (the known-node rule rests on other calls' heard keys; the
 #: others on this call's words and the menu's options only).
 CONFIDENCE = {"known": 0.8, "echo": 0.7, "unknown-child": 0.6, "label-words": 0.5}
+#: The new prompt's start as the far end's speech regions place it may come this much
+#: before its true onset (a region's padding, a codec's smeared onset: a phone call's
+#: prompt started 30 ms before the key that started it), so the window a press is
+#: said to lie in ends this much after it (discovery.asr.WORD_SLACK_S, the same slack).
+ONSET_SLACK_S = 0.15
 #: A node's prompt counts as heard to its end when the call was still there this long
 #: after its last word (build.OPTIONS_DONE_GAP_S: the menu finished and waited); a
 #: pause this long before a new prompt is the menu waiting for a key.
@@ -122,8 +137,12 @@ class Catalog:
     complete: dict[tuple, bool] = field(default_factory=dict)
 
     def add(self, a: Arrival) -> None:
-        if len(a.opening) >= MIN_CHARS:
-            self.children.setdefault(a.path[:-1], []).append(a)
+        # a short opening ("please hold") names no node, but its key was entered
+        self.children.setdefault(a.path[:-1], []).append(a)
+
+    def named(self, parent: tuple) -> list[Arrival]:
+        """The arrivals under ``parent`` whose opening is long enough to name a node by."""
+        return [a for a in self.children.get(parent, []) if len(a.opening) >= MIN_CHARS]
 
     def with_arrivals(self, extra) -> "Catalog":
         """A copy with ``extra`` arrivals added (other toneless calls' inferred ones)."""
@@ -162,10 +181,13 @@ def add_call(cat: Catalog, tl: Timeline, steps) -> None:
     """The nodes one decided call (``navigate.Decided``'s timeline and steps) entered
     by a heard key: first arrivals only (a revisit's prompt skips its greeting)."""
     words = words_of(tl)
+    first, far = first_words(tl), _far_end(tl)
     for v, s in zip(tl.menus, steps):
         if s.mode == "rest":
             continue
         t0, t1 = float(v.start or 0.0), float(v.end or 0.0)
+        stop = max((e for st, e, *_ in far if e <= t0), default=None)
+        t0 = t0 if stop is None else first_word_start(first, stop, t0)  # as boundaries() reads it
         last = max((e for st, e, _ in words if t0 <= st < t1), default=None)
         if s.first and last is not None and t1 - last >= DONE_GAP_S:
             cat.complete[tuple(s.path)] = True
@@ -197,6 +219,21 @@ def _far_end(tl: Timeline) -> list[tuple[float, float, str, bool]]:
                   if e.type in ("speech", "music") and e.start is not None and e.end is not None)
 
 
+def first_words(tl: Timeline) -> dict[float, float]:
+    """Start of each speech region -> start of its first word (as the recognizer timed it)."""
+    return {float(e.start): float(e.words[0].start) for e in tl.events
+            if e.type == "speech" and e.start is not None and e.words}
+
+
+def first_word_start(first: dict[float, float], stop: float, s: float) -> float:
+    """Where the speech region starting at ``s`` after far-end audio that stopped at
+    ``stop`` begins: the recognizer may time its first word before the region
+    ("Please" 0.2 s early through a codec); it starts there when that word starts
+    nearer to the region than to the audio before it. ``first``: ``first_words``."""
+    w = next((x for r, x in first.items() if abs(r - s) < 1e-3), None)
+    return w if w is not None and (stop + s) / 2 < w < s else s
+
+
 def boundaries(tl: Timeline, start: float, end: float) -> list[Boundary]:
     """Speech starting inside (start, end) at least RESUME_GAP_S after the far end's
     audio before it (a prompt resuming sooner is the same prompt going on)."""
@@ -207,12 +244,13 @@ def boundaries(tl: Timeline, start: float, end: float) -> list[Boundary]:
             music = False
         music = music or kind == "music"
         last_end = e if last_end is None else max(last_end, e)
-    out = []
+    out, first = [], first_words(tl)
     for i, (s, gap, stop, music, kind, refusal) in enumerate(gaps):
         if kind != "speech" or gap < RESUME_GAP_S or not start < s < end:
             continue
         upto = next((s2 for s2, g2, *_ in gaps[i + 1:] if g2 >= gap), end)
-        out.append(Boundary(s, stop, min(upto, s + COMPARE_S), music, refusal))
+        t = first_word_start(first, stop, s)
+        out.append(Boundary(t, stop, min(upto, t + COMPARE_S), music, refusal))
     return out
 
 
@@ -267,7 +305,7 @@ def by_known(opening: str, cur: tuple, cat: Catalog, waited: bool = False) -> di
     "file a new claim, press 1"). Both openings must name something
     (``names_something``)."""
     best: dict[str, tuple[float, Arrival]] = {}
-    for a in cat.children.get(cur, []):
+    for a in cat.named(cur):
         sc = min(opening_similarity(opening, a.opening), distinct_similarity(opening, a.opening))
         k = a.path[-1]
         if k not in best or sc > best[k][0]:
@@ -285,51 +323,105 @@ def by_known(opening: str, cur: tuple, cat: Catalog, waited: bool = False) -> di
             **({"via_inferred": True} if arr.inferred else {})}
 
 
+def shared_start(a: str, b: str) -> list[str]:
+    """The words two openings start with in common."""
+    wa, wb = a.split(), b.split()
+    n = 0
+    while n < min(len(wa), len(wb)) and wa[n] == wb[n]:
+        n += 1
+    return wa[:n]
+
+
+def stock(start: list[str], arr: Arrival, cat: Catalog) -> bool:
+    """``start``, the words a new opening shares with ``arr``'s, is a stock phrase
+    ("please hold for"), not one prompt's own: ``arr``'s node is a hand-off (kind
+    ``agent``: discovery's grammar knows the phrases hand-offs open with), or the
+    prompts of two nodes or more the company's calls entered open with it."""
+    if cat.kind(arr.path)[0] == "agent":
+        return True
+    paths = {a.path for arrs in cat.children.values() for a in arrs if a.opening.split()[:len(start)] == start}
+    return len(paths) >= 2
+
+
 def novel(opening: str, cur: tuple, cat: Catalog) -> bool:
     """The opening is like none of the children of ``cur`` other calls entered, not
     even loosely in the words after a shared stock phrase ("please pull for a license
     agent" is not "please hold for broker services"), nor inside one ("hold for sale",
-    its first word lost, is "please hold for sale"): a node they did not reach."""
-    return not any((opening_similarity(opening, a.opening) >= LOOSE_WORDS_RATIO and
-                    distinct_similarity(opening, a.opening) >= LOOSE_WORDS_RATIO)
-                   or fuzz.partial_ratio(opening, a.opening) >= textsim.SAME_PROMPT_RATIO  # "hold for sale"
-                   for a in cat.children.get(cur, []))
+    its first word lost, is "please hold for sale"), nor opening with the same
+    SAME_START_WORDS words or more, no stock phrase (``stock``), and loosely alike ("so
+    here we are balanced" and "so here we are battling press 1": one prompt the
+    recognizer heard differently): a node they did not reach."""
+    def alike(a: Arrival) -> bool:
+        start = shared_start(opening, a.opening)
+        same_start = len(start) >= SAME_START_WORDS and len(" ".join(start)) >= MIN_CHARS \
+            and not stock(start, a, cat)
+        return opening_similarity(opening, a.opening) >= LOOSE_WORDS_RATIO and (
+            same_start or distinct_similarity(opening, a.opening) >= LOOSE_WORDS_RATIO) \
+            or fuzz.partial_ratio(opening, a.opening) >= textsim.SAME_PROMPT_RATIO  # "hold for sale"
+    return not any(alike(a) for a in cat.named(cur))
 
 
 def _head(words, t: float, n: int) -> str:
     return " ".join(" ".join(textsim.normalize(w) for s, _, w in words if s >= t - 1e-3).split()[:n])
 
 
-def echo_score(label: str, head: str) -> float:
+def echo_score(label: str, head: str, menu_words: set | frozenset = frozenset()) -> tuple[float, str]:
     """How well ``head`` (the new prompt's first words) opens with ``label`` or with
-    its last words ("report gas leaks" -> "gas leaks, leave the building"), 0-100:
-    compared from the first character, over the label part's length."""
-    words, best = label.split(), 0.0
-    for i in range(len(words)):
-        part = " ".join(words[i:])
-        if len(part) < textsim.MIN_LABEL_CHARS:
-            break
-        best = max(best, float(fuzz.ratio(part, head[:len(part)])))
-    return best
-
-
-def by_echo(words, b: Boundary, options: list[Option]) -> dict | None:
-    """The echo rule: the new prompt opens with an option's label, and is not itself
-    an announcement of this menu."""
-    head = _head(words, b.t, ECHO_WORDS)
-    announced = [o for o in options if o.start is not None and abs(float(o.start) - b.t) <= ANNOUNCE_AT_S]
-    best = None
-    for o in options:
-        lab = textsim.normalize(o.label)
-        if (o.role or "option") != "option" or not o.key or len(lab) < textsim.MIN_LABEL_CHARS \
-                or o.end is None or float(o.end) > b.t:  # said before the new prompt
+    its last words ("report gas leaks" -> "gas leaks, leave the building"), 0-100,
+    and the label's words it echoes: compared from a word's first character, over
+    the label part's length. The whole label may come after at most ECHO_SKIP_WORDS
+    words when one of them is no word of the menu's prompt (``menu_words``): "please
+    hold for | technical support" is a new sentence naming its destination; "press 9
+    for | billing" the menu going on."""
+    words, hw, best = label.split(), head.split(), (0.0, "")
+    for j in range(min(ECHO_SKIP_WORDS, max(len(hw) - 1, 0)) + 1):
+        if j and set(hw[:j]) <= menu_words:
             continue
-        if any(lab in textsim.normalize(a.label) for a in announced):
-            continue  # "for billing disputes, press 3": the menu going on
-        sc = echo_score(lab, head)
-        if sc >= ECHO_RATIO and (best is None or sc > best["score"]):
-            best = {"rule": "echo", "key": o.key, "score": round(sc, 1), "matched": o.label}
+        at = " ".join(hw[j:])
+        for i in range(len(words) if j == 0 else 1):
+            part = " ".join(words[i:])
+            if len(part) < textsim.MIN_LABEL_CHARS:
+                break
+            best = max(best, (float(fuzz.ratio(part, at[:len(part)])), part))
     return best
+
+
+def by_echo(words, b: Boundary, options: list[Option], offered: dict[str, set] | None = None,
+            mentions: list[Option] | None = None, own=()) -> dict | None:
+    """The echo rule: the new prompt opens with (or soon says) an option's label, and
+    is not itself an announcement of this menu. The labels: the options this call
+    heard before the new prompt, and ``offered`` (key -> labels, other calls' among
+    them: a menu cut short before the key names the option other calls heard; given
+    after a transition's pause only, as a sentence of the menu going on follows
+    closer and may say a label this call had not heard yet).
+    An option announced in those words (``mentions``: every option the visit heard,
+    a replay's included) is the menu going on; ``own``: the node's prompt as this call
+    and others heard it (``echo_score``). Two keys' labels echoed alike name neither."""
+    head = _head(words, b.t, ECHO_WORDS)
+    menu_words = {w for p in own for w in textsim.normalize(p).split()}
+    end = max((e for s, e, _ in words if b.t - 1e-3 <= s < b.upto), default=b.t)
+    announced = [textsim.normalize(o.label) for o in (mentions or options)
+                 if o.start is not None and b.t - ANNOUNCE_AT_S <= float(o.start) <= end]
+    labels = [(o.key, o.label) for o in options if (o.role or "option") == "option" and o.key
+              and o.end is not None and float(o.end) <= b.t]  # said before the new prompt
+    labels += [(k, lab) for k, labs in (offered or {}).items() for lab in sorted(labs)]
+    by_key: dict[str, tuple[float, str]] = {}
+    for key, label in labels:
+        lab = textsim.normalize(label)
+        if len(lab) < textsim.MIN_LABEL_CHARS or any(lab in a for a in announced):
+            continue  # "for billing disputes, press 3": the menu going on
+        sc, part = echo_score(lab, head, menu_words)
+        if any(fuzz.partial_ratio(part, a) >= ECHO_RATIO for a in announced):
+            continue  # "so cancel an appointment, press 2": its words are another option's
+        if sc >= ECHO_RATIO and sc > by_key.get(key, (0.0, ""))[0]:
+            by_key[key] = (sc, label)
+    if not by_key:
+        return None
+    ranked = sorted(by_key.items(), key=lambda kv: -kv[1][0])
+    if len(ranked) > 1 and ranked[1][1][0] > ranked[0][1][0] - KEY_MARGIN:
+        return None  # "card" in "lost card" and "card activation"
+    key, (sc, label) = ranked[0]
+    return {"rule": "echo", "key": key, "score": round(sc, 1), "matched": label}
 
 
 def _label_words(label: str | None) -> set[str]:
@@ -386,6 +478,22 @@ def _menu_done(h: Heard, offered: dict[str, set], cur: tuple, cat: Catalog, open
     return bool(offered) and h.through and bool(whole) and (said_all or early) and not h.strays
 
 
+def _announces_again(words, b: Boundary, mentions: list[Option], offered: dict[str, set], since: float) -> bool:
+    """The new words announce an option of this menu again: a key it offers, with a
+    label like the one this call or others heard for that key ("the reports at water
+    main grade, press 1" after "the report and water main break, press 1": the menu
+    replayed after a refusal, heard differently). No new node for elimination (a new
+    node the other rules name has words of its own)."""
+    end = max((e for s, e, _ in words if b.t - 1e-3 <= s < b.upto), default=b.t)
+    heard = {}
+    for o in mentions:
+        if o.key and o.label and o.start is not None and since - 0.05 <= float(o.start) < b.t - ANNOUNCE_AT_S:
+            heard.setdefault(o.key, set()).add(o.label)
+    return any(o.key in offered and o.label and b.t - ANNOUNCE_AT_S <= float(o.start) <= end
+               and any(textsim.compatible_labels(o.label, lab) for lab in offered[o.key] | heard.get(o.key, set()))
+               for o in mentions if o.start is not None and (o.role or "option") == "option")
+
+
 def by_elimination(words, b: Boundary, cur: tuple, offered: dict[str, set], h: Heard, cat: Catalog,
                    opening: str) -> dict | None:
     """The unknown-child rule: a new node started that is none of the children other
@@ -408,11 +516,17 @@ def by_elimination(words, b: Boundary, cur: tuple, offered: dict[str, set], h: H
     rest = _without(opening, _label_words(" ".join(lab for labs in left.values() for lab in labs)))
     if any(p and fuzz.partial_ratio(rest, textsim.normalize(p)) >= SAME_WORDS_RATIO for p in h.own):
         return None
+    head = _head(words, b.t, OVERLAP_WORDS).split()
+    # the new words say an entered key's own label words ("billing"): that key's node
+    # heard differently, may be, as well as an unentered one's
+    said_entered = _label_hits({k: labs for k, labs in offered.items() if k in entered}, offered, head)
+    if said_entered:
+        return {"rule": "ambiguous", "candidates": sorted(set(left) | set(said_entered), key=keypad_rank)}
     if len(left) == 1:
         (key, labs), = left.items()
         return {"rule": "unknown-child", "key": key, "score": UNKNOWN_CHILD_SCORE,
                 "matched": sorted(labs)[0] if labs else None}
-    hits = _label_hits(left, offered, _head(words, b.t, OVERLAP_WORDS).split())
+    hits = _label_hits(left, offered, head)
     if len(hits) != 1:
         return {"rule": "ambiguous", "candidates": sorted(hits or left, key=keypad_rank)}
     (key, shared), = hits.items()
@@ -470,12 +584,25 @@ def _said(opts: list[Option], before: float) -> set:
     return {o.key for o in opts if o.key and o.end is not None and float(o.end) <= before}
 
 
-def _nothing_moved(words, b: Boundary, opening: str, since: float, own: list[str]) -> bool:
+def heard_past_labels(text: str, prompts, labels) -> bool:
+    """``heard_in``, the words of the menu's option ``labels`` aside: a new prompt
+    naming its option ("please hold for technical support") is in the menu's prompt
+    by the label only ("... for technical support, press 1"); a replay ("for billing
+    press 1 for ...") is in it past the labels too. All label: ``heard_in``."""
+    lw = _label_words(" ".join(labels))
+    rest = _without(text, lw)
+    if rest == text or len(rest) < MIN_DISTINCT_CHARS:
+        return heard_in(text, prompts)
+    return heard_in(rest, [_without(textsim.normalize(p), lw) for p in prompts if p])
+
+
+def _nothing_moved(words, b: Boundary, opening: str, since: float, own: list[str], labels=()) -> bool:
     """The far end went on at the same node: hold music before it, too few words to
     tell, words heard already in this visit (a replay), the node's own prompt as other
-    calls heard it, or the platform refusing a key (the menu then starts over)."""
-    return b.after_music or len(opening) < MIN_CHARS or heard_in(opening, [_text(words, since, b.t)]) \
-        or heard_in(opening, own) or b.refusal
+    calls heard it (``labels``' words aside: ``heard_past_labels``), or the platform
+    refusing a key (the menu then starts over)."""
+    return b.after_music or len(opening) < MIN_CHARS or b.refusal \
+        or heard_past_labels(opening, [_text(words, since, b.t)] + list(own), labels)
 
 
 def find_cuts(tl: Timeline, cat: Catalog, known, trace: list | None = None) -> list[Cut]:
@@ -491,18 +618,22 @@ def find_cuts(tl: Timeline, cat: Catalog, known, trace: list | None = None) -> l
             opening = _text(words, b.t, b.t + COMPARE_S)
         if len(opening) >= MIN_CHARS and heard_in(opening, [_text(words, since, b.t)]):
             replayed = True  # this call heard the node's prompt whole once already
-        if _nothing_moved(words, b, opening, since, known.prompts.get(cur, [])):
+        opts = _first_mentions([o for o in mentions if o.start is not None and float(o.start) >= since - 0.05])
+        offered = _offered(cur, opts, b.t, known)
+        if _nothing_moved(words, b, opening, since, known.prompts.get(cur, []),
+                          [lab for labs in offered.values() for lab in labs]):
             if trace is not None:
                 trace.append({"t": b.t, "cur": cur, "opening": opening, "decided": "nothing moved"})
             continue
-        opts = _first_mentions([o for o in mentions if o.start is not None and float(o.start) >= since - 0.05])
-        offered = _offered(cur, opts, b.t, known)
         paused = b.t - b.stop >= DONE_GAP_S
         h = Heard(frozenset(_said(opts, b.t)), paused or replayed, paused and not unexplained,
                   _strays(cur, opts, b.t, known, bool(cat.complete.get(cur))), frozenset(known.options.get(cur, {})),
                   tuple(known.prompts.get(cur, [])) + (_text(words, since, b.t),))
-        ev = by_known(opening, cur, cat, paused) or by_echo(words, b, opts) \
-            or by_elimination(words, b, cur, offered, h, cat, opening)
+        # after a pause (the menu stopped), the labels other calls heard here count too
+        ev = by_known(opening, cur, cat, paused) or by_echo(words, b, opts, offered if paused else None,
+                                                            mentions, h.own) \
+            or (None if _announces_again(words, b, mentions, offered, since)
+                else by_elimination(words, b, cur, offered, h, cat, opening))
         if trace is not None:
             trace.append({"t": b.t, "cur": cur, "opening": opening, "decided": ev,
                           "offered": sorted(offered), "said": sorted(_said(opts, b.t))})
@@ -513,7 +644,8 @@ def find_cuts(tl: Timeline, cat: Catalog, known, trace: list | None = None) -> l
             continue
         if ev["rule"] == "known":
             b = _glued_start(words, b, ev)
-        ev["window"] = [round(b.stop, 3), round(b.t, 3)]
+            ev = _stock_hand_off(ev, cur, offered, cat)
+        ev["window"] = [round(b.stop, 3), round(b.t + ONSET_SLACK_S, 3)]
         if ev["rule"] == "ambiguous":  # something moved; where to is not known
             cuts.append(Cut(None, b.stop, b.t, ev, cur, opening))
             break
@@ -522,6 +654,27 @@ def find_cuts(tl: Timeline, cat: Catalog, known, trace: list | None = None) -> l
         cuts.append(Cut(key, b.stop, b.t, ev, cur + (key,), opening))
         cur, since, replayed, unexplained = cur + (key,), b.t, False, 0
     return cuts
+
+
+def _stock_hand_off(ev: dict, cur: tuple, offered: dict[str, set], cat: Catalog) -> dict:
+    """A known match to a hand-off (kind ``agent``) whose prompt names nothing of its
+    option ("please hold while we try to connect you" after "customer advocate")
+    names no key while the menu offers keys nobody entered: platforms play one stock
+    hand-off for several keys (an operator, an advocate), so any of them may have
+    led there. The press is then flagged ``ambiguous`` with those keys."""
+    key = ev["key"]
+    kind, _ = cat.kind(cur + (key,))
+    if kind != "agent":
+        return ev
+    said = set(textsim.normalize(ev["matched"]).split())
+    if any(fuzz.ratio(w, x) >= SAME_WORD_RATIO for w in _label_words(" ".join(offered.get(key, ()))) for x in said):
+        return ev  # "please hold for technical support": it names its option
+    entered = {a.path[-1] for a in cat.children.get(cur, [])}
+    others = [k for k in offered if k not in entered and k != key]
+    if not others:
+        return ev
+    return {"rule": "ambiguous", "candidates": sorted([key] + others, key=keypad_rank),
+            "matched": ev["matched"], "call": ev["call"]}
 
 
 def _glued_start(words, b: Boundary, ev: dict) -> Boundary:
