@@ -14,10 +14,12 @@ which the recognizer reads as words: spectral gating of the waveform with
 band over the frames that hold audio (minimum statistics): a window's pauses,
 pads and the gaps between words hold the noise alone.
 
-Used only when asked (``WhisperEngine(denoise=True)``, ``benchmarks/accuracy.py
---denoise``): on the phone corpus it made the recognizer hear more option labels on
-GSM, AMR and band-limited calls and fewer on G.723.1 ones (net 192 -> 188 of 423),
-and it cost the default corpus a point of option F1 (docs/benchmarks-phone.md).
+Applied everywhere (``WhisperEngine(denoise=True)``) it made the recognizer hear more
+option labels on GSM, AMR and band-limited calls and fewer on G.723.1 ones (net 192 ->
+188 of 423), and it cost the default corpus a point of option F1. So the engine's
+default (``denoise="auto"``) reads a window both ways only where its speech stands
+less than ``NOISY_SNR_DB`` over the floor (``snr_db``) and keeps the reading the
+recognizer is surer of (docs/benchmarks-phone.md).
 """
 from __future__ import annotations
 
@@ -41,6 +43,24 @@ FLOOR_SHARE = 0.05
 SILENT_FRAME_DB = 80.0
 #: Fewer frames with audio than this (0.2 s at 10 ms) give no floor: nothing is changed.
 MIN_FRAMES = 20
+#: The loud speech of a window is this percentile of its frames' power (a window is
+#: packed speech with short pads: its 90th percentile is the vowels of its prompts).
+SPEECH_PERCENTILE = 90.0
+#: A window is noisy when its loud speech stands less than this over the floor
+#: (``snr_db``). Measured per packed window: phone corpus (12-18 dB line SNR) median
+#: 26.6 dB, 110 of 150 windows under 28; clean corpus (15-35 dB) median 32.9 dB, 20
+#: of 149 under 28; low-rate coders quiet the noise in pauses (G.723.1 median 29.1,
+#: AMR-NB 30.0: the calls subtraction cost labels on). Option labels heard in 67
+#: phone calls' windows, both readings kept per window: gate 26 dB 217, 28 dB 226,
+#: 30 dB 230, none 229 of 380 (docs/benchmarks-phone.md); 28 leaves the clean
+#: corpus's windows read once.
+NOISY_SNR_DB = 28.0
+
+
+def _live(power: np.ndarray) -> np.ndarray:
+    """Frames of ``power`` (``(bands, frames)``) that hold audio (not digital silence)."""
+    total = power.sum(axis=0)
+    return total > total.max(initial=0.0) * 10 ** (-SILENT_FRAME_DB / 10)
 
 
 def noise_floor(power: np.ndarray, live: np.ndarray) -> np.ndarray:
@@ -54,10 +74,24 @@ def subtract_noise_floor(power: np.ndarray) -> np.ndarray:
     noise floor subtracted (``OVER_SUBTRACT`` times, kept above ``FLOOR_SHARE`` of
     it) on the frames that hold audio; digitally silent frames are left as they are.
     Returns a new array; ``power`` itself when it has too few frames with audio."""
-    total = power.sum(axis=0)
-    live = total > total.max(initial=0.0) * 10 ** (-SILENT_FRAME_DB / 10)
+    live = _live(power)
     if live.sum() < MIN_FRAMES:
         return power
     floor = noise_floor(power, live)
     clean = np.maximum(power - OVER_SUBTRACT * floor, FLOOR_SHARE * floor)
     return np.where(live[None, :], clean, power).astype(power.dtype, copy=False)
+
+
+def snr_db(power: np.ndarray) -> float | None:
+    """How far the loud speech of a power spectrogram ``power`` (``(bands, frames)``)
+    stands over its noise floor, in dB: the ``SPEECH_PERCENTILE`` of the frames' total
+    power, less the floor, over the floor (summed over bands). ``None`` when too few
+    frames hold audio to tell."""
+    live = _live(power)
+    if live.sum() < MIN_FRAMES:
+        return None
+    noise = float(noise_floor(power, live).sum())
+    speech = float(np.percentile(power[:, live].sum(axis=0), SPEECH_PERCENTILE)) - noise
+    if noise <= 0:
+        return float("inf")
+    return 10 * np.log10(max(speech, 1e-12 * noise) / noise)

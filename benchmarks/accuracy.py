@@ -56,7 +56,7 @@ class NoSpeech:
 
 def _init(engine: str, model: str | None, dtmf_only: bool, use_multimon: bool,
           beam: int | None = None, no_prompt: bool = False, lang: str | None = None,
-          strategy: str | None = None, denoise: bool = False) -> None:
+          strategy: str | None = None, denoise: str = "auto") -> None:
     _STATE.update(dtmf_only=dtmf_only, multimon=use_multimon, engine=None, engine_error=None)
     if dtmf_only:
         _STATE["engine"] = NoSpeech()
@@ -72,10 +72,11 @@ def _init(engine: str, model: str | None, dtmf_only: bool, use_multimon: bool,
             langs = tuple(c.strip() for c in lang.split(","))
             _STATE["engine"] = (make_engine(engine, model) if langs == ("en",)
                                 else MultilingualEngine(langs, model, strategy=strategy))
-        elif beam is not None or no_prompt or denoise:  # Whisper settings other than the shipped ones
+        elif beam is not None or no_prompt or denoise != "auto":  # Whisper settings other than the shipped ones
             from ivrkit.discovery.asr import IVR_PROMPT, WhisperEngine
 
-            _STATE["engine"] = WhisperEngine(model, beam_size=beam or 1, denoise=denoise,
+            _STATE["engine"] = WhisperEngine(model, beam_size=beam or 1,
+                                             denoise={"on": True, "off": False}.get(denoise, denoise),
                                              initial_prompt=None if no_prompt else IVR_PROMPT)
         else:
             _STATE["engine"] = make_engine(engine, model)
@@ -581,8 +582,10 @@ def main(argv=None) -> int:
     ap.add_argument("--no-multimon", action="store_true")
     ap.add_argument("--beam", type=int, help="Whisper beam size (default: the engine's greedy decode)")
     ap.add_argument("--no-prompt", action="store_true", help="Whisper without the menu-vocabulary prompt")
-    ap.add_argument("--denoise", action="store_true", help="Whisper with the line's steady noise taken out of "
-                    "its features (WhisperEngine(denoise=True), audio/noisefloor.py)")
+    ap.add_argument("--denoise", choices=("auto", "on", "off"), default="auto",
+                    help="the line's steady noise out of Whisper's features (audio/noisefloor.py): auto "
+                    "(default, the engine's: noisy windows read both ways, the surer reading kept), on "
+                    "(every window), off (never; the features as faster-whisper computes them)")
     ap.add_argument("--lang", help="languages the menus may speak (discover --lang), e.g. en,es,fr,ru")
     ap.add_argument("--strategy", choices=("english-first", "identify", "multilingual"),
                     help="how --lang's recognizer splits the work (default: the engine's)")

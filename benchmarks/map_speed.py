@@ -89,11 +89,11 @@ def _new_task(calls, engine, scratch):
     return out
 
 
-def _map_task(calls, engine):
+def _map_task(calls, engine, reuse=False):
     from ivrkit.discovery.pipeline import map_calls
 
     t0, c0 = time.perf_counter(), _cpu_s()
-    map_calls(calls, engine=engine)
+    map_calls(calls, engine=engine, **({"reuse": True} if reuse else {}))
     return {"s": time.perf_counter() - t0, "cpu_s": _cpu_s() - c0}
 
 
@@ -116,7 +116,7 @@ def worker(kind: str) -> None:
             if not task["calls"]:  # the driver asks for the peak memory at the end
                 res = {}
             elif task.get("map_only"):
-                res = _map_task(task["calls"], engine)
+                res = _map_task(task["calls"], engine, task.get("reuse", False))
             elif kind == "old":
                 t0, c0 = time.perf_counter(), _cpu_s()
                 _old_map(task["calls"], engine)
@@ -138,8 +138,8 @@ def _start(python: str, kind: str, cwd: Path):
                             stdout=subprocess.PIPE, text=True, cwd=cwd, env=env)
 
 
-def _ask(proc, calls, map_only: bool = False) -> dict:
-    proc.stdin.write(json.dumps({"calls": calls, "map_only": map_only}) + "\n")
+def _ask(proc, calls, map_only: bool = False, reuse: bool = False) -> dict:
+    proc.stdin.write(json.dumps({"calls": calls, "map_only": map_only, "reuse": reuse}) + "\n")
     proc.stdin.flush()
     line = proc.stdout.readline()
     if not line:
@@ -213,7 +213,7 @@ def side_by_side(a, comps) -> None:
         order = [("old", old), ("new", new)] if k % 2 == 0 else [("new", new), ("old", old)]
         r = {"company": d.name, "calls": len(calls), "audio_s": audio}
         for name, proc in order:
-            got = _ask(proc, calls, True)
+            got = _ask(proc, calls, True, a.reuse and name == "new")
             r[name], r[name + "_cpu"] = got["s"], got["cpu_s"]
         r["load"] = os.getloadavg()[0]
         rows.append(r)
@@ -252,6 +252,8 @@ def main() -> None:
     ap.add_argument("--only", nargs="*", default=None)
     ap.add_argument("--json", default=None)
     ap.add_argument("--map-only", action="store_true", help="plain `map` side by side (see above)")
+    ap.add_argument("--reuse", action="store_true",
+                    help="--map-only: this tree's worker maps with prompt reuse (map_calls(reuse=True))")
     ap.add_argument("--cli-company", default=None, help="--map-only: the company of the CLI rounds")
     ap.add_argument("--cli-rounds", type=int, default=2)
     ap.add_argument("--worker", choices=("old", "new"), help=argparse.SUPPRESS)

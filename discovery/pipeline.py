@@ -57,9 +57,9 @@ def analyse_calls(paths: Sequence[str | os.PathLike], engine: Engine | None = No
 
     Each call is decoded and its signal analysed; its speech (and a little audio
     around it) is kept, the rest dropped. With ``reuse`` (and more than one call) the
-    engine is wrapped in a ``ReuseEngine``: a prompt two calls heard the same way is
-    not decoded again (experimental, off: on the corpus it lowered option F1, see
-    docs/benchmarks-scale.md). An engine with ``transcribe_calls`` hears the calls
+    engine is wrapped in a ``ReuseEngine``: a prompt ``reuse.AGREE`` (3) calls heard the
+    same way is not decoded again (experimental, off: on the corpus it keeps the
+    figures for 1.11x less CPU, see docs/benchmarks-scale.md). An engine with ``transcribe_calls`` hears the calls
     through it.
     Cached calls are read from ``cache``. ``on_stage(file, stage)`` reports progress.
     ``keys``: per call, the keys the caller sent (None: its sidecar, if any); a call
@@ -182,7 +182,7 @@ def map_calls(paths: Iterable[str | os.PathLike], company: str | None = None,
     shared by all calls; ``margin_s`` the wait's safety margin (the default when None);
     ``on_call`` called with each path as its analysis starts; ``cache`` an
     ``AnalysisCache`` (see ``analyse_call``); ``reuse`` stop decoding a prompt once
-    two calls heard it the same way (``ReuseEngine``, experimental and off: see
+    ``reuse.AGREE`` (3) calls heard it the same way (``ReuseEngine``, experimental and off: see
     ``analyse_calls``).
     Returns the tree (networkx DiGraph, node-link JSON by ``ivrkit.trees.write_tree``)
     with ``listen_after`` and ``wait`` set on its nodes.

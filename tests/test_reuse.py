@@ -1,4 +1,4 @@
-"""Prompt reuse: a prompt heard the same way in two calls gives its words to a third
+"""Prompt reuse: a prompt heard the same way in three calls gives its words to a fourth
 (other codec, other noise); a prompt that differs in one word does not match; hearings
 that disagree are not reused; glued speech decodes as the whole call."""
 import numpy as np
@@ -6,7 +6,7 @@ import pytest
 
 from ivrkit.audio import load
 from ivrkit.audio.io import write_wav
-from ivrkit.discovery.reuse import HOP_S, Glued, ReuseEngine, fingerprint, match
+from ivrkit.discovery.reuse import AGREE, HOP_S, Glued, ReuseEngine, fingerprint, match
 from pathlib import Path
 
 FIX = Path(__file__).resolve().parent / "fixtures"
@@ -68,7 +68,7 @@ def test_glued_keeps_regions_apart_and_maps_times_back():
 
 
 @pytest.mark.slow
-def test_third_call_reuses_words_two_hearings_agreed_on(tmp_path):
+def test_next_call_reuses_words_the_hearings_agreed_on(tmp_path):
     from ivrkit.audio.analysis import analyse
     from ivrkit.discovery.asr import WhisperEngine
 
@@ -79,10 +79,17 @@ def test_third_call_reuses_words_two_hearings_agreed_on(tmp_path):
     speech = lambda z: [(r.start_s, r.end_s) for r in analyse(z, SR).regions if r.kind == "speech"]  # noqa: E731
     whisper = WhisperEngine()
     eng = ReuseEngine(whisper)
-    # two calls the engine has not heard: both decoded, nothing copied between them
-    first, _again = eng.transcribe_calls([(y, SR, speech(y)), (y1, SR, speech(y1))])
+    assert AGREE == 3
+    # calls the engine has not heard: all decoded, nothing copied between them while
+    # fewer than AGREE hearings agree
+    (first,) = eng.transcribe_calls([(y, SR, speech(y))])
+    eng.transcribe_calls([(y1, SR, speech(y1))])
     assert eng.stats["reused_s"] == 0
-    # the same audio in two calls, each read in its own windows (side by side in one
+    assert all(p.agreed() is None for p in eng._prompts)   # two hearings are not enough
+    y3 = pad(y, 0.9)
+    eng.transcribe_calls([(y3, SR, speech(y3))])
+    assert eng.stats["reused_s"] == 0
+    # the same audio in three calls, each read in its own windows (side by side in one
     # window the decoder read "welcome to kinsou so gas" / "kinsoso gas"): they agree
     assert all(p.agreed() is not None for p in eng._prompts)
     (third,) = eng.transcribe_calls([(y2, SR, speech(y2))])
@@ -116,4 +123,6 @@ def test_hearings_that_disagree_are_not_reused():
     p.hearings.append(((), []))                             # a hearing that heard nothing
     assert p.agreed() is None
     p.hearings.append((("press", "one", "for", "building"), [heard("Press one for building")]))
-    assert p.agreed()[0].text == "Press 1 for building."    # the first of the two that agree
+    assert AGREE == 3 and p.agreed() is None                # two noisy calls can agree on a wrong reading
+    p.hearings.append((("press", "one", "for", "building"), [heard("press one for building")]))
+    assert p.agreed()[0].text == "Press 1 for building."    # the first of the three that agree
