@@ -183,15 +183,19 @@ def _words_in(words: Sequence[Word], start: float, end: float) -> list[Word]:
 
 def _speech_words(words: Sequence[Word], regions) -> list[list[Word]]:
     """The words of each speech region in ``regions``, each word in one region only:
-    the one holding its middle, else the one it falls REGION_WORD_SLACK_S before. A region
-    that begins where the last ended would otherwise take that region's last word too
-    (seed 13 Lakeside call09: "minutes." again in the music after "... five minutes"),
-    a worded "speech" region the hold rules took for a person."""
+    the one it starts in, else the one holding its middle, else the one it falls
+    REGION_WORD_SLACK_S before. A region that begins where the last ended would
+    otherwise take that region's last word too, or alone ("colors." 57.50-58.32 across
+    a boundary at 57.90), and the music read as speech after an announcement had a
+    word (seed 13 Lakeside call09, Orchard call02): a "person" for the hold rules. A
+    word starting early before a region with no speech before it stays the region's
+    (Whisper's first words start up to ~0.2 s before their region)."""
     out: list[list[Word]] = [[] for _ in regions]
     for w in words:
         mid = (w.start_s + w.end_s) / 2
-        inside = [k for k, r in enumerate(regions) if r.start_s <= mid < r.end_s]
-        near = inside or [k for k, r in enumerate(regions) if r.start_s - REGION_WORD_SLACK_S <= mid < r.end_s]
+        near = [k for k, r in enumerate(regions) if r.start_s <= w.start_s < r.end_s] \
+            or [k for k, r in enumerate(regions) if r.start_s <= mid < r.end_s] \
+            or [k for k, r in enumerate(regions) if r.start_s - REGION_WORD_SLACK_S <= mid < r.end_s]
         if near:
             out[near[0]].append(w)
     return out
