@@ -245,7 +245,7 @@ def test_a_word_at_a_region_boundary_belongs_to_one_region():
     assert [w.word for w in split[0]][-1] == "minutes." and split[1] == []
     # a word just before a region, in no region, is still that region's ("Hello," 94.52)
     assert split[2][0].word == "Hello,"
-    # seed 13 Orchard call02 (read with denoising): "colors." across the boundary, its
+    # seed 13 Orchard call02 (read by the merged recognizer): "colors." across the boundary, its
     # middle 0.01 s after it, is the announcement's, where it starts
     across = [Word("other", 57.14, 57.50, 0.9), Word("colors.", 57.50, 58.32, 0.9)]
     split2 = timeline._speech_words(across, [Region("speech", 53.15, 57.90), Region("speech", 57.90, 61.38)])
