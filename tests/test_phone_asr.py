@@ -91,9 +91,6 @@ need_amrwb = pytest.mark.skipif(simulate.amrwb_library() is None,
                                 reason="libvo-amrwbenc (AMR-WB encoder) not installed")
 
 
-@pytest.mark.slow
-@need_sox
-@need_flite
 #: These two calls' labels are heard only by the noise-floor reading, in pieces where the
 #: plain reading heard nothing; the engine keeps no words there (they were words in hold
 #: music elsewhere), so it hears what the plain reading hears (docs/benchmarks-phone.md).
@@ -102,6 +99,9 @@ GUARDED = pytest.mark.xfail(reason="the noise-floor reading adds no words where 
                             strict=False)
 
 
+@pytest.mark.slow
+@need_sox
+@need_flite
 @pytest.mark.parametrize("spec_name,i,codec,min_right", [
     pytest.param("acme-bank", 6, "gsm", 3, marks=GUARDED),
     pytest.param("ivy-pharmacy", 7, "amrwb:7", 3, marks=[need_amrwb, GUARDED]),
