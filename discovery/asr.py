@@ -436,15 +436,14 @@ def mel_power(fe, audio: np.ndarray) -> np.ndarray:
     return fe.mel_filters @ (np.abs(stft[..., :-1]) ** 2)
 
 
-def log_mel(fe, audio: np.ndarray, power: np.ndarray | None = None) -> np.ndarray:
+def log_mel(fe, audio: np.ndarray) -> np.ndarray:
     """Whisper's log-mel features of 16 kHz ``audio`` (faster-whisper's
     ``FeatureExtractor.__call__``, same STFT, filters and scaling) with the line's
     steady noise taken out of the mel power first (``audio.noisefloor``): tiny.en
-    reads speech over a phone line's hiss as other words. ``power``: the audio's
-    ``mel_power`` when already computed."""
+    reads speech over a phone line's hiss as other words."""
     from ivrkit.audio.noisefloor import subtract_noise_floor
 
-    mel = subtract_noise_floor(mel_power(fe, audio) if power is None else power)
+    mel = subtract_noise_floor(mel_power(fe, audio))
     log_spec = np.log10(np.clip(mel, a_min=1e-10, a_max=None))
     log_spec = np.maximum(log_spec, log_spec.max() - 8.0)
     return (log_spec + 4.0) / 4.0
