@@ -43,19 +43,29 @@ def ffmpeg_exe() -> str:
     return exe
 
 
+def _riff_chunks(f):
+    """``(id, length, data offset)`` of each chunk of an open RIFF file, from the
+    first one after its 12-byte head, until the file ends; the caller may read a
+    chunk's data (the walk seeks past it itself)."""
+    pos = 12
+    while True:
+        f.seek(pos)
+        chunk = f.read(8)
+        if len(chunk) < 8:
+            return
+        cid, clen = struct.unpack("<4sI", chunk)
+        yield cid, clen, pos + 8
+        pos += 8 + clen + (clen & 1)
+
+
 def _check_riff(path: Path, head: bytes, size: int) -> None:
     """Catch truncated WAV files, which ffmpeg decodes silently up to the cut."""
     if head[:4] != b"RIFF" or head[8:12] != b"WAVE":
         return
     with open(path, "rb") as f:
-        f.seek(12)
-        while True:
-            chunk = f.read(8)
-            if len(chunk) < 8:
-                raise AudioError(path, "truncated WAV file: no audio data chunk")
-            cid, clen = struct.unpack("<4sI", chunk)
+        for cid, clen, at in _riff_chunks(f):
             if cid == b"data":
-                have = size - f.tell()
+                have = size - at
                 # 0xFFFFFFFF / 0 are written by streaming recorders that never patch the header
                 if clen not in (0, 0xFFFFFFFF) and have < clen:
                     raise AudioError(
@@ -64,7 +74,7 @@ def _check_riff(path: Path, head: bytes, size: int) -> None:
                         f"file has {have}",
                     )
                 return
-            f.seek(clen + (clen & 1), 1)
+    raise AudioError(path, "truncated WAV file: no audio data chunk")
 
 
 #: WAV sample formats whose data ffmpeg cannot find damaged (every byte string is a
@@ -82,21 +92,16 @@ def _wav_header(path: str | os.PathLike) -> dict | None:
             if head[:4] != b"RIFF" or head[8:12] != b"WAVE":
                 return None
             fmt = None
-            while True:
-                chunk = f.read(8)
-                if len(chunk) < 8:
-                    return None
-                cid, clen = struct.unpack("<4sI", chunk)
+            for cid, clen, _at in _riff_chunks(f):
                 if cid == b"fmt ":
                     raw = f.read(clen + (clen & 1))
                     if len(raw) < 16:
                         return None
                     fmt = dict(zip(("tag", "channels", "sr", "byte_rate", "block_align", "bits"),
                                    struct.unpack("<HHIIHH", raw[:16])))
-                    continue
-                if cid == b"data":
+                elif cid == b"data":
                     return None if fmt is None else dict(fmt, data_bytes=clen)
-                f.seek(clen + (clen & 1), 1)
+            return None
     except OSError:
         return None
 
