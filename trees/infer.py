@@ -365,6 +365,11 @@ def _head(words, t: float, n: int) -> str:
     return " ".join(" ".join(textsim.normalize(w) for s, _, w in words if s >= t - 1e-3).split()[:n])
 
 
+def _compared_end(words, b: Boundary) -> float:
+    """End of the last word of the stretch compared at boundary ``b`` (``b.t`` if none)."""
+    return max((e for s, e, _ in words if b.t - 1e-3 <= s < b.upto), default=b.t)
+
+
 def echo_score(label: str, head: str, menu_words: set | frozenset = frozenset()) -> tuple[float, str]:
     """How well ``head`` (the new prompt's first words) opens with ``label`` or with
     its last words ("report gas leaks" -> "gas leaks, leave the building"), 0-100,
@@ -399,7 +404,7 @@ def by_echo(words, b: Boundary, options: list[Option], offered: dict[str, set] |
     and others heard it (``echo_score``). Two keys' labels echoed alike name neither."""
     head = _head(words, b.t, ECHO_WORDS)
     menu_words = {w for p in own for w in textsim.normalize(p).split()}
-    end = max((e for s, e, _ in words if b.t - 1e-3 <= s < b.upto), default=b.t)
+    end = _compared_end(words, b)
     announced = [textsim.normalize(o.label) for o in (mentions or options)
                  if o.start is not None and b.t - ANNOUNCE_AT_S <= float(o.start) <= end]
     labels = [(o.key, o.label) for o in options if (o.role or "option") == "option" and o.key
@@ -484,7 +489,7 @@ def _announces_again(words, b: Boundary, mentions: list[Option], offered: dict[s
     main grade, press 1" after "the report and water main break, press 1": the menu
     replayed after a refusal, heard differently). No new node for elimination (a new
     node the other rules name has words of its own)."""
-    end = max((e for s, e, _ in words if b.t - 1e-3 <= s < b.upto), default=b.t)
+    end = _compared_end(words, b)
     heard = {}
     for o in mentions:
         if o.key and o.label and o.start is not None and since - 0.05 <= float(o.start) < b.t - ANNOUNCE_AT_S:
