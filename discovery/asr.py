@@ -382,13 +382,9 @@ MAX_MUSIC_SHARE = 0.25
 #: them stands in the prompt word for word and that run is at least ECHO_SHARE of
 #: the piece's words. Whisper given a prompt and audio it cannot read writes the
 #: prompt back (huggingface/transformers#28822: "Donald Duck" repeated after the
-#: speech; openai/openai-node#150). Seen (benchmarks/hours.py seed 13, both readings
-#: dumped): "Press star to return to the main menu." (8 of 8 words a prompt run) and
-#: "Enter your ID followed by" (5 of 5) in pieces the plain reading heard nothing in,
-#: a transfer notice running into hold music and one after a key (the segmenter's
-#: speech score does not tell these from real prompts through GSM noise, see
-#: docs/benchmarks-phone.md); the 14 pieces the floor-out reading alone heard in
-#: ivy-pharmacy call06 / call08 and acme-bank call07 share at most 2 words in a row
+#: speech; openai/openai-node#150). Two of the three seed-13 hold-music readings above
+#: are prompt runs ("Press star to return to the main menu.", 8 of 8 words; "Enter
+#: your ID followed by", 5 of 5); the 14 real pieces share at most 2 words in a row
 #: with it ("press 1"). Four words: a run of two or three ("to the", "press 1 for")
 #: is menu language, not a copy.
 ECHO_MIN_RUN = 4
