@@ -107,6 +107,10 @@ def worker(kind: str) -> None:
     """Read one JSON task per line on stdin, answer one JSON line on stdout."""
     from ivrkit.discovery.asr import make_engine
 
+    if kind == "new":  # as `discover map` does before analysing (this tree's pipeline has it)
+        from ivrkit.discovery.pipeline import one_malloc_arena
+
+        one_malloc_arena()
     engine = make_engine("auto")
     for line in sys.stdin:
         task = json.loads(line)
@@ -183,18 +187,43 @@ def _cli_timed(tree: Path, calls: list[str]) -> dict:
         cmd = ["/usr/bin/time", "-v", str(tree / ".venv" / "bin" / "discover"), "map", *calls, "--no-cache",
                "--out", str(Path(out) / "tree.json")]
         t0 = time.perf_counter()
-        p = subprocess.run(cmd, capture_output=True, text=True, cwd=tree, env=dict(os.environ, PYTHONPATH=""))
-        wall = time.perf_counter() - t0
+        with open(Path(out) / "stderr", "w+") as log:  # a file: a full pipe would stop the run
+            p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=log, text=True, cwd=tree,
+                                 env=dict(os.environ, PYTHONPATH=""))
+            tree_mb = _tree_peak_mb(p)
+            p.wait()
+            wall = time.perf_counter() - t0
+            log.seek(0)
+            stderr = log.read()
     finally:
         shutil.rmtree(out, ignore_errors=True)
     if p.returncode != 0:
-        raise RuntimeError(f"{cmd[2]} map failed: {p.stderr[-500:]}")
+        raise RuntimeError(f"{cmd[2]} map failed: {stderr[-500:]}")
     f = {}
-    for line in p.stderr.splitlines():
+    for line in stderr.splitlines():
         k, _, v = line.strip().rpartition(": ")
         f[k] = v
     cpu = float(f["User time (seconds)"]) + float(f["System time (seconds)"])
-    return {"s": wall, "cpu_s": cpu, "peak_mb": int(f["Maximum resident set size (kbytes)"]) / 1024}
+    return {"s": wall, "cpu_s": cpu, "peak_mb": int(f["Maximum resident set size (kbytes)"]) / 1024,
+            "tree_mb": tree_mb}
+
+
+def _tree_peak_mb(proc, every_s: float = 0.05) -> float:
+    """Peak of the summed RSS of ``proc`` and all its descendants (the `discover`
+    process, its threads, its ffmpeg runs; /usr/bin/time itself included), sampled
+    every ``every_s`` until ``proc`` ends."""
+    import psutil
+
+    peak = 0
+    root = psutil.Process(proc.pid)
+    while proc.poll() is None:
+        try:
+            rss = sum(q.memory_info().rss for q in [root, *root.children(recursive=True)])
+        except psutil.Error:  # a child ended between listing and reading it
+            continue
+        peak = max(peak, rss)
+        time.sleep(every_s)
+    return peak / 2 ** 20
 
 
 def side_by_side(a, comps) -> None:
@@ -241,7 +270,7 @@ def side_by_side(a, comps) -> None:
             got[name] = _cli_timed(tree, calls)
         print(f"  round {i + 1}: " + "   ".join(
             f"{n} {got[n]['s']:.1f} s (RTF {got[n]['s'] / audio:.4f}, CPU {got[n]['cpu_s']:.1f} s, "
-            f"peak {got[n]['peak_mb']:.0f} MB)" for n in ("old", "new"))
+            f"peak {got[n]['peak_mb']:.0f} MB, tree {got[n]['tree_mb']:.0f} MB)" for n in ("old", "new"))
             + f"   ratio {got['old']['s'] / got['new']['s']:.2f}x  load {os.getloadavg()[0]:.1f}", flush=True)
 
 

@@ -320,9 +320,11 @@ def _analyse_calls(paths, engine, keys=None, cache=None, jobs=None):
     from ivrkit.audio import AudioError
 
     from .keys import KeysError
-    from .pipeline import analyse_calls
+    from .pipeline import analyse_calls, one_malloc_arena
     from .progress import CallProgress
 
+    if len(paths) > 1 and jobs != 1:
+        one_malloc_arena()  # before the recognizer's threads start: peak memory (its doc)
     with CallProgress(len(paths)) as prog:
         def stage(f, st):
             if prog.current != Path(f).name:
