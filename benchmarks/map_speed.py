@@ -208,17 +208,19 @@ def _cli_timed(tree: Path, calls: list[str]) -> dict:
             "tree_mb": tree_mb}
 
 
-def _tree_peak_mb(proc, every_s: float = 0.05) -> float:
-    """Peak of the summed RSS of ``proc`` and all its descendants (the `discover`
-    process, its threads, its ffmpeg runs; /usr/bin/time itself included), sampled
-    every ``every_s`` until ``proc`` ends."""
+def _tree_peak_mb(proc, every_s: float = 0.1) -> float:
+    """Peak of the summed proportional set size (PSS: a page shared by n processes
+    counts 1/n in each) of ``proc`` and all its descendants (the `discover` process,
+    its threads, its ffmpeg runs; /usr/bin/time itself included), sampled every
+    ``every_s`` until ``proc`` ends. (RSS summed counts a child forked before its exec
+    as a second copy of the parent.)"""
     import psutil
 
     peak = 0
     root = psutil.Process(proc.pid)
     while proc.poll() is None:
         try:
-            rss = sum(q.memory_info().rss for q in [root, *root.children(recursive=True)])
+            rss = sum(q.memory_full_info().pss for q in [root, *root.children(recursive=True)])
         except psutil.Error:  # a child ended between listing and reading it
             continue
         peak = max(peak, rss)

