@@ -18,14 +18,18 @@ Per company and in total it prints:
 
 Then one end-to-end CLI pair (`discover map` twice, same cache) on the first company.
 
-``--map-only`` (issue 17's speed target): both workers run the same library call,
-``pipeline.map_calls(calls)`` (no cache, no reuse: what `discover map --no-cache`
-does), each company once per tree, the order swapped from one company to the next;
-printed per company: seconds, RTF of each tree, ratio (wall), CPU seconds per audio
-second of each and their ratio, the load average. Then
-``--cli-rounds`` rounds of `discover map CALLS --no-cache` of ``--cli-company`` (default
-the first) under ``/usr/bin/time -v``, old and new alternating: wall, CPU and peak
-memory of the whole process (start-up and model load included).
+``--map-only`` (issue 17's speed target): both workers run the same library calls,
+``pipeline.analyse_calls(calls)`` + ``map_timelines`` (= ``map_calls``; no cache, no
+reuse: what `discover map --no-cache` does, each tree with its defaults: this tree's
+analyses the machine's cores' worth of calls at once), each company once per tree, the
+order swapped from one company to the next; printed per company: seconds, RTF of each
+tree, ratio (wall), CPU seconds (all threads + ffmpeg) per audio second of each and
+their ratio, how many calls' timelines differ (sha256 of the whole JSON), the load
+average. Then ``--cli-rounds`` rounds of `discover map CALLS --no-cache` of
+``--cli-company`` (default the first) under ``/usr/bin/time -v``, old and new
+alternating: wall, CPU and peak memory of the `discover` process (``peak``) and of its
+whole process tree (``tree``: summed PSS, ffmpeg runs included), start-up and model
+load included.
 """
 from __future__ import annotations
 
@@ -90,11 +94,18 @@ def _new_task(calls, engine, scratch):
 
 
 def _map_task(calls, engine, reuse=False):
-    from ivrkit.discovery.pipeline import map_calls
+    """``map_calls`` as its two steps (``analyse_calls``, ``map_timelines``: what it runs),
+    so the timelines can be compared: their sha256 (sorted-key JSON) come back too."""
+    import hashlib
+
+    from ivrkit.discovery.pipeline import analyse_calls, map_timelines
 
     t0, c0 = time.perf_counter(), _cpu_s()
-    map_calls(calls, engine=engine, **({"reuse": True} if reuse else {}))
-    return {"s": time.perf_counter() - t0, "cpu_s": _cpu_s() - c0}
+    tls = analyse_calls(calls, engine, **({"reuse": True} if reuse else {}))
+    map_timelines(tls)
+    out = {"s": time.perf_counter() - t0, "cpu_s": _cpu_s() - c0}
+    out["digests"] = [hashlib.sha256(json.dumps(tl, sort_keys=True).encode()).hexdigest() for tl in tls]
+    return out
 
 
 def _cpu_s() -> float:
@@ -236,7 +247,7 @@ def side_by_side(a, comps) -> None:
     _ask(old, warmup, True), _ask(new, warmup, True)  # models loaded, imports done: not counted
     print(f"load average at start: {os.getloadavg()[0]:.1f}")
     print(f"{'company':22} {'calls':>5} {'audio s':>8} {'old s':>7} {'new s':>7} {'old RTF':>8} {'new RTF':>8} "
-          f"{'ratio':>6} {'old CPU/s':>9} {'new CPU/s':>9} {'CPU ratio':>9} {'load':>5}")
+          f"{'ratio':>6} {'old CPU/s':>9} {'new CPU/s':>9} {'CPU ratio':>9} {'differ':>6} {'load':>5}")
     rows = []
     for k, d in enumerate(comps):
         calls = [str(p) for p in sorted(d.glob("call*.wav"))]
@@ -245,12 +256,14 @@ def side_by_side(a, comps) -> None:
         r = {"company": d.name, "calls": len(calls), "audio_s": audio}
         for name, proc in order:
             got = _ask(proc, calls, True, a.reuse and name == "new")
-            r[name], r[name + "_cpu"] = got["s"], got["cpu_s"]
+            r[name], r[name + "_cpu"], r[name + "_digests"] = got["s"], got["cpu_s"], got.get("digests")
+        r["differ"] = sum(a != b for a, b in zip(r["old_digests"], r["new_digests"]))
         r["load"] = os.getloadavg()[0]
         rows.append(r)
         print(f"{d.name:22} {len(calls):5d} {audio:8.1f} {r['old']:7.1f} {r['new']:7.1f} {r['old'] / audio:8.4f} "
               f"{r['new'] / audio:8.4f} {r['old'] / r['new']:5.2f}x {r['old_cpu'] / audio:9.4f} "
-              f"{r['new_cpu'] / audio:9.4f} {r['old_cpu'] / r['new_cpu']:8.2f}x {r['load']:5.1f}", flush=True)
+              f"{r['new_cpu'] / audio:9.4f} {r['old_cpu'] / r['new_cpu']:8.2f}x {r['differ']:4d}/{len(calls):<1d} "
+              f"{r['load']:5.1f}", flush=True)
     mem = _close_workers(old, new)
     audio = sum(r["audio_s"] for r in rows)
     t = {k: sum(r[k] for r in rows) for k in ("old", "new", "old_cpu", "new_cpu")}
@@ -260,6 +273,8 @@ def side_by_side(a, comps) -> None:
           f"ratio {t['old'] / t['new']:.2f}x")
     print(f"  CPU seconds per audio second: old {t['old_cpu'] / audio:.4f}  new {t['new_cpu'] / audio:.4f}  "
           f"ratio {t['old_cpu'] / t['new_cpu']:.2f}x")
+    print(f"  timelines that differ (old vs new, whole JSON: words, times, keys, menus): "
+          f"{sum(r['differ'] for r in rows)} of {sum(r['calls'] for r in rows)} calls")
     print(f"  peak memory of the worker (model + all companies): old {mem['old']:.0f} MB, new {mem['new']:.0f} MB")
     cli = next((d for d in comps if d.name == a.cli_company), comps[0])
     calls = [str(p) for p in sorted(cli.glob("call*.wav"))]
