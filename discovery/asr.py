@@ -14,7 +14,6 @@ Only the given regions are transcribed: Whisper invents words in silence and mus
 """
 from __future__ import annotations
 
-import contextlib
 import copy
 import functools
 import json
@@ -289,17 +288,15 @@ class WhisperEngine:
             raise ValueError(f"denoise must be True, False or 'auto', not {denoise!r}")
         self.denoise = denoise
         self._workers = 1  # how the work is scheduled, not what is heard: not in the cache identity
-        self._encoder_lock = None  # with_workers: one encoder pass at a time (peak memory)
 
     def with_workers(self, n: int) -> "WhisperEngine":
         """This engine for ``n`` Python threads transcribing at once: its model has ``n``
         CTranslate2 workers (``num_workers``) of ``cpu_threads // n`` threads each, so the
         threads share the cores instead of queueing for one worker. The words are the
-        same (a window's greedy decoding does not depend on the threads: 0 of 88 corpus
-        calls differ, docs/benchmarks-scale.md)."""
+        same (a window's greedy decoding does not depend on the threads: timelines of
+        corpus calls identical, docs/benchmarks-scale.md)."""
         other = copy.copy(self)
         other._workers = max(1, int(n))
-        other._encoder_lock = threading.Lock() if other._workers > 1 else None
         return other
 
     @property
@@ -405,8 +402,7 @@ def _speech_after(placed, t_s: float) -> float:
 
 
 def decode_window(model, audio: np.ndarray, language: str, initial_prompt: str | None,
-                  beam_size: int = 1, temperature: float = 0.0, denoise: bool = False,
-                  encoder_lock=None) -> list[dict]:
+                  beam_size: int = 1, temperature: float = 0.0, denoise: bool = False) -> list[dict]:
     """One encoder pass and one decoder pass over a window of at most 30 s of 16 kHz
     audio, with word times: the window's segments as dicts (``start``, ``end``,
     ``words`` [``word``, ``start``, ``end``, ``probability``], ``avg_logprob``,
@@ -418,10 +414,7 @@ def decode_window(model, audio: np.ndarray, language: str, initial_prompt: str |
     pad after the speech. Here a window is read once, the way faster-whisper's
     ``BatchedInferencePipeline`` reads its chunks (same model calls), except that the
     tokens after the last complete segment are kept (as a segment to the window's
-    end) rather than dropped. Measured: docs/benchmarks-scale.md. ``encoder_lock``
-    (a ``threading.Lock``): held for the encoder pass, so threads sharing the model
-    encode one window at a time (the pass's ~70 MB of working memory once, not per
-    thread) while the others decode.
+    end) rather than dropped. Measured: docs/benchmarks-scale.md.
     """
     from faster_whisper.audio import pad_or_trim
     from faster_whisper.tokenizer import Tokenizer
@@ -433,8 +426,7 @@ def decode_window(model, audio: np.ndarray, language: str, initial_prompt: str |
     prompt = model.get_prompt(tok, previous, without_timestamps=False)
     feats = (log_mel(model.feature_extractor, audio) if denoise else model.feature_extractor(audio))[..., :-1]
     n_frames = min(feats.shape[-1], model.feature_extractor.nb_max_frames)
-    with encoder_lock or contextlib.nullcontext():
-        enc = model.encode(pad_or_trim(feats)[None])
+    enc = model.encode(pad_or_trim(feats)[None])
     res = model.model.generate(
         enc, [prompt], beam_size=beam_size, max_length=model.max_length, return_scores=True,
         return_no_speech_prob=True, suppress_blank=True, suppress_tokens=get_suppressed_tokens(tok, [-1]),
@@ -486,13 +478,13 @@ def _decode_window_rest(engine: "WhisperEngine", audio: np.ndarray, placed, deno
     is left; ``denoise``: with the noise floor out of the features (``log_mel``)."""
     temp = engine.temperature[0] if isinstance(engine.temperature, (list, tuple)) else engine.temperature
     segs = decode_window(engine.model, audio, engine.language, engine.initial_prompt, engine.beam_size, temp,
-                         denoise, engine._encoder_lock)
+                         denoise)
     for _ in range(MAX_CONTINUE):
         last = max((w["end"] for s in segs for w in s["words"]), default=None)
         if last is None or _speech_after(placed, last + CONTINUE_SLACK_S) < MIN_CONTINUE_S:
             break
         more = decode_window(engine.model, audio[int(last * WHISPER_SR):], engine.language, None,
-                             engine.beam_size, temp, denoise, engine._encoder_lock)
+                             engine.beam_size, temp, denoise)
         if not any(s["words"] for s in more):
             break
         for s in more:
