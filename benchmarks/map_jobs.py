@@ -24,6 +24,7 @@ for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(var, "1")
 
 import argparse  # noqa: E402
+import functools  # noqa: E402
 import json  # noqa: E402
 import resource  # noqa: E402
 import sys  # noqa: E402
@@ -66,6 +67,10 @@ def main() -> None:
     from ivrkit.discovery.asr import WhisperEngine
 
     configs = [tuple(int(x) for x in c.split(":")) for c in a.configs]
+    from ivrkit.discovery import asr
+
+    # every configuration's model kept loaded (the recognizer keeps 2): none reloaded mid-run
+    asr._load_whisper_model = functools.lru_cache(maxsize=len(configs) + 1)(asr._load_whisper_model.__wrapped__)
     engines = {c: WhisperEngine(cpu_threads=c[1]) for c in configs}
     warm = [str(ROOT / "tests" / "fixtures" / "calls" / "contoso" / "call02.wav")]
     for c, e in engines.items():
