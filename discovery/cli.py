@@ -715,6 +715,10 @@ def cmd_batch(args, out, err) -> int:
 
     jobs, since, out_dir = _batch_inputs(args)
     cache = _cache(args)
+    if args.scheduler is None and args.jobs == 1:
+        from .pipeline import one_malloc_arena
+
+        one_malloc_arena()  # each company's calls are analysed a few at a time in this process
     if args.engine != "auto" or args.model:
         _engine(args)  # a missing model is found here, not in every worker
     client = None
