@@ -72,7 +72,7 @@ def main() -> None:
     # every configuration's model kept loaded (the recognizer keeps 2): none reloaded mid-run
     asr._load_whisper_model = functools.lru_cache(maxsize=len(configs) + 1)(asr._load_whisper_model.__wrapped__)
     engines = {c: WhisperEngine(cpu_threads=c[1]) for c in configs}
-    warm = [str(ROOT / "tests" / "fixtures" / "calls" / "contoso" / "call02.wav")]
+    warm = [str(ROOT / "tests" / "fixtures" / "calls" / "contoso" / f"call0{i}.wav") for i in (1, 2)]
     for c, e in engines.items():
         _run(warm, e, c[0])  # model built, imports done: not counted
     comps = sorted(d for d in Path(a.corpus).iterdir() if d.is_dir() and list(d.glob("call*.wav")))

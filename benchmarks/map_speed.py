@@ -243,7 +243,8 @@ def side_by_side(a, comps) -> None:
     """--map-only: see the module doc."""
     old = _start(str(Path(a.baseline) / ".venv" / "bin" / "python"), "old", Path(a.baseline))
     new = _start(sys.executable, "new", ROOT)
-    warmup = [str(ROOT / "tests" / "fixtures" / "calls" / "contoso" / "call02.wav")]
+    # two calls: this tree's worker loads the model a company's map uses (two workers)
+    warmup = [str(ROOT / "tests" / "fixtures" / "calls" / "contoso" / f"call0{i}.wav") for i in (1, 2)]
     _ask(old, warmup, True), _ask(new, warmup, True)  # models loaded, imports done: not counted
     print(f"load average at start: {os.getloadavg()[0]:.1f}")
     print(f"{'company':22} {'calls':>5} {'audio s':>8} {'old s':>7} {'new s':>7} {'old RTF':>8} {'new RTF':>8} "

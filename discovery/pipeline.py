@@ -147,11 +147,10 @@ def _analyse_each(todo, eng, stage, jobs: int | None):
     (``with_workers``): one model in memory."""
     from concurrent.futures import ThreadPoolExecutor
 
-    want = max(1, default_jobs() if jobs is None else int(jobs))
-    if want > 1 and hasattr(eng, "with_workers"):
-        # not capped by the calls: one model per process whether it maps one call or many
-        eng = eng.with_workers(want)
-    n_jobs = min(want, len(todo))
+    n_jobs = min(max(1, default_jobs() if jobs is None else int(jobs)), len(todo))
+    if n_jobs > 1 and hasattr(eng, "with_workers"):
+        # one call alone keeps the one-worker model (all its threads on that call)
+        eng = eng.with_workers(n_jobs)
 
     def one(path, listed):
         prep = _prepare(path, lambda s: stage(str(path), s), listed)
