@@ -117,8 +117,8 @@ def one_malloc_arena() -> bool:
     thread otherwise gets an arena of its own that keeps the memory its windows freed.
     Measured (acme-bank, 4 calls, 2 threads): peak 523 -> 443 MB, the same CPU
     (docs/benchmarks-scale.md). A process-wide setting, so the command line calls it
-    at its start (before any thread); a library user may. Returns False where there is
-    no glibc (nothing changed)."""
+    (before the recognizer's threads start) and the library does not; a library user
+    may. Returns False where there is no glibc (nothing changed)."""
     import ctypes
 
     try:
