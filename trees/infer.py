@@ -73,9 +73,6 @@ MIN_DISTINCT_CHARS = 4
 #: and how much better the opening must match without them to move the boundary.
 GLUED_WORDS = 2
 GLUED_GAIN = 10.0
-#: Two openings starting with this many words in common (MIN_CHARS of them at least,
-#: and no stock phrase) are one prompt heard twice, for telling a new node.
-SAME_START_WORDS = 3
 #: Fewer different words than this (digits aside) name no node.
 MIN_OPENING_WORDS = 2
 #: Passes over a company's toneless calls, each learning from the others' presses
@@ -172,6 +169,17 @@ def _text(words, a: float, b: float) -> str:
     return textsim.normalize(" ".join(w for s, _, w in words if a <= s < b))
 
 
+def opening_text(words, a: float, b: float) -> str:
+    """How a prompt starting at ``a`` opens (its words up to ``b``), digits it opens
+    with left out: a prompt opens with words; a digit first is the key of the prompt
+    before ("press 3 | please hold") that the recognizer timed into the new speech
+    ("3 please vote": counted as a name, it matched "please go for a billing")."""
+    ws = _text(words, a, b).split()
+    while ws and ws[0].isdigit():
+        ws.pop(0)
+    return " ".join(ws)
+
+
 def toneless(tl: Timeline) -> bool:
     """A call with speech and not one key tone (nor a listed key) in it."""
     return not any(e.type == "dtmf" for e in tl.events) and any(e.type == "speech" for e in tl.events)
@@ -192,7 +200,7 @@ def add_call(cat: Catalog, tl: Timeline, steps) -> None:
         if s.first and last is not None and t1 - last >= DONE_GAP_S:
             cat.complete[tuple(s.path)] = True
         if s.mode == "enter" and s.path and v.via is not None and v.via.time is not None:
-            cat.add(Arrival(tuple(s.path), _text(words, t0, min(t1, t0 + COMPARE_S)), v.kind, v.entry,
+            cat.add(Arrival(tuple(s.path), opening_text(words, t0, min(t1, t0 + COMPARE_S)), v.kind, v.entry,
                             tl.file or "call"))
 
 
@@ -347,14 +355,14 @@ def novel(opening: str, cur: tuple, cat: Catalog) -> bool:
     """The opening is like none of the children of ``cur`` other calls entered, not
     even loosely in the words after a shared stock phrase ("please pull for a license
     agent" is not "please hold for broker services"), nor inside one ("hold for sale",
-    its first word lost, is "please hold for sale"), nor opening with the same
-    SAME_START_WORDS words or more, no stock phrase (``stock``), and loosely alike ("so
-    here we are balanced" and "so here we are battling press 1": one prompt the
-    recognizer heard differently): a node they did not reach."""
+    its first word lost, is "please hold for sale"), nor opening with the same words,
+    no stock phrase (``stock``), and loosely alike ("so here we are balanced" and "so
+    here we are battling press 1", "please keep in your eyes" and "please keep your
+    id": one prompt the recognizer heard differently; the words after a start that
+    is no stock phrase need not be alike): a node they did not reach."""
     def alike(a: Arrival) -> bool:
         start = shared_start(opening, a.opening)
-        same_start = len(start) >= SAME_START_WORDS and len(" ".join(start)) >= MIN_CHARS \
-            and not stock(start, a, cat)
+        same_start = bool(start) and not stock(start, a, cat)
         return opening_similarity(opening, a.opening) >= LOOSE_WORDS_RATIO and (
             same_start or distinct_similarity(opening, a.opening) >= LOOSE_WORDS_RATIO) \
             or fuzz.partial_ratio(opening, a.opening) >= textsim.SAME_PROMPT_RATIO  # "hold for sale"
@@ -374,7 +382,9 @@ def echo_score(label: str, head: str, menu_words: set | frozenset = frozenset())
     """How well ``head`` (the new prompt's first words) opens with ``label`` or with
     its last words ("report gas leaks" -> "gas leaks, leave the building"), 0-100,
     and the label's words it echoes: compared from a word's first character, over
-    the label part's length. The whole label may come after at most ECHO_SKIP_WORDS
+    the label part's length; the last words only from a word the new prompt opens
+    with (SAME_WORD_RATIO: the recognizer's "three members" is no echo of a label's
+    "... these members", alike in their letters, another word). The whole label may come after at most ECHO_SKIP_WORDS
     words when one of them is no word of the menu's prompt (``menu_words``): "please
     hold for | technical support" is a new sentence naming its destination; "press 9
     for | billing" the menu going on."""
@@ -387,6 +397,8 @@ def echo_score(label: str, head: str, menu_words: set | frozenset = frozenset())
             part = " ".join(words[i:])
             if len(part) < textsim.MIN_LABEL_CHARS:
                 break
+            if i and (not hw or fuzz.ratio(words[i], hw[j]) < SAME_WORD_RATIO):
+                continue  # a tail echoed starts at its own first word: "three members" is not "these members"
             best = max(best, (float(fuzz.ratio(part, at[:len(part)])), part))
     return best
 
@@ -618,9 +630,9 @@ def find_cuts(tl: Timeline, cat: Catalog, known, trace: list | None = None) -> l
     words, mentions = words_of(tl), option_mentions(v)
     cur, since, cuts, replayed, unexplained = tuple(v.path), float(v.start or 0.0), [], False, 0
     for b in boundaries(tl, since, float(v.end or tl.duration or 0.0)):
-        opening = _text(words, b.t, b.upto)
+        opening = opening_text(words, b.t, b.upto)
         if len(opening) < MIN_CHARS:  # a word, then a pause ("each ... path in your"): read on
-            opening = _text(words, b.t, b.t + COMPARE_S)
+            opening = opening_text(words, b.t, b.t + COMPARE_S)
         if len(opening) >= MIN_CHARS and heard_in(opening, [_text(words, since, b.t)]):
             replayed = True  # this call heard the node's prompt whole once already
         opts = _first_mentions([o for o in mentions if o.start is not None and float(o.start) >= since - 0.05])

@@ -1,0 +1,79 @@
+"""Presses inferred on timelines ivrkit made of phone-coded calls (trees/infer.py on
+records: no audio). ``tests/fixtures/infer/phone-<company>.json``: one company's eight
+calls of the benchmark's phone corpus, a third with their keys sent out of band (no
+tone, no sidecar), as discovery heard them through the codecs, with their truths."""
+import json
+from pathlib import Path
+
+import pytest
+
+from ivrkit.trees import infer
+from ivrkit.trees.build import merge_timelines
+
+FIX = Path(__file__).parent / "fixtures" / "infer"
+
+
+def _company(name):
+    return json.loads((FIX / f"phone-{name}.json").read_text())
+
+
+def _moves(truth):
+    """(key, time) of the true presses after which the caller was at another node."""
+    vs = truth["visits"]
+    return [(v["via"]["key"], v["via"]["time"]) for a, v in zip(vs, vs[1:])
+            if v.get("via") and v["path"] != a["path"]]
+
+
+def _inferred(name):
+    """Per toneless call: [(inferred press, is it a true move)] after merging the
+    company's calls (the benchmark's tolerance: the true press 1 s before the stop
+    at most, and before the window's end)."""
+    doc = _company(name)
+    merged = []
+    merge_timelines(doc["timelines"], calls_out=merged)
+    by_file = {t["file"]: t for t in merged}
+    out = {}
+    for i in doc["oob"]:
+        truth = doc["truths"][i]
+        got = [p for m in by_file[truth["file"]]["menus"] for p in m["presses"] if p.get("inferred")]
+        out[truth["file"]] = [(p, any(k == p["key"] and p["window"][0] - 1.0 <= t <= p["window"][1]
+                                      for k, t in _moves(truth))) for p in got]
+    return out
+
+
+def test_a_label_tail_is_echoed_from_its_own_first_word():
+    """bluebird call02 pressed 2; its new prompt was heard "three members of this series
+    ...", and key 3's label as "a little bit more than one of these members": the
+    label's last words "these members" and "three members" are alike letter by letter,
+    another word first. No echo of 3 (a tail is echoed from the word it starts with)."""
+    got = _inferred("bluebird-airlines")
+    assert all(ok for presses in got.values() for _, ok in presses), got
+    assert [ok for _, ok in got["call03.wav"]] == [True]  # the other toneless call's known press stays
+    assert infer.echo_score("a little bit more than one of these members", "three members of this series come")[0] \
+        < infer.ECHO_RATIO
+    assert infer.echo_score("report gas leaks", "gas leaks leave the building")[0] >= infer.ECHO_RATIO
+
+
+def test_a_key_digit_glued_to_a_new_prompt_names_nothing():
+    """dynamo: a call with tones heard key 3's hand-off as "3 please vote" ("press 3 |
+    please hold", the digit timed into the new speech); the toneless call03's "please
+    go for a billing specialist" matched it loosely by "please" and the digit's
+    letters counted in the opening's length. Openings leave the digits they open with
+    out: "please vote" is too short to name a node, and no 3 is inferred."""
+    got = _inferred("dynamo-power")
+    assert all(ok for presses in got.values() for _, ok in presses), got
+    assert [ok for _, ok in got["call01.awb"]] == [True]
+    assert [ok for _, ok in got["call08.wav"]] == [True, True]
+    assert infer.opening_text([(0.0, 0.3, "3"), (0.4, 0.8, "please"), (0.9, 1.2, "vote")], 0.0, 3.0) \
+        == "please vote"
+
+
+def test_an_opening_sharing_a_start_with_an_entered_child_is_no_new_node():
+    """evergreen call01, at the claims menu (keys 1, 2; a call with tones entered 1 and
+    heard "please keep your id in the policy"), heard "please keep in your eyes it s
+    probably ...": the same start (no stock phrase) and loosely alike, the rest
+    garbled. It is that child heard differently, not a new node, so 2 (the key left)
+    is not named by elimination; the call's two presses before stay."""
+    got = _inferred("evergreen-insurance")
+    assert all(ok for presses in got.values() for _, ok in presses), got
+    assert [ok for _, ok in got["call01.wav"]][:2] == [True, True]
