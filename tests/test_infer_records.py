@@ -1,7 +1,8 @@
-"""Presses inferred on timelines ivrkit made of phone-coded calls (trees/infer.py on
-records: no audio). ``tests/fixtures/infer/phone-<company>.json``: one company's eight
-calls of the benchmark's phone corpus, a third with their keys sent out of band (no
-tone, no sidecar), as discovery heard them through the codecs, with their truths."""
+"""Presses inferred on timelines ivrkit made of the benchmark's calls (trees/infer.py on
+records: no audio). ``tests/fixtures/infer/<corpus>-<company>.json``: one company's
+eight calls, a third with their keys sent out of band (no tone, no sidecar), as
+discovery heard them (``phone``: through the phone codecs; ``default``: the default
+corpus), with their truths."""
 import json
 from pathlib import Path
 
@@ -13,8 +14,8 @@ from ivrkit.trees.build import merge_timelines
 FIX = Path(__file__).parent / "fixtures" / "infer"
 
 
-def _company(name):
-    return json.loads((FIX / f"phone-{name}.json").read_text())
+def _company(name, corpus="phone"):
+    return json.loads((FIX / f"{corpus}-{name}.json").read_text())
 
 
 def _moves(truth):
@@ -24,11 +25,11 @@ def _moves(truth):
             if v.get("via") and v["path"] != a["path"]]
 
 
-def _inferred(name):
+def _inferred(name, corpus="phone"):
     """Per toneless call: [(inferred press, is it a true move)] after merging the
     company's calls (the benchmark's tolerance: the true press 1 s before the stop
     at most, and before the window's end)."""
-    doc = _company(name)
+    doc = _company(name, corpus)
     merged = []
     merge_timelines(doc["timelines"], calls_out=merged)
     by_file = {t["file"]: t for t in merged}
@@ -77,3 +78,17 @@ def test_an_opening_sharing_a_start_with_an_entered_child_is_no_new_node():
     got = _inferred("evergreen-insurance")
     assert all(ok for presses in got.values() for _, ok in presses), got
     assert [ok for _, ok in got["call01.wav"]][:2] == [True, True]
+
+
+def test_an_option_split_by_a_pause_before_its_key_is_no_new_node():
+    """dynamo call03 (default corpus) at the billing menu: "For payment or instrument,"
+    a pause, "press 2.", a pause, then the hand-off "Please go for a billing
+    specialist." The "press 2" after the pause ends the option's sentence (its label
+    before, nothing said after it), not a new node's opening; read on across the pause
+    it had made "press 2 please" a new prompt no key was left for (flagged, the call
+    placed no further). The hand-off after the second pause is the one unentered key's
+    child: 2."""
+    got = _inferred("dynamo-power", "default")
+    assert all(ok for presses in got.values() for _, ok in presses), got
+    assert [(p["key"], ok) for p, ok in got["call03.wav"]] == [("2", True), ("2", True)]
+    assert got["call03.wav"][1][0]["rule"] == "unknown-child"

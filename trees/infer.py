@@ -613,13 +613,32 @@ def heard_past_labels(text: str, prompts, labels) -> bool:
     return heard_in(rest, [_without(textsim.normalize(p), lw) for p in prompts if p])
 
 
-def _nothing_moved(words, b: Boundary, opening: str, since: float, own: list[str], labels=()) -> bool:
+def _nothing_moved(words, b: Boundary, opening: str, since: float, own: list[str], labels=(),
+                   mentions=()) -> bool:
     """The far end went on at the same node: hold music before it, too few words to
     tell, words heard already in this visit (a replay), the node's own prompt as other
-    calls heard it (``labels``' words aside: ``heard_past_labels``), or the platform
-    refusing a key (the menu then starts over)."""
+    calls heard it (``labels``' words aside: ``heard_past_labels``), the platform
+    refusing a key (the menu then starts over), or the key of an option of
+    ``mentions`` whose label came before the pause (``_key_after_pause``)."""
     return b.after_music or len(opening) < MIN_CHARS or b.refusal \
-        or heard_past_labels(opening, [_text(words, since, b.t)] + list(own), labels)
+        or heard_past_labels(opening, [_text(words, since, b.t)] + list(own), labels) \
+        or _key_after_pause(words, b, mentions)
+
+
+def _key_after_pause(words, b: Boundary, mentions) -> bool:
+    """An option's label was said before the pause at ``b`` and only its key after,
+    then a pause ("for payment arrangements, | press 2."): the sentence ends there.
+    (The other order, "press 3 | for your security", and a key said on without a
+    pause, "to establish a sales partner, | press 1. to record your ...", are no
+    such sign: the option's other half may be the new prompt's words.)"""
+    for o in mentions:
+        if o.start is None or o.end is None or not float(o.start) < b.stop < b.t < float(o.end):
+            continue
+        lab, end = textsim.normalize(o.label), float(o.end)
+        if lab and lab in _text(words, float(o.start) - 0.05, b.stop) \
+                and not any(end <= s < end + RESUME_GAP_S for s, _, _ in words):
+            return True
+    return False
 
 
 def find_cuts(tl: Timeline, cat: Catalog, known, trace: list | None = None) -> list[Cut]:
@@ -638,7 +657,7 @@ def find_cuts(tl: Timeline, cat: Catalog, known, trace: list | None = None) -> l
         opts = _first_mentions([o for o in mentions if o.start is not None and float(o.start) >= since - 0.05])
         offered = _offered(cur, opts, b.t, known)
         if _nothing_moved(words, b, opening, since, known.prompts.get(cur, []),
-                          [lab for labs in offered.values() for lab in labs]):
+                          [lab for labs in offered.values() for lab in labs], mentions):
             if trace is not None:
                 trace.append({"t": b.t, "cur": cur, "opening": opening, "decided": "nothing moved"})
             continue
