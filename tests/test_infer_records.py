@@ -92,3 +92,27 @@ def test_an_option_split_by_a_pause_before_its_key_is_no_new_node():
     assert all(ok for presses in got.values() for _, ok in presses), got
     assert [(p["key"], ok) for p, ok in got["call03.wav"]] == [("2", True), ("2", True)]
     assert got["call03.wav"][1][0]["rule"] == "unknown-child"
+
+
+def test_two_toneless_calls_eliminated_to_one_key_do_not_cancel_out():
+    """acme: call02 and call03 (both toneless) pressed 2, the one root key no call with
+    tones entered, and each heard the credit-card menu's opening garbled differently.
+    Each is named by elimination; one's inferred arrival is no evidence for the other's
+    elimination (the same reasoning on the same keys), so it no longer "enters" key 2
+    and leaves the other with no key at all (both were flagged with no candidate)."""
+    got = _inferred("acme-bank")
+    assert [(p["key"], p["rule"], ok) for p, ok in got["call02.wav"]] == [("2", "unknown-child", True)]
+    assert [(p["key"], p["rule"], ok) for p, ok in got["call03.amr"]] == [("2", "unknown-child", True)]
+    assert all(ok for presses in got.values() for _, ok in presses), got
+
+
+def test_a_way_back_heard_at_the_root_means_the_call_moved_unseen():
+    """evergreen (an earlier recognizer's timelines): call02 pressed 1 at the root and
+    heard nothing of the policy-holder menu but its "press star to return to the main
+    menu"; then it pressed on (1, 2) to a hand-off. The root has nowhere to go back
+    to: the call was elsewhere, so no root key is named by elimination for the
+    hand-off (2, the key nobody with tones entered, was invented). call04, which did
+    press 2, is named by elimination."""
+    got = _inferred("plain-evergreen-insurance")
+    assert all(ok for presses in got.values() for _, ok in presses), got
+    assert [(p["key"], ok) for p, ok in got["call04.wav"]] == [("2", True)]

@@ -124,6 +124,8 @@ class Arrival:
     file: str
     #: reached by a press inferred in another toneless call (not a heard key)
     inferred: bool = False
+    #: the rule that inferred it (``inferred`` arrivals only)
+    rule: str | None = None
 
 
 @dataclass
@@ -147,6 +149,14 @@ class Catalog:
         for a in extra:
             c.add(a)
         return c
+
+    def not_eliminated(self) -> "Catalog":
+        """A copy without the arrivals other toneless calls reached by elimination
+        (``unknown-child``): for another call's elimination they are no evidence of
+        their own (the same reasoning on the same heard keys), and a second toneless
+        call at that node, heard differently, would leave no key at all."""
+        return Catalog({k: [a for a in v if a.rule != "unknown-child"] for k, v in self.children.items()},
+                       dict(self.complete))
 
     def kind(self, path: tuple) -> tuple[str | None, str | None]:
         """(kind, entry) most arrivals at ``path`` heard."""
@@ -524,6 +534,7 @@ def by_elimination(words, b: Boundary, cur: tuple, offered: dict[str, set], h: H
     the node's prompt as this call or the others heard it (but for the words of the
     unentered keys' labels, which the prompt says and the new node may echo), nor
     like any child other calls entered."""
+    cat = cat.not_eliminated()
     if not _menu_done(h, offered, cur, cat, opening) or not novel(opening, cur, cat):
         return None
     entered = {a.path[-1] for a in cat.children.get(cur, [])}
@@ -583,7 +594,13 @@ def _strays(cur: tuple, opts: list[Option], before: float, known, whole: bool) -
     """This call heard an option here (before ``before``) at a key the node, as other
     calls heard it, does not offer ("press 5 for ..." where the menu has 1-3): it is
     elsewhere already (``whole``: some call heard the node's prompt to its end).
-    Labels are not compared: the recognizer garbles them."""
+    Labels are not compared: the recognizer garbles them. At the root, an option
+    leading back ("press star to return to the main menu") no call heard there says
+    so too, the prompt heard whole or not: the root has nowhere to go back to."""
+    root_nav = {k for (p, k) in known.nav_roles if p == cur}
+    if not cur and any(o.role == "back" and o.key not in root_nav and o.end is not None and float(o.end) <= before
+                       for o in opts):
+        return True
     mine = known.options.get(cur)
     if not mine or not whole:  # what other calls heard of a menu they cut short is not all it offers
         return False
@@ -733,7 +750,7 @@ def _glued_start(words, b: Boundary, ev: dict) -> Boundary:
 
 def arrivals(tl: Timeline, cuts: list[Cut]) -> list[Arrival]:
     """The nodes a toneless call's inferred presses led to, as other calls see them."""
-    return [Arrival(c.path, c.opening, None, None, tl.file or "call", inferred=True)
+    return [Arrival(c.path, c.opening, None, None, tl.file or "call", inferred=True, rule=c.evidence.get("rule"))
             for c in cuts if c.key is not None]
 
 
