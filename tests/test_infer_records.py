@@ -1,8 +1,9 @@
 """Presses inferred on timelines ivrkit made of the benchmark's calls (trees/infer.py on
 records: no audio). ``tests/fixtures/infer/<corpus>-<company>.json``: one company's
 eight calls, a third with their keys sent out of band (no tone, no sidecar), as
-discovery heard them (``phone``: through the phone codecs; ``default``: the default
-corpus), with their truths."""
+discovery heard them (``phone-*``: through the phone codecs, by three versions of the
+recognizer: ``plain``, ``unguarded`` and ``guarded`` denoised reading; ``default``: the
+default corpus), with their truths."""
 import json
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from ivrkit.trees.build import merge_timelines
 FIX = Path(__file__).parent / "fixtures" / "infer"
 
 
-def _company(name, corpus="phone"):
+def _company(name, corpus="phone-unguarded"):
     return json.loads((FIX / f"{corpus}-{name}.json").read_text())
 
 
@@ -25,7 +26,7 @@ def _moves(truth):
             if v.get("via") and v["path"] != a["path"]]
 
 
-def _inferred(name, corpus="phone"):
+def _inferred(name, corpus="phone-unguarded"):
     """Per toneless call: [(inferred press, is it a true move)] after merging the
     company's calls (the benchmark's tolerance: the true press 1 s before the stop
     at most, and before the window's end)."""
@@ -42,7 +43,7 @@ def _inferred(name, corpus="phone"):
     return out
 
 
-def test_a_label_tail_is_echoed_from_its_own_first_word():
+def test_a_label_tail_is_echoed_from_its_own_first_word_and_says_enough_of_it():
     """bluebird call02 pressed 2; its new prompt was heard "three members of this series
     ...", and key 3's label as "a little bit more than one of these members": the
     label's last words "these members" and "three members" are alike letter by letter,
@@ -50,6 +51,12 @@ def test_a_label_tail_is_echoed_from_its_own_first_word():
     got = _inferred("bluebird-airlines")
     assert all(ok for presses in got.values() for _, ok in presses), got
     assert [ok for _, ok in got["call03.wav"]] == [True]  # the other toneless call's known press stays
+    # the same call as another recognizer heard it: "remember notice this is
+    # confirmation code", key 3's label "among the users we want to remember": its last
+    # word says too little of it to be echoed
+    got = _inferred("bluebird-airlines", "phone-guarded")
+    assert all(ok for presses in got.values() for _, ok in presses), got
+    assert [ok for _, ok in got["call03.wav"]] == [True]
     assert infer.echo_score("a little bit more than one of these members", "three members of this series come")[0] \
         < infer.ECHO_RATIO
     assert infer.echo_score("report gas leaks", "gas leaks leave the building")[0] >= infer.ECHO_RATIO
@@ -113,6 +120,6 @@ def test_a_way_back_heard_at_the_root_means_the_call_moved_unseen():
     to: the call was elsewhere, so no root key is named by elimination for the
     hand-off (2, the key nobody with tones entered, was invented). call04, which did
     press 2, is named by elimination."""
-    got = _inferred("plain-evergreen-insurance")
+    got = _inferred("evergreen-insurance", "phone-plain")
     assert all(ok for presses in got.values() for _, ok in presses), got
     assert [(p["key"], ok) for p, ok in got["call04.wav"]] == [("2", True)]

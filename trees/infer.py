@@ -394,10 +394,12 @@ def echo_score(label: str, head: str, menu_words: set | frozenset = frozenset())
     and the label's words it echoes: compared from a word's first character, over
     the label part's length; the last words only from a word the new prompt opens
     with (SAME_WORD_RATIO: the recognizer's "three members" is no echo of a label's
-    "... these members", alike in their letters, another word). The whole label may come after at most ECHO_SKIP_WORDS
-    words when one of them is no word of the menu's prompt (``menu_words``): "please
-    hold for | technical support" is a new sentence naming its destination; "press 9
-    for | billing" the menu going on."""
+    "... these members", alike in their letters, another word), and holding half the
+    label's content words at least ("balance" names "your balance"; "remember" does
+    not name "among the users we want to remember"). The whole label may come after
+    at most ECHO_SKIP_WORDS words when one of them is no word of the menu's prompt
+    (``menu_words``): "please hold for | technical support" is a new sentence naming
+    its destination; "press 9 for | billing" the menu going on."""
     words, hw, best = label.split(), head.split(), (0.0, "")
     for j in range(min(ECHO_SKIP_WORDS, max(len(hw) - 1, 0)) + 1):
         if j and set(hw[:j]) <= menu_words:
@@ -409,6 +411,8 @@ def echo_score(label: str, head: str, menu_words: set | frozenset = frozenset())
                 break
             if i and (not hw or fuzz.ratio(words[i], hw[j]) < SAME_WORD_RATIO):
                 continue  # a tail echoed starts at its own first word: "three members" is not "these members"
+            if i and 2 * len(_label_words(part)) < len(_label_words(label)):
+                continue  # "remember" says too little of "among the users we want to remember"
             best = max(best, (float(fuzz.ratio(part, at[:len(part)])), part))
     return best
 
