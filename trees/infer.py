@@ -26,7 +26,8 @@ and two of them at one new node agree, until nothing changes.
 
 It never invents a press where nothing moved: a prompt heard already in this visit
 (a timeout replay, "to hear these options again"), the current node's own prompt
-going on (as other calls heard it), or speech after hold music is not a new node.
+going on (as other calls heard it), an option's key said after a pause that
+followed its label, or speech after hold music is not a new node.
 An inferred press is accepted, carries ``inferred: true``, its rule, score, the
 matched text or call and a ``confidence`` below a heard press's; its time is a guess
 (the end of the prompt it stopped), so it is not listen-timing evidence.
