@@ -3,7 +3,7 @@ records: no audio). ``tests/fixtures/infer/<corpus>-<company>.json``: one compan
 eight calls, a third with their keys sent out of band (no tone, no sidecar), as
 discovery heard them (``phone-*``: through the phone codecs, by three versions of the
 recognizer: ``plain``, ``unguarded`` and ``guarded`` denoised reading; ``default``: the
-default corpus), with their truths."""
+default corpus, ``unguarded`` and ``guarded``), with their truths."""
 import json
 from pathlib import Path
 
@@ -95,7 +95,7 @@ def test_an_option_split_by_a_pause_before_its_key_is_no_new_node():
     it had made "press 2 please" a new prompt no key was left for (flagged, the call
     placed no further). The hand-off after the second pause is the one unentered key's
     child: 2."""
-    got = _inferred("dynamo-power", "default")
+    got = _inferred("dynamo-power", "default-unguarded")
     assert all(ok for presses in got.values() for _, ok in presses), got
     assert [(p["key"], ok) for p, ok in got["call03.wav"]] == [("2", True), ("2", True)]
     assert got["call03.wav"][1][0]["rule"] == "unknown-child"
@@ -123,3 +123,15 @@ def test_a_way_back_heard_at_the_root_means_the_call_moved_unseen():
     got = _inferred("evergreen-insurance", "phone-plain")
     assert all(ok for presses in got.values() for _, ok in presses), got
     assert [(p["key"], ok) for p, ok in got["call04.wav"]] == [("2", True)]
+
+
+def test_a_new_node_with_no_key_left_waits_for_the_next_words():
+    """dynamo call03 (default corpus, the current recognizer): the root cut during "For
+    an operator" ("For enough."), a pause, then "To pay my card, press 1". Read on
+    across the pause, "for enough to pay my card" matched no child, and every root key
+    had one: no key left, and the call was flagged there and placed no further. Such
+    a result now waits for the next words the rules read: "to pay my card ..." is the
+    billing menu (known), and the hand-off after it the billing menu's one key left."""
+    got = _inferred("dynamo-power", "default-guarded")
+    assert all(ok for presses in got.values() for _, ok in presses), got
+    assert [(p["key"], ok) for p, ok in got["call03.wav"]] == [("2", True), ("2", True)]

@@ -670,6 +670,7 @@ def find_cuts(tl: Timeline, cat: Catalog, known, trace: list | None = None) -> l
     v = tl.menus[0]
     words, mentions = words_of(tl), option_mentions(v)
     cur, since, cuts, replayed, unexplained = tuple(v.path), float(v.start or 0.0), [], False, 0
+    pending = None  # a new node with no key left: the next words the rules read may name one
     for b in boundaries(tl, since, float(v.end or tl.duration or 0.0)):
         opening = opening_text(words, b.t, b.upto)
         if len(opening) < MIN_CHARS:  # a word, then a pause ("each ... path in your"): read on
@@ -695,6 +696,8 @@ def find_cuts(tl: Timeline, cat: Catalog, known, trace: list | None = None) -> l
         if trace is not None:
             trace.append({"t": b.t, "cur": cur, "opening": opening, "decided": ev,
                           "offered": sorted(offered), "said": sorted(_said(opts, b.t))})
+        if pending is not None and (ev is None or ev["rule"] == "ambiguous"):
+            break
         if ev is None:
             # new words after a transition's pause that no rule placed: the call may have
             # moved unseen (a shorter pause is the prompt's own sentences going on)
@@ -705,13 +708,15 @@ def find_cuts(tl: Timeline, cat: Catalog, known, trace: list | None = None) -> l
             ev = _stock_hand_off(ev, cur, offered, cat)
         ev["window"] = [round(b.stop, 3), round(b.t + ONSET_SLACK_S, 3)]
         if ev["rule"] == "ambiguous":  # something moved; where to is not known
-            cuts.append(Cut(None, b.stop, b.t, ev, cur, opening))
-            break
+            pending = Cut(None, b.stop, b.t, ev, cur, opening)
+            if ev["candidates"]:
+                break
+            continue  # no key left at all: a fragment of the old prompt, may be ("for an ...")
         ev["confidence"] = round(CONFIDENCE[ev["rule"]] * ev["score"] / 100.0, 2)
         key = ev.pop("key")
         cuts.append(Cut(key, b.stop, b.t, ev, cur + (key,), opening))
-        cur, since, replayed, unexplained = cur + (key,), b.t, False, 0
-    return cuts
+        cur, since, replayed, unexplained, pending = cur + (key,), b.t, False, 0, None
+    return cuts + ([pending] if pending is not None else [])
 
 
 def _stock_hand_off(ev: dict, cur: tuple, offered: dict[str, set], cat: Catalog) -> dict:
