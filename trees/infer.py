@@ -663,6 +663,14 @@ def _key_after_pause(words, b: Boundary, mentions) -> bool:
     return False
 
 
+def _opening_at(words, b: Boundary) -> str:
+    """The new prompt's opening at ``b``: up to the next pause as long, or on for
+    COMPARE_S when that is too short to tell (a word, then a pause: "each ... path in
+    your")."""
+    opening = opening_text(words, b.t, b.upto)
+    return opening if len(opening) >= MIN_CHARS else opening_text(words, b.t, b.t + COMPARE_S)
+
+
 def find_cuts(tl: Timeline, cat: Catalog, known, trace: list | None = None) -> list[Cut]:
     """Where the one visit of a toneless call changed node, walking down from its
     path; ``known``: what the calls merged before heard (``navigate.Known``);
@@ -672,9 +680,7 @@ def find_cuts(tl: Timeline, cat: Catalog, known, trace: list | None = None) -> l
     cur, since, cuts, replayed, unexplained = tuple(v.path), float(v.start or 0.0), [], False, 0
     pending = None  # a new node with no key left: the next words the rules read may name one
     for b in boundaries(tl, since, float(v.end or tl.duration or 0.0)):
-        opening = opening_text(words, b.t, b.upto)
-        if len(opening) < MIN_CHARS:  # a word, then a pause ("each ... path in your"): read on
-            opening = opening_text(words, b.t, b.t + COMPARE_S)
+        opening = _opening_at(words, b)
         if len(opening) >= MIN_CHARS and heard_in(opening, [_text(words, since, b.t)]):
             replayed = True  # this call heard the node's prompt whole once already
         opts = _first_mentions([o for o in mentions if o.start is not None and float(o.start) >= since - 0.05])
