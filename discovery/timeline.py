@@ -27,6 +27,7 @@ from ivrkit.trees.model import round_s as _r
 
 from . import keys as keys_mod
 from . import prompts, service
+from .holds import HOLD_MUSIC_MIN_S, is_hold_announcement
 from .asr import Engine, Utterance, Word
 
 SCHEMA = TIMELINE_SCHEMA
@@ -246,9 +247,42 @@ def _path_after(cur: _Visit, key: str, cur_words) -> list[str]:
     return cur.path + [key]
 
 
-def _walk_call(presses, classified, words, spans, root_start: float, duration_s: float):
+#: Music this long inside a visit is a hold's (a jingle is shorter); the same length
+#: of music after a key pressed in it is that hold playing on.
+HOLD_MUSIC_S = 2.0
+
+
+def _hold_plays_on(p, regions, visit_start: float) -> bool:
+    """Whether press ``p`` was made in a hold whose music played on after it: the far
+    end's last audio before the key and its first audio after it are music, HOLD_MUSIC_S
+    of music came between the visit's last speech and the key, and hold music (``holds.HOLD_MUSIC_MIN_S``)
+    after it. A platform that takes a key stops the music for the next node's prompt;
+    the segmenter reads a quiet passage of the music as silence, so the key seems to
+    fall in a pause (seed 17 Northstar call05 of benchmarks/hours.py: "0" pressed 2.6 s
+    into the hold music, at -50..-57 dBFS around it, the music loud again 1.2 s after
+    the key). Shorter music after the key can be a prompt in a voice the segmenter
+    takes for music (flite slt: seed 13 Lakeside call06's menu and the transfer prompt
+    after its accepted key, 0.7-3.4 s stretches of "music")."""
+    far = sorted((r for r in regions if r.kind in ("speech", "music") and r.end_s - r.start_s >= NEXT_AUDIO_MIN_S),
+                 key=lambda r: r.start_s)
+    prev = [r for r in far if r.start_s < p.start_s]
+    nxt = [r for r in far if r.start_s >= p.start_s]
+    if not prev or prev[-1].kind != "music":
+        return False
+    said = max((r.end_s for r in prev if r.kind == "speech"), default=visit_start)
+    music_before = sum(max(0.0, min(r.end_s, p.start_s) - max(r.start_s, said, visit_start))
+                       for r in prev if r.kind == "music")
+    if music_before < HOLD_MUSIC_S:
+        return False
+    if prev[-1].end_s >= p.end_s + HOLD_MUSIC_MIN_S:
+        return True  # the music went on under the key
+    return bool(nxt) and nxt[0].kind == "music" and nxt[0].end_s - nxt[0].start_s >= HOLD_MUSIC_MIN_S
+
+
+def _walk_call(presses, classified, words, spans, root_start: float, duration_s: float, regions=()):
     """The call as a walk: the visits (with their presses and keyed data) and each
-    press's verdict, in press order."""
+    press's verdict, in press order. ``regions``: the segmenter's, for a key pressed in
+    a hold that played on (``_hold_plays_on``)."""
     visits: list[_Visit] = [_Visit(path=[], start=root_start, via=None)]
     accepted_flags: list[bool] = []
     burst = entry_bursts(presses)
@@ -257,6 +291,8 @@ def _walk_call(presses, classified, words, spans, root_start: float, duration_s:
         cur_words = _words_in(words, cur.start, p.start_s)
         accepted, collecting = _press_accepted(i, p, accepted, cur, " ".join(w.word for w in cur_words), burst,
                                                prompt_lang(cur_words))
+        if accepted and not collecting and _hold_plays_on(p, regions, cur.start):
+            accepted = False
         cur.presses.append(Press(p.key, _r(p.start_s), _r(p.end_s), accepted))
         accepted_flags.append(accepted)
         if not accepted:
@@ -310,8 +346,10 @@ def _visit_listen(v: _Visit, vw, kind: str, lang: str | None = None) -> tuple[fl
     return (max(0.0, est) if est is not None else None), lower, upper
 
 
-#: Music this long inside an agent visit is its hold (a jingle is shorter).
-HOLD_MUSIC_S = 2.0
+def _hold_start(v: _Visit, music_regions) -> float | None:
+    """Where a visit's hold music (HOLD_MUSIC_S and more of music inside it) begins."""
+    return min((r.start_s for r in music_regions
+                if v.start <= r.start_s < v.end and min(r.end_s, v.end) - r.start_s >= HOLD_MUSIC_S), default=None)
 
 
 def _before_hold(opts, v: _Visit, music_regions):
@@ -319,9 +357,24 @@ def _before_hold(opts, v: _Visit, music_regions):
     recognizer makes of the music and the person) once the hold has begun is hold
     announcement or the person, not the node's menu ("Press star to" | "... to the
     main menu" read into a person's "what can I do for you today")."""
-    hold = [r.start_s for r in music_regions
-            if v.start <= r.start_s < v.end and min(r.end_s, v.end) - r.start_s >= HOLD_MUSIC_S]
-    return [o for o in opts if not hold or o.start_s < min(hold)]
+    hold = _hold_start(v, music_regions)
+    return [o for o in opts if hold is None or o.start_s < hold]
+
+
+def _held_kind_entry(v: _Visit, vw, music_regions, lang: str | None) -> tuple[str, str | None] | None:
+    """(kind, entry) of a visit read from its words before its hold music when those
+    asked the caller to hold (``holds.is_hold_announcement``: "please hold while we
+    connect you") and name an agent node; None otherwise. The words heard in the hold
+    are its announcements, misheard ones too ("... the next available reference. Enter
+    this will be with you shortly": an ``input`` node, seed 11 Northstar call09 of
+    benchmarks/hours.py), not the node's request."""
+    hold = _hold_start(v, music_regions)
+    pre = [w for w in vw if hold is not None and w.start_s < hold]
+    text = " ".join(w.word for w in pre).strip()
+    if not pre or not is_hold_announcement(text, lang):
+        return None
+    kind, entry = _visit_kind_entry(v, text, parse_options(pre), music_regions, lang)
+    return (kind, entry) if kind == "agent" else None
 
 
 def _describe(v: _Visit, words, music_regions) -> Visit:
@@ -331,6 +384,8 @@ def _describe(v: _Visit, words, music_regions) -> Visit:
     lang = prompt_lang(vw)
     opts = parse_options(vw)
     kind, entry = _visit_kind_entry(v, text, opts, music_regions, lang)
+    if kind != "agent":
+        kind, entry = _held_kind_entry(v, vw, music_regions, lang) or (kind, entry)
     if kind == "agent":
         opts = _before_hold(opts, v, music_regions)
     listen_after, lower, upper = _visit_listen(v, vw, kind, lang)
@@ -406,7 +461,7 @@ def build_timeline(
     onset = sig.greeting_onset_s
     root_start = onset if onset is not None else (spans[0][0] if spans else 0.0)
     classified = classify_presses(presses, spans)
-    visits, accepted_flags = _walk_call(presses, classified, words, spans, root_start, duration_s)
+    visits, accepted_flags = _walk_call(presses, classified, words, spans, root_start, duration_s, sig.regions)
     music_regions = [r for r in sig.regions if r.kind == "music"]
     tl = Timeline(file=file, sha256=sha256, duration=_r(duration_s), answer=_r(sig.answer_s),
                   greeting_onset=_r(onset), stop_latency=_r(measured_stop_latency(classified)),

@@ -501,3 +501,61 @@ def test_an_agent_nodes_options_are_those_said_before_its_hold():
     assert d.kind == "agent" and d.options == ()
     # the same words without the hold music: the option is the node's
     assert [o.key for o in timeline._describe(v, words, []).options] == ["*"]
+
+
+def test_a_hold_announcement_misheard_as_a_request_leaves_the_agent_node_an_agent():
+    # benchmarks/hours.py seed 11, Northstar call09 (the recognizer's words as kept): the
+    # hold announcement "... the next available representative will be with you shortly"
+    # heard as "... reference. Enter this will be with you shortly" made the agent visit
+    # an input node, so it had no hold
+    from ivrkit.audio.events import Region
+    from ivrkit.discovery import timeline
+    from ivrkit.discovery.asr import Word
+
+    said = [("Please", 16.097, 16.337), ("hold", 16.337, 16.717), ("it", 16.717, 16.857),
+            ("while", 16.857, 17.037), ("we", 17.037, 17.217), ("connect", 17.217, 17.517), ("you", 17.517, 18.057),
+            ("to", 18.057, 18.317), ("the", 18.317, 18.397), ("next", 18.397, 18.697), ("available", 18.697, 19.197),
+            ("app", 19.197, 19.517), ("presented", 19.517, 19.897), ("to", 19.897, 20.177), ("call.", 46.962, 48.482),
+            ("Your", 48.662, 48.662), ("call", 48.662, 48.662), ("is", 48.662, 48.762),
+            ("important", 48.762, 49.142), ("to", 49.142, 49.422), ("stop.", 49.422, 49.582),
+            ("Please,", 50.317, 50.957), ("stay", 51.017, 51.237), ("on", 51.237, 51.377), ("the", 51.377, 51.577),
+            ("line", 51.577, 51.997), ("and", 51.997, 52.297), ("the", 52.297, 52.377), ("next", 52.377, 52.677),
+            ("available", 52.677, 53.177), ("reference.", 53.177, 53.597), ("Enter", 53.617, 53.917),
+            ("this", 53.917, 54.397), ("will", 54.397, 54.637), ("be", 54.637, 54.857), ("with", 54.857, 54.957),
+            ("you", 54.957, 55.237), ("shortly.", 55.237, 55.497)]
+    words = [Word(w, a, b, 0.9) for w, a, b in said]
+    v = timeline._Visit(path=["1"], start=16.167, via=None, end=74.48)
+    music = [Region("music", a, b) for a, b in [(21.217, 22.317), (23.897, 24.137), (26.037, 47.162),
+                                                (56.147, 57.522), (59.022, 73.637)]]
+    d = timeline._describe(v, words, music)
+    assert d.kind == "agent" and d.entry is None and d.options == ()
+    # the same words with no hold music: read whole, they are a request for data
+    assert timeline._describe(v, words, []).kind == "input"
+    # a menu's words before the music are no hold: its kind stays the words' own
+    menu = [Word(w, 16.0 + k * 0.4, 16.3 + k * 0.4, 0.9)
+            for k, w in enumerate("For claims, press 1. Enter your ID followed by pound.".split())]
+    assert timeline._describe(v, menu, music).kind != "agent"
+
+
+@pytest.mark.slow
+@needs_tts
+def test_a_key_pressed_in_hold_music_that_plays_on_is_ignored(tmp_path):
+    # benchmarks/hours.py seed 17, Northstar call05: "0" pressed 2.6 s into the hold
+    # music, in a quiet passage the segmenter reads as silence, so the key seemed to
+    # fall in a pause and was taken as accepted: the agent visit split in two (a "1 0"
+    # node under the agent) and the hold was measured from the second one
+    sys.path.insert(0, str(ROOT / "recordings"))
+    import simulate as sim
+    from ivrkit.audio import io as audio_io
+    from ivrkit.audio.analysis import analyse
+    from ivrkit.discovery.timeline import build_timeline
+
+    spec = sim.load_spec(ROOT / "recordings" / "specs" / "hours" / "northstar-roadside.json")
+    leaves = sim.leaves(spec)
+    plan = sim.random_plan(spec, leaves[4 % len(leaves)], "call05", 1701004)
+    truth = sim.render_call(spec, plan, sim.Renderer(sim.default_cache()), tmp_path)
+    y, sr = audio_io.load(tmp_path / truth["file"], sr=8000)
+    tl = build_timeline(truth["file"], len(y) / sr, analyse(y, sr), [])  # the walk needs no words
+    got = [(e["key"], e["accepted"]) for e in tl["events"] if e["type"] == "dtmf"]
+    assert got == [(p["key"], p["accepted"]) for p in truth["presses"]] == [("1", True), ("0", False)]
+    assert [m["path"] for m in tl["menus"]] == [[], ["1"]]
