@@ -559,3 +559,43 @@ def test_a_key_pressed_in_hold_music_that_plays_on_is_ignored(tmp_path):
     got = [(e["key"], e["accepted"]) for e in tl["events"] if e["type"] == "dtmf"]
     assert got == [(p["key"], p["accepted"]) for p in truth["presses"]] == [("1", True), ("0", False)]
     assert [m["path"] for m in tl["menus"]] == [[], ["1"]]
+
+
+@pytest.mark.slow
+@needs_tts
+def test_one_key_a_menu_offered_answers_it_where_the_prompt_seemed_to_ask_for_data(tmp_path):
+    # benchmarks/hours.py seed 17, Orchard call05, with the recognizer's words as kept:
+    # the menu misheard as "... Enter your ID from 9. To mute. For claims, press 1 ..."
+    # made the "1" the caller pressed (one key, at a menu's pace) data keyed at an input
+    # node, so the call never left the root and its hold was not read
+    sys.path.insert(0, str(ROOT / "recordings"))
+    import simulate as sim
+    from ivrkit.audio import io as audio_io
+    from ivrkit.audio.analysis import analyse
+    from ivrkit.discovery.asr import Utterance, Word
+    from ivrkit.discovery.timeline import build_timeline
+
+    spec = sim.load_spec(ROOT / "recordings" / "specs" / "hours" / "orchard-health.json")
+    leaves = sim.leaves(spec)
+    plan = sim.random_plan(spec, leaves[4 % len(leaves)], "call05", 1702004)
+    truth = sim.render_call(spec, plan, sim.Renderer(sim.default_cache()), tmp_path)
+    said = [("And", 2.537, 3.077), ("do", 3.077, 3.257), ("for", 3.257, 3.477), ("calling", 3.477, 3.757),
+            ("works", 3.757, 3.997), ("your", 3.997, 4.197), ("health", 4.197, 4.557), ("insurance.", 4.557, 4.877),
+            ("And", 9.447, 10.167), ("then,", 10.167, 10.527), ("press", 10.527, 10.527), ("2.", 10.527, 10.527),
+            ("Enter", 10.527, 10.527), ("your", 10.527, 10.847), ("ID", 10.847, 10.847), ("from", 10.847, 11.047),
+            ("9.", 11.047, 11.407), ("To", 11.607, 12.027), ("mute.", 12.027, 12.407), ("For", 12.817, 13.257),
+            ("claims,", 13.257, 13.677), ("press", 13.957, 14.217), ("1.", 14.217, 14.777), ("For", 15.337, 15.337),
+            ("pharmacy", 15.337, 15.717), ("benefits,", 15.717, 16.337), ("press", 16.677, 16.977),
+            ("For", 17.777, 17.837), ("billing,", 17.837, 18.137), ("press", 18.697, 18.697), ("3.", 18.697, 18.937),
+            ("Please", 21.577, 22.097), ("hold", 22.097, 22.417), ("well.", 22.417, 22.677), ("We", 22.837, 22.837),
+            ("connect", 22.837, 23.097), ("you", 23.097, 23.337), ("to", 23.337, 23.477), ("the", 23.477, 23.517),
+            ("next", 23.517, 23.777), ("available", 23.777, 24.257), ("representative.", 24.257, 24.977)]
+    heard = [Utterance(said[0][1], said[-1][2], " ".join(w for w, _, _ in said),
+                       tuple(Word(w, a, b, 0.9, "en") for w, a, b in said), "en")]
+    y, sr = audio_io.load(tmp_path / truth["file"], sr=8000)
+    tl = build_timeline(truth["file"], len(y) / sr, analyse(y, sr), heard)
+    got = [(e["key"], e["accepted"]) for e in tl["events"] if e["type"] == "dtmf"]
+    assert got == [(p["key"], p["accepted"]) for p in truth["presses"]] == [("3", False), ("1", True), ("0", False)]
+    assert [m["path"] for m in tl["menus"]] == [[], ["1"]] and tl["menus"][0].get("keyed") is None
+    # the agent visit's hold, from the transfer prompt's end (no words in the hold given)
+    assert tl["menus"][1]["kind"] == "agent" and tl["menus"][1]["hold"]["start"] == pytest.approx(25.18, abs=0.3)
