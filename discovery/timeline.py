@@ -255,35 +255,45 @@ def _path_after(cur: _Visit, key: str, cur_words) -> list[str]:
 
 
 #: Music this long inside a visit is a hold's (a jingle is shorter); the same length
-#: of music after a key pressed in it is that hold playing on.
+#: of music before a key pressed in it puts the key in the hold.
 HOLD_MUSIC_S = 2.0
+#: Speech this long in which the recognizer heard no word is music or noise (Whisper
+#: gives words for a second of speech; ``holds`` judges a hold's speech the same way).
+WORDLESS_MUSIC_S = 1.0
 
 
-def _hold_plays_on(p, regions, visit_start: float) -> bool:
-    """Whether press ``p`` was made in a hold whose music played on after it: the far
-    end's last audio before the key and its first audio after it are music, HOLD_MUSIC_S
-    of music came between the visit's last speech and the key, and hold music (``holds.HOLD_MUSIC_MIN_S``)
-    after it. A platform that takes a key stops the music for the next node's prompt;
-    the segmenter reads a quiet passage of the music as silence, so the key seems to
-    fall in a pause (seed 17 Northstar call05 of benchmarks/hours.py: "0" pressed 2.6 s
-    into the hold music, at -50..-57 dBFS around it, the music loud again 1.2 s after
-    the key). Shorter music after the key can be a prompt in a voice the segmenter
-    takes for music (flite slt: seed 13 Lakeside call06's menu and the transfer prompt
-    after its accepted key, 0.7-3.4 s stretches of "music")."""
+def _hold_plays_on(p, regions, visit_start: float, words) -> bool:
+    """Whether press ``p`` was made in a hold whose music played on after it: after the
+    visit's last worded speech came HOLD_MUSIC_S of music up to the key (the far end's
+    last audio before it), and the first audio of a second or more after the key is
+    hold music (``holds.HOLD_MUSIC_MIN_S``), nothing said between. A platform that takes
+    a key stops the music for the next node's prompt. The segmenter reads a quiet
+    passage of the music as silence, so the key seems to fall in a pause (seed 17
+    Northstar call05 of benchmarks/hours.py: "0" 2.6 s into the music, at -50..-57 dBFS
+    around it, the music loud again 1.2 s after the key), and the music's start as
+    speech without words (WORDLESS_MUSIC_S; seed 23 Northstar call10, GSM: 3.7 s).
+    Shorter music after the key can be a prompt in a voice the segmenter takes for
+    music (flite slt: seed 13 Lakeside call06's menu and the transfer prompt after its
+    accepted key, 0.7-3.4 s stretches of "music"). A visit with no worded speech
+    before the key (no recognizer, nothing heard) is never judged so."""
     far = sorted((r for r in regions if r.kind in ("speech", "music") and r.end_s - r.start_s >= NEXT_AUDIO_MIN_S),
                  key=lambda r: r.start_s)
-    prev = [r for r in far if r.start_s < p.start_s]
-    nxt = [r for r in far if r.start_s >= p.start_s]
-    if not prev or prev[-1].kind != "music":
+    worded = {id(r) for r in far if r.kind == "speech" and _words_in(words, r.start_s, r.end_s)}
+    said = max((r.end_s for r in far if id(r) in worded and visit_start - 0.05 <= r.start_s < p.start_s), default=None)
+    if said is None:
         return False
-    said = max((r.end_s for r in prev if r.kind == "speech"), default=visit_start)
-    music_before = sum(max(0.0, min(r.end_s, p.start_s) - max(r.start_s, said, visit_start))
-                       for r in prev if r.kind == "music")
-    if music_before < HOLD_MUSIC_S:
+
+    def musical(r) -> bool:
+        return r.kind == "music" or (id(r) not in worded and r.end_s - r.start_s >= WORDLESS_MUSIC_S)
+
+    before = [r for r in far if said <= r.start_s < p.start_s]
+    if not before or not musical(before[-1]) or \
+            sum(min(r.end_s, p.start_s) - r.start_s for r in before if musical(r)) < HOLD_MUSIC_S:
         return False
-    if prev[-1].end_s >= p.end_s + HOLD_MUSIC_MIN_S:
+    if before[-1].kind == "music" and before[-1].end_s >= p.end_s + HOLD_MUSIC_MIN_S:
         return True  # the music went on under the key
-    return bool(nxt) and nxt[0].kind == "music" and nxt[0].end_s - nxt[0].start_s >= HOLD_MUSIC_MIN_S
+    after = [r for r in far if r.start_s >= p.start_s and (id(r) in worded or r.end_s - r.start_s >= WORDLESS_MUSIC_S)]
+    return bool(after) and after[0].kind == "music" and after[0].end_s - after[0].start_s >= HOLD_MUSIC_MIN_S
 
 
 def _walk_call(presses, classified, words, spans, root_start: float, duration_s: float, regions=()):
@@ -298,7 +308,7 @@ def _walk_call(presses, classified, words, spans, root_start: float, duration_s:
         cur_words = _words_in(words, cur.start, p.start_s)
         accepted, collecting = _press_accepted(i, p, accepted, cur, " ".join(w.word for w in cur_words), burst,
                                                prompt_lang(cur_words), frozenset(o.key for o in parse_options(cur_words)))
-        if accepted and not collecting and _hold_plays_on(p, regions, cur.start):
+        if accepted and not collecting and _hold_plays_on(p, regions, cur.start, words):
             accepted = False
         cur.presses.append(Press(p.key, _r(p.start_s), _r(p.end_s), accepted))
         accepted_flags.append(accepted)

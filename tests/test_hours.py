@@ -537,28 +537,52 @@ def test_a_hold_announcement_misheard_as_a_request_leaves_the_agent_node_an_agen
     assert timeline._describe(v, menu, music).kind != "agent"
 
 
+# The transfer prompts of two calls of benchmarks/hours.py as the recognizer heard them
+# (the node's words before the key; the hold itself had none)
+NORTHSTAR_17_05 = "Please hold while we connect you to the next available representative."
+NORTHSTAR_23_10 = "We've hold while we've been at you to the next available at the center."
+
+
 @pytest.mark.slow
 @needs_tts
-def test_a_key_pressed_in_hold_music_that_plays_on_is_ignored(tmp_path):
-    # benchmarks/hours.py seed 17, Northstar call05: "0" pressed 2.6 s into the hold
-    # music, in a quiet passage the segmenter reads as silence, so the key seemed to
-    # fall in a pause and was taken as accepted: the agent visit split in two (a "1 0"
-    # node under the agent) and the hold was measured from the second one
+@pytest.mark.parametrize("seed,index,name,prompt,t0,t1", [
+    # "0" 2.6 s into the music, in a quiet passage the segmenter reads as silence: the
+    # key seemed to fall in a pause
+    (1701004, 4, "call05", NORTHSTAR_17_05, 27.537, 31.497),
+    # "0" 4 s into the music, whose start (GSM) the segmenter read as speech the
+    # recognizer heard no word in, the music's next 4 s as silence
+    (2301009, 9, "call10", NORTHSTAR_23_10, 32.887, 36.607),
+])
+def test_a_key_pressed_in_hold_music_that_plays_on_is_ignored(tmp_path, seed, index, name, prompt, t0, t1):
+    # taken as accepted, the key split the agent visit in two (a "1 0" node under the
+    # agent, a hold announcement "mapped as a menu") and the hold was timed from the
+    # second visit
     sys.path.insert(0, str(ROOT / "recordings"))
     import simulate as sim
     from ivrkit.audio import io as audio_io
     from ivrkit.audio.analysis import analyse
+    from ivrkit.discovery.asr import Utterance, Word
     from ivrkit.discovery.timeline import build_timeline
 
     spec = sim.load_spec(ROOT / "recordings" / "specs" / "hours" / "northstar-roadside.json")
     leaves = sim.leaves(spec)
-    plan = sim.random_plan(spec, leaves[4 % len(leaves)], "call05", 1701004)
+    plan = sim.random_plan(spec, leaves[index % len(leaves)], name, seed)
     truth = sim.render_call(spec, plan, sim.Renderer(sim.default_cache()), tmp_path)
+    said = prompt.split()
+    step = (t1 - t0) / len(said)
+    heard = [Utterance(t0, t1, prompt, tuple(Word(w, t0 + k * step, t0 + (k + 1) * step, 0.9, "en")
+                                              for k, w in enumerate(said)), "en")]
     y, sr = audio_io.load(tmp_path / truth["file"], sr=8000)
-    tl = build_timeline(truth["file"], len(y) / sr, analyse(y, sr), [])  # the walk needs no words
+    tl = build_timeline(truth["file"], len(y) / sr, analyse(y, sr), heard)
     got = [(e["key"], e["accepted"]) for e in tl["events"] if e["type"] == "dtmf"]
-    assert got == [(p["key"], p["accepted"]) for p in truth["presses"]] == [("1", True), ("0", False)]
-    assert [m["path"] for m in tl["menus"]] == [[], ["1"]]
+    assert got == [(p["key"], p["accepted"]) for p in truth["presses"]]
+    assert [v for _, v in got] == [True, False]
+    assert [m["path"] for m in tl["menus"]] == [[], [got[0][0]]]
+    # one hold, timed from the transfer prompt's end (the person's words not given here)
+    assert abs(tl["menus"][-1]["hold"]["start"] - truth["holds"][0]["start"]) <= 1.0
+    # with nothing heard in the call, no key is judged by the hold (no hold to be in)
+    bare = build_timeline(truth["file"], len(y) / sr, analyse(y, sr), [])
+    assert [e["accepted"] for e in bare["events"] if e["type"] == "dtmf"][0] is True
 
 
 @pytest.mark.slow
