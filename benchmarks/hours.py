@@ -3,6 +3,7 @@
     python benchmarks/hours.py                      # table + simulated companies
     python benchmarks/hours.py --table-only         # the sentence table alone (fast)
     python benchmarks/hours.py --calls DIR          # keep rendered calls / timelines in DIR
+    python benchmarks/hours.py --calls DIR --rewalk # kept timelines walked again (timeline-side change)
 
 1. Table (tests/data/hours.tsv): exact OSM ``opening_hours`` string (and time zone)
    per sentence, by language.
@@ -87,10 +88,12 @@ def _render(spec, plan, renderer, out: Path) -> dict:
     return sim.render_call(spec, plan, renderer, out)
 
 
-def timeline_of(out: Path, truth: dict, reuse: bool = False) -> dict:
+def timeline_of(out: Path, truth: dict, reuse: bool = False, rewalk_kept: bool = False) -> dict:
     from ivrkit.discovery.timeline import analyse_call
 
     cache = out / (Path(truth["file"]).stem + ".timeline.json")
+    if cache.exists() and rewalk_kept:  # the signal analysis and words kept; the walk anew
+        return rewalk(json.loads(cache.read_text()))
     if cache.exists() and reuse:  # the recognizer's output kept; hours / holds read anew
         return reannotate(json.loads(cache.read_text()))
     tl = analyse_call(out / truth["file"])
@@ -116,6 +119,34 @@ def reannotate(tl: dict) -> dict:
     words = [Word(*w) for w in words]
     _resplit_words(speech, words)
     return service.annotate(tl, words)
+
+
+def rewalk(tl: dict) -> dict:
+    """A kept timeline walked again by the current ``discovery.timeline`` (press
+    verdicts, visits, their kinds, holds) from the signal analysis and words it kept,
+    without decoding or recognizing. Approximate: silences under 0.5 s and words
+    outside speech regions were not kept, nor the presses' detector extras."""
+    from types import SimpleNamespace
+
+    from ivrkit.audio.analysis import SignalAnalysis
+    from ivrkit.audio.events import DtmfPress, Region, Tone
+    from ivrkit.audio.voice import VoiceStats
+    from ivrkit.discovery.asr import Word
+    from ivrkit.discovery.timeline import build_timeline
+
+    ev = tl.get("events") or []
+    speech = [e for e in ev if e["type"] == "speech"]
+    sig = SignalAnalysis(
+        presses=tuple(DtmfPress(e["key"], e["start"], e["end"], e.get("level_db") or 0.0)
+                      for e in ev if e["type"] == "dtmf"),
+        tones=tuple(Tone(e["name"], e["start"], e["end"]) for e in ev if e["type"] == "tone"),
+        regions=tuple(Region(e["type"], e["start"], e["end"]) for e in ev if e["type"] in ("speech", "music", "silence")),
+        greeting_onset_s=tl.get("greeting_onset"), answer_s=tl.get("answer") or 0.0, duration_s=tl["duration"],
+        voices=tuple((e["start"], e["end"], VoiceStats(e["voice"].get("pitch_hz"), tuple(e["voice"].get("mfcc") or ())))
+                     for e in speech if e.get("voice")))
+    words = dict.fromkeys((w["word"], w["start"], w["end"], w.get("conf") or 0.0, e.get("lang"))
+                          for e in speech for w in e.get("words") or [])  # in the order heard
+    return build_timeline(tl["file"], tl["duration"], sig, [SimpleNamespace(words=[Word(*w) for w in words])])
 
 
 def _resplit_words(speech: list[dict], words: list) -> None:
@@ -228,6 +259,8 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--reuse-timelines", action="store_true",
                     help="read kept timelines in --calls again instead of recognizing anew (fast, approximate)")
+    ap.add_argument("--rewalk", action="store_true",
+                    help="walk kept timelines in --calls again from their signal analysis and words (fast, approximate)")
     ap.add_argument("--trees", type=Path, default=None, help="write each company's merged tree here")
     ap.add_argument("--json", type=Path, default=None, help="also write the figures as JSON")
     a = ap.parse_args(argv)
@@ -244,7 +277,7 @@ def main(argv=None) -> int:
             out.mkdir(parents=True, exist_ok=True)
             spec, truths = render_company(sp, out, renderer, a.calls_per_company, a.closed_per_company,
                                           a.seed * 100 + k)
-            tls = [timeline_of(out, tr, a.reuse_timelines) for tr in truths]
+            tls = [timeline_of(out, tr, a.reuse_timelines, a.rewalk) for tr in truths]
             companies.append(score_company(spec, truths, tls, a.trees))
             print(f"[{time.time() - t0:.0f} s] {spec['company']}: {len(truths)} calls", file=sys.stderr)
     text = report(table, companies)

@@ -18,14 +18,18 @@ Per company and in total it prints:
 
 Then one end-to-end CLI pair (`discover map` twice, same cache) on the first company.
 
-``--map-only`` (issue 17's speed target): both workers run the same library call,
-``pipeline.map_calls(calls)`` (no cache, no reuse: what `discover map --no-cache`
-does), each company once per tree, the order swapped from one company to the next;
-printed per company: seconds, RTF of each tree, ratio (wall), CPU seconds per audio
-second of each and their ratio, the load average. Then
-``--cli-rounds`` rounds of `discover map CALLS --no-cache` of ``--cli-company`` (default
-the first) under ``/usr/bin/time -v``, old and new alternating: wall, CPU and peak
-memory of the whole process (start-up and model load included).
+``--map-only`` (issue 17's speed target): both workers run the same library calls,
+``pipeline.analyse_calls(calls)`` + ``map_timelines`` (= ``map_calls``; no cache, no
+reuse: what `discover map --no-cache` does, each tree with its defaults: this tree's
+analyses the machine's cores' worth of calls at once), each company once per tree, the
+order swapped from one company to the next; printed per company: seconds, RTF of each
+tree, ratio (wall), CPU seconds (all threads + ffmpeg) per audio second of each and
+their ratio, how many calls' timelines differ (sha256 of the whole JSON), the load
+average. Then ``--cli-rounds`` rounds of `discover map CALLS --no-cache` of
+``--cli-company`` (default the first) under ``/usr/bin/time -v``, old and new
+alternating: wall, CPU and peak memory of the `discover` process (``peak``) and of its
+whole process tree (``tree``: summed PSS, ffmpeg runs included), start-up and model
+load included.
 """
 from __future__ import annotations
 
@@ -90,11 +94,18 @@ def _new_task(calls, engine, scratch):
 
 
 def _map_task(calls, engine, reuse=False):
-    from ivrkit.discovery.pipeline import map_calls
+    """``map_calls`` as its two steps (``analyse_calls``, ``map_timelines``: what it runs),
+    so the timelines can be compared: their sha256 (sorted-key JSON) come back too."""
+    import hashlib
+
+    from ivrkit.discovery.pipeline import analyse_calls, map_timelines
 
     t0, c0 = time.perf_counter(), _cpu_s()
-    map_calls(calls, engine=engine, **({"reuse": True} if reuse else {}))
-    return {"s": time.perf_counter() - t0, "cpu_s": _cpu_s() - c0}
+    tls = analyse_calls(calls, engine, **({"reuse": True} if reuse else {}))
+    map_timelines(tls)
+    out = {"s": time.perf_counter() - t0, "cpu_s": _cpu_s() - c0}
+    out["digests"] = [hashlib.sha256(json.dumps(tl, sort_keys=True).encode()).hexdigest() for tl in tls]
+    return out
 
 
 def _cpu_s() -> float:
@@ -107,6 +118,10 @@ def worker(kind: str) -> None:
     """Read one JSON task per line on stdin, answer one JSON line on stdout."""
     from ivrkit.discovery.asr import make_engine
 
+    if kind == "new":  # as `discover map` does before analysing (this tree's pipeline has it)
+        from ivrkit.discovery.pipeline import one_malloc_arena
+
+        one_malloc_arena()
     engine = make_engine("auto")
     for line in sys.stdin:
         task = json.loads(line)
@@ -183,29 +198,57 @@ def _cli_timed(tree: Path, calls: list[str]) -> dict:
         cmd = ["/usr/bin/time", "-v", str(tree / ".venv" / "bin" / "discover"), "map", *calls, "--no-cache",
                "--out", str(Path(out) / "tree.json")]
         t0 = time.perf_counter()
-        p = subprocess.run(cmd, capture_output=True, text=True, cwd=tree, env=dict(os.environ, PYTHONPATH=""))
-        wall = time.perf_counter() - t0
+        with open(Path(out) / "stderr", "w+") as log:  # a file: a full pipe would stop the run
+            p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=log, text=True, cwd=tree,
+                                 env=dict(os.environ, PYTHONPATH=""))
+            tree_mb = _tree_peak_mb(p)
+            p.wait()
+            wall = time.perf_counter() - t0
+            log.seek(0)
+            stderr = log.read()
     finally:
         shutil.rmtree(out, ignore_errors=True)
     if p.returncode != 0:
-        raise RuntimeError(f"{cmd[2]} map failed: {p.stderr[-500:]}")
+        raise RuntimeError(f"{cmd[2]} map failed: {stderr[-500:]}")
     f = {}
-    for line in p.stderr.splitlines():
+    for line in stderr.splitlines():
         k, _, v = line.strip().rpartition(": ")
         f[k] = v
     cpu = float(f["User time (seconds)"]) + float(f["System time (seconds)"])
-    return {"s": wall, "cpu_s": cpu, "peak_mb": int(f["Maximum resident set size (kbytes)"]) / 1024}
+    return {"s": wall, "cpu_s": cpu, "peak_mb": int(f["Maximum resident set size (kbytes)"]) / 1024,
+            "tree_mb": tree_mb}
+
+
+def _tree_peak_mb(proc, every_s: float = 0.1) -> float:
+    """Peak of the summed proportional set size (PSS: a page shared by n processes
+    counts 1/n in each) of ``proc`` and all its descendants (the `discover` process,
+    its threads, its ffmpeg runs; /usr/bin/time itself included), sampled every
+    ``every_s`` until ``proc`` ends. (RSS summed counts a child forked before its exec
+    as a second copy of the parent.)"""
+    import psutil
+
+    peak = 0
+    root = psutil.Process(proc.pid)
+    while proc.poll() is None:
+        try:
+            rss = sum(q.memory_full_info().pss for q in [root, *root.children(recursive=True)])
+        except psutil.Error:  # a child ended between listing and reading it
+            continue
+        peak = max(peak, rss)
+        time.sleep(every_s)
+    return peak / 2 ** 20
 
 
 def side_by_side(a, comps) -> None:
     """--map-only: see the module doc."""
     old = _start(str(Path(a.baseline) / ".venv" / "bin" / "python"), "old", Path(a.baseline))
     new = _start(sys.executable, "new", ROOT)
-    warmup = [str(ROOT / "tests" / "fixtures" / "calls" / "contoso" / "call02.wav")]
+    # two calls: this tree's worker loads the model a company's map uses (two workers)
+    warmup = [str(ROOT / "tests" / "fixtures" / "calls" / "contoso" / f"call0{i}.wav") for i in (1, 2)]
     _ask(old, warmup, True), _ask(new, warmup, True)  # models loaded, imports done: not counted
     print(f"load average at start: {os.getloadavg()[0]:.1f}")
     print(f"{'company':22} {'calls':>5} {'audio s':>8} {'old s':>7} {'new s':>7} {'old RTF':>8} {'new RTF':>8} "
-          f"{'ratio':>6} {'old CPU/s':>9} {'new CPU/s':>9} {'CPU ratio':>9} {'load':>5}")
+          f"{'ratio':>6} {'old CPU/s':>9} {'new CPU/s':>9} {'CPU ratio':>9} {'differ':>6} {'load':>5}")
     rows = []
     for k, d in enumerate(comps):
         calls = [str(p) for p in sorted(d.glob("call*.wav"))]
@@ -214,12 +257,14 @@ def side_by_side(a, comps) -> None:
         r = {"company": d.name, "calls": len(calls), "audio_s": audio}
         for name, proc in order:
             got = _ask(proc, calls, True, a.reuse and name == "new")
-            r[name], r[name + "_cpu"] = got["s"], got["cpu_s"]
+            r[name], r[name + "_cpu"], r[name + "_digests"] = got["s"], got["cpu_s"], got.get("digests")
+        r["differ"] = sum(a != b for a, b in zip(r["old_digests"], r["new_digests"]))
         r["load"] = os.getloadavg()[0]
         rows.append(r)
         print(f"{d.name:22} {len(calls):5d} {audio:8.1f} {r['old']:7.1f} {r['new']:7.1f} {r['old'] / audio:8.4f} "
               f"{r['new'] / audio:8.4f} {r['old'] / r['new']:5.2f}x {r['old_cpu'] / audio:9.4f} "
-              f"{r['new_cpu'] / audio:9.4f} {r['old_cpu'] / r['new_cpu']:8.2f}x {r['load']:5.1f}", flush=True)
+              f"{r['new_cpu'] / audio:9.4f} {r['old_cpu'] / r['new_cpu']:8.2f}x {r['differ']:4d}/{len(calls):<1d} "
+              f"{r['load']:5.1f}", flush=True)
     mem = _close_workers(old, new)
     audio = sum(r["audio_s"] for r in rows)
     t = {k: sum(r[k] for r in rows) for k in ("old", "new", "old_cpu", "new_cpu")}
@@ -229,6 +274,8 @@ def side_by_side(a, comps) -> None:
           f"ratio {t['old'] / t['new']:.2f}x")
     print(f"  CPU seconds per audio second: old {t['old_cpu'] / audio:.4f}  new {t['new_cpu'] / audio:.4f}  "
           f"ratio {t['old_cpu'] / t['new_cpu']:.2f}x")
+    print(f"  timelines that differ (old vs new, whole JSON: words, times, keys, menus): "
+          f"{sum(r['differ'] for r in rows)} of {sum(r['calls'] for r in rows)} calls")
     print(f"  peak memory of the worker (model + all companies): old {mem['old']:.0f} MB, new {mem['new']:.0f} MB")
     cli = next((d for d in comps if d.name == a.cli_company), comps[0])
     calls = [str(p) for p in sorted(cli.glob("call*.wav"))]
@@ -241,7 +288,7 @@ def side_by_side(a, comps) -> None:
             got[name] = _cli_timed(tree, calls)
         print(f"  round {i + 1}: " + "   ".join(
             f"{n} {got[n]['s']:.1f} s (RTF {got[n]['s'] / audio:.4f}, CPU {got[n]['cpu_s']:.1f} s, "
-            f"peak {got[n]['peak_mb']:.0f} MB)" for n in ("old", "new"))
+            f"peak {got[n]['peak_mb']:.0f} MB, tree {got[n]['tree_mb']:.0f} MB)" for n in ("old", "new"))
             + f"   ratio {got['old']['s'] / got['new']['s']:.2f}x  load {os.getloadavg()[0]:.1f}", flush=True)
 
 

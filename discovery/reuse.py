@@ -316,7 +316,6 @@ class _Prompt:
 
 @dataclass(frozen=True, eq=False)  # compared by identity
 class _Unit:
-    call: int
     start_s: float
     end_s: float
     regions: tuple
@@ -360,12 +359,12 @@ class ReuseEngine:
         Packing every call's speech into shared windows instead (decoding rounds across
         calls) changed readings enough to cost option F1 on the corpus (86 % -> 80 %,
         bluebird-airlines 50 % -> 12 %): docs/benchmarks-scale.md."""
-        return [self._call(i, calls) for i in range(len(calls))]
+        return [self._call(call) for call in calls]
 
-    def _call(self, i: int, calls) -> list[Utterance]:
-        """One call of ``calls``: reused units' words and the decoded rest."""
+    def _call(self, call) -> list[Utterance]:
+        """One call ``(y, sr, regions)``: reused units' words and the decoded rest."""
         out: list[Utterance] = []
-        groups, alone = self._group([calls[i]])
+        groups, alone = self._group(call)
         todo, heard = list(alone), []
         for k, members in groups.items():
             utts = self._prompts[k].agreed()
@@ -378,17 +377,17 @@ class ReuseEngine:
                 shift = unit.start_s - off * HOP_S
                 out += [_rebuild(u, _shift_words(u.words, lambda t: t + shift)) for u in utts]
                 self.stats["reused_s"] += unit.end_s - unit.start_s
-        (decoded,) = self._decode([calls[i]], todo)
-        self._hear([calls[i]], heard, [decoded])
+        decoded = self._decode(call, todo)
+        self._hear(call, heard, decoded)
         return sorted(out + decoded, key=lambda u: u.start_s)
 
-    def _group(self, calls) -> tuple[dict[int, list[tuple[_Unit, int]]], list[_Unit]]:
-        """Every call's units as copies of remembered prompts (``{prompt index:
+    def _group(self, call) -> tuple[dict[int, list[tuple[_Unit, int]]], list[_Unit]]:
+        """The call's units as copies of remembered prompts (``{prompt index:
         [(unit, frame offset)]}``; a unit like none is a new prompt), and the units too
         short to fingerprint."""
         groups: dict[int, list[tuple[_Unit, int]]] = {}
         alone: list[_Unit] = []
-        for unit in self._cut(calls):
+        for unit in self._cut(call):
             found = self._find(unit.fp) if unit.fp is not None else None
             if found is None and unit.fp is not None:
                 self._prompts.append(_Prompt(unit.fp))
@@ -399,14 +398,12 @@ class ReuseEngine:
                 groups.setdefault(found[0], []).append((unit, found[1]))
         return groups, alone
 
-    def _cut(self, calls) -> list[_Unit]:
-        """Every call's units (``_units``), fingerprinted when long enough."""
-        units = []
-        for i, (y, sr, regions) in enumerate(calls):
-            for s, e, regs in _units(regions):
-                fp = fingerprint(y[int(s * sr):int(e * sr)], sr) if e - s >= MIN_REGION_S else None
-                units.append(_Unit(i, s, e, tuple(regs), fp))
-        return units
+    @staticmethod
+    def _cut(call) -> list[_Unit]:
+        """The call's units (``_units``), fingerprinted when long enough."""
+        y, sr, regions = call
+        return [_Unit(s, e, tuple(regs), fingerprint(y[int(s * sr):int(e * sr)], sr) if e - s >= MIN_REGION_S else None)
+                for s, e, regs in _units(regions)]
 
     def _find(self, fp: Fingerprint) -> tuple[int, int] | None:
         """(index, frame offset) of the remembered prompt this unit is a whole copy of."""
@@ -416,21 +413,22 @@ class ReuseEngine:
                 return k, off
         return None
 
-    def _hear(self, calls, heard: list[tuple[_Unit, int, int]], decoded: list[list[Utterance]]) -> None:
+    def _hear(self, call, heard: list[tuple[_Unit, int, int]], decoded: list[Utterance]) -> None:
         """Add each decoded copy's words to its prompt's hearings (times from the
-        prompt's start). A word belongs to the unit of its call nearest to its start:
+        prompt's start). A word belongs to the unit of the call nearest to its start:
         units lie at least 0.5 s apart, and the recognizer places words up to its pad
         (0.2 s) outside the speech."""
         from .asr import normalize_words
 
-        spans = [[(s, e) for s, e, _ in _units(regions)] for _, _, regions in calls]
-        for unit, k, off in heard:
-            def nearest(t: float, sp=spans[unit.call]) -> tuple[float, float]:
-                return min(sp, key=lambda x: max(x[0] - t, t - x[1], 0.0))
+        spans = [(s, e) for s, e, _ in _units(call[2])]
 
+        def nearest(t: float) -> tuple[float, float]:
+            return min(spans, key=lambda x: max(x[0] - t, t - x[1], 0.0))
+
+        for unit, k, off in heard:
             shift = off * HOP_S - unit.start_s
             rel = []
-            for u in decoded[unit.call]:
+            for u in decoded:
                 words = tuple(w for w in u.words if nearest(w.start_s) == (unit.start_s, unit.end_s))
                 if words:
                     rel.append(_rebuild(u, _shift_words(words, lambda t: t + shift)))
@@ -439,16 +437,14 @@ class ReuseEngine:
             ok = covered >= MIN_KEEP_COVERAGE * (unit.end_s - unit.start_s)
             self._prompts[k].hearings.append((reading if ok else (), rel))
 
-    def _decode(self, calls, units: list[_Unit]) -> list[list[Utterance]]:
-        """The inner engine on these units of these calls, glued into one signal
-        (``Glued``), words put back in each call's time."""
-        out: list[list[Utterance]] = [[] for _ in calls]
+    def _decode(self, call, units: list[_Unit]) -> list[Utterance]:
+        """The inner engine on these units of the call, glued into one signal
+        (``Glued``), words put back in the call's time."""
         if not units:
-            return out
+            return []
         self.stats["decoded_s"] += sum(u.end_s - u.start_s for u in units)
-        parts = [(y, sr, [r for u in units if u.call == i for r in u.regions])
-                 for i, (y, sr, _) in enumerate(calls)]
-        g = Glued(parts)
+        y, sr, _ = call
+        g = Glued([(y, sr, [r for u in units for r in u.regions])])
         utts = self.inner.transcribe(g.y, g.sr, g.regions)
-        return g.split([u for u in utts if u.words], len(calls))
+        return g.split([u for u in utts if u.words], 1)[0]
 

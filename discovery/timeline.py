@@ -27,6 +27,7 @@ from ivrkit.trees.model import round_s as _r
 
 from . import keys as keys_mod
 from . import prompts, service
+from .holds import HOLD_MUSIC_MIN_S, is_hold_announcement
 from .asr import Engine, Utterance, Word
 
 SCHEMA = TIMELINE_SCHEMA
@@ -216,10 +217,17 @@ def _next_audio_after(press_start: float, press_end: float, spans) -> float | No
 
 
 def _press_accepted(i: int, p, accepted: bool, cur: _Visit, text: str, burst: set[int],
-                    lang: str | None = None) -> tuple[bool, bool]:
+                    lang: str | None = None, offered: frozenset = frozenset()) -> tuple[bool, bool]:
     """(accepted, collecting): the verdict on press ``i`` at the node being visited,
-    and whether it is data keyed at an input node."""
+    and whether it is data keyed at an input node. ``offered``: the keys the prompt
+    so far offered as options."""
     entry = _with_lang(prompts.parse_entry, text, lang=lang) if text else None
+    if entry is not None and i not in burst and not cur.keyed and p.key in offered:
+        # one key at a menu's pace that the prompt offered as an option answers the
+        # option, also where the prompt asked for data too ("Enter your ID, or press 0
+        # for an operator"; a menu misheard as "... Enter your ID from 9. For claims,
+        # press 1", seed 17 Orchard call05 of benchmarks/hours.py)
+        entry = None
     # data typed at entry pace is data even where the request was not understood
     # (an unclear prompt, a data kind without a directory token)
     collecting = (entry is not None or i in burst) and not (cur.keyed and cur.keyed[-1:] in TERMINATORS)
@@ -246,9 +254,52 @@ def _path_after(cur: _Visit, key: str, cur_words) -> list[str]:
     return cur.path + [key]
 
 
-def _walk_call(presses, classified, words, spans, root_start: float, duration_s: float):
+#: Music this long inside a visit is a hold's (a jingle is shorter); the same length
+#: of music before a key pressed in it puts the key in the hold.
+HOLD_MUSIC_S = 2.0
+#: Speech this long in which the recognizer heard no word is music or noise (Whisper
+#: gives words for a second of speech; ``holds`` judges a hold's speech the same way).
+WORDLESS_MUSIC_S = 1.0
+
+
+def _hold_plays_on(p, regions, visit_start: float, words) -> bool:
+    """Whether press ``p`` was made in a hold whose music played on after it: after the
+    visit's last worded speech came HOLD_MUSIC_S of music up to the key (the far end's
+    last audio before it), and the first audio of a second or more after the key is
+    hold music (``holds.HOLD_MUSIC_MIN_S``), nothing said between. A platform that takes
+    a key stops the music for the next node's prompt. The segmenter reads a quiet
+    passage of the music as silence, so the key seems to fall in a pause (seed 17
+    Northstar call05 of benchmarks/hours.py: "0" 2.6 s into the music, at -50..-57 dBFS
+    around it, the music loud again 1.2 s after the key), and the music's start as
+    speech without words (WORDLESS_MUSIC_S; seed 23 Northstar call10, GSM: 3.7 s).
+    Shorter music after the key can be a prompt in a voice the segmenter takes for
+    music (flite slt: seed 13 Lakeside call06's menu and the transfer prompt after its
+    accepted key, 0.7-3.4 s stretches of "music"). A visit with no worded speech
+    before the key (no recognizer, nothing heard) is never judged so."""
+    far = sorted((r for r in regions if r.kind in ("speech", "music") and r.end_s - r.start_s >= NEXT_AUDIO_MIN_S),
+                 key=lambda r: r.start_s)
+    worded = {id(r) for r in far if r.kind == "speech" and _words_in(words, r.start_s, r.end_s)}
+    said = max((r.end_s for r in far if id(r) in worded and visit_start - 0.05 <= r.start_s < p.start_s), default=None)
+    if said is None:
+        return False
+
+    def musical(r) -> bool:
+        return r.kind == "music" or (id(r) not in worded and r.end_s - r.start_s >= WORDLESS_MUSIC_S)
+
+    before = [r for r in far if said <= r.start_s < p.start_s]
+    if not before or not musical(before[-1]) or \
+            sum(min(r.end_s, p.start_s) - r.start_s for r in before if musical(r)) < HOLD_MUSIC_S:
+        return False
+    if before[-1].kind == "music" and before[-1].end_s >= p.end_s + HOLD_MUSIC_MIN_S:
+        return True  # the music went on under the key
+    after = [r for r in far if r.start_s >= p.start_s and (id(r) in worded or r.end_s - r.start_s >= WORDLESS_MUSIC_S)]
+    return bool(after) and after[0].kind == "music" and after[0].end_s - after[0].start_s >= HOLD_MUSIC_MIN_S
+
+
+def _walk_call(presses, classified, words, spans, root_start: float, duration_s: float, regions=()):
     """The call as a walk: the visits (with their presses and keyed data) and each
-    press's verdict, in press order."""
+    press's verdict, in press order. ``regions``: the segmenter's, for a key pressed in
+    a hold that played on (``_hold_plays_on``)."""
     visits: list[_Visit] = [_Visit(path=[], start=root_start, via=None)]
     accepted_flags: list[bool] = []
     burst = entry_bursts(presses)
@@ -256,7 +307,9 @@ def _walk_call(presses, classified, words, spans, root_start: float, duration_s:
         cur = visits[-1]
         cur_words = _words_in(words, cur.start, p.start_s)
         accepted, collecting = _press_accepted(i, p, accepted, cur, " ".join(w.word for w in cur_words), burst,
-                                               prompt_lang(cur_words))
+                                               prompt_lang(cur_words), frozenset(o.key for o in parse_options(cur_words)))
+        if accepted and not collecting and _hold_plays_on(p, regions, cur.start, words):
+            accepted = False
         cur.presses.append(Press(p.key, _r(p.start_s), _r(p.end_s), accepted))
         accepted_flags.append(accepted)
         if not accepted:
@@ -310,8 +363,10 @@ def _visit_listen(v: _Visit, vw, kind: str, lang: str | None = None) -> tuple[fl
     return (max(0.0, est) if est is not None else None), lower, upper
 
 
-#: Music this long inside an agent visit is its hold (a jingle is shorter).
-HOLD_MUSIC_S = 2.0
+def _hold_start(v: _Visit, music_regions) -> float | None:
+    """Where a visit's hold music (HOLD_MUSIC_S and more of music inside it) begins."""
+    return min((r.start_s for r in music_regions
+                if v.start <= r.start_s < v.end and min(r.end_s, v.end) - r.start_s >= HOLD_MUSIC_S), default=None)
 
 
 def _before_hold(opts, v: _Visit, music_regions):
@@ -319,9 +374,24 @@ def _before_hold(opts, v: _Visit, music_regions):
     recognizer makes of the music and the person) once the hold has begun is hold
     announcement or the person, not the node's menu ("Press star to" | "... to the
     main menu" read into a person's "what can I do for you today")."""
-    hold = [r.start_s for r in music_regions
-            if v.start <= r.start_s < v.end and min(r.end_s, v.end) - r.start_s >= HOLD_MUSIC_S]
-    return [o for o in opts if not hold or o.start_s < min(hold)]
+    hold = _hold_start(v, music_regions)
+    return [o for o in opts if hold is None or o.start_s < hold]
+
+
+def _held_kind_entry(v: _Visit, vw, music_regions, lang: str | None) -> tuple[str, str | None] | None:
+    """(kind, entry) of a visit read from its words before its hold music when those
+    asked the caller to hold (``holds.is_hold_announcement``: "please hold while we
+    connect you") and name an agent node; None otherwise. The words heard in the hold
+    are its announcements, misheard ones too ("... the next available reference. Enter
+    this will be with you shortly": an ``input`` node, seed 11 Northstar call09 of
+    benchmarks/hours.py), not the node's request."""
+    hold = _hold_start(v, music_regions)
+    pre = [w for w in vw if hold is not None and w.start_s < hold]
+    text = " ".join(w.word for w in pre).strip()
+    if not pre or not is_hold_announcement(text, lang):
+        return None
+    kind, entry = _visit_kind_entry(v, text, parse_options(pre), music_regions, lang)
+    return (kind, entry) if kind == "agent" else None
 
 
 def _describe(v: _Visit, words, music_regions) -> Visit:
@@ -331,6 +401,8 @@ def _describe(v: _Visit, words, music_regions) -> Visit:
     lang = prompt_lang(vw)
     opts = parse_options(vw)
     kind, entry = _visit_kind_entry(v, text, opts, music_regions, lang)
+    if kind != "agent":
+        kind, entry = _held_kind_entry(v, vw, music_regions, lang) or (kind, entry)
     if kind == "agent":
         opts = _before_hold(opts, v, music_regions)
     listen_after, lower, upper = _visit_listen(v, vw, kind, lang)
@@ -406,7 +478,7 @@ def build_timeline(
     onset = sig.greeting_onset_s
     root_start = onset if onset is not None else (spans[0][0] if spans else 0.0)
     classified = classify_presses(presses, spans)
-    visits, accepted_flags = _walk_call(presses, classified, words, spans, root_start, duration_s)
+    visits, accepted_flags = _walk_call(presses, classified, words, spans, root_start, duration_s, sig.regions)
     music_regions = [r for r in sig.regions if r.kind == "music"]
     tl = Timeline(file=file, sha256=sha256, duration=_r(duration_s), answer=_r(sig.answer_s),
                   greeting_onset=_r(onset), stop_latency=_r(measured_stop_latency(classified)),

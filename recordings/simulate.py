@@ -443,6 +443,40 @@ class _Layout:
 
 
 @dataclass
+class _Walk:
+    """Where a simulated call is between node visits."""
+
+    steps: list              # plan steps not yet played
+    visit_start: float       # the next node's start
+    path: list = field(default_factory=list)
+    prefix: list = field(default_factory=list)  # parts played before the node ("invalid option")
+    pending: list = field(default_factory=list)  # presses of a rapid sequence not yet judged
+    via: dict | None = None  # the press that led here
+    last_end: float = 0.0    # the last press's end
+    first: bool = True       # the greeting is still to play
+
+
+def _entry_complete(want: str, keyed: str, key: str) -> bool:
+    """An entry ``want`` (``ID#``, ``4D``...) is complete: its terminator pressed, or
+    (no terminator) its digit count keyed."""
+    tok = want.rstrip("#*")
+    return (want != tok and key in "#*") or (want == tok and len(keyed) >= ENTRY_DIGITS.get(tok, 6))
+
+
+def _next_node(node: dict, path: list, key: str) -> tuple[list, list]:
+    """(next path, parts played first) after ``key`` at ``node``: an unknown key
+    replays the node after the platform's invalid-option prompt."""
+    opt = next((o for o in node.get("options", []) if o["key"] == key), None)
+    if opt is None:
+        return list(path), [{"sound": _invalid_option_sound(node.get("lang", "en")), "barge": False}]
+    if opt["role"] == "repeat":
+        return list(path), []
+    if opt["role"] == "back":
+        return [str(x) for x in opt.get("to", [])], []
+    return path + [key], []
+
+
+@dataclass
 class Simulation:
     """Plays one plan against one spec; ``run()`` returns (audio, truth)."""
 
@@ -536,130 +570,135 @@ class Simulation:
 
     # -- the call
     def run(self):
-        spec, plan, rng = self.spec, self.plan, self.rng
-        nodes = spec["_nodes"]
-        t = 0.0
-        # ringback until answer
-        rb = plan.get("ringback", spec["ringback"])
-        cycles = int(plan.get("ring_cycles", 2))
-        answer = 0.0
-        if rb and cycles > 0:
-            freqs, on, off = RINGBACK[rb]
-            total = cycles * (on + off) - off
-            y, bursts = cadence(freqs, on, off, total, level_db=-19 + self.gain_db)
-            self.other.append((0.0, y))
-            self.tones += [{"name": "ringback", "start": round(a, 3), "end": round(b, 3)} for a, b in bursts]
-            answer = total + self._u([0.3, min(off - 0.3, 2.0)])
-        onset = answer + self._u(plan.get("answer_to_greeting_s", [0.3, 0.9]))
-        if plan.get("after_hours"):
+        answer = self._ringback()
+        onset = answer + self._u(self.plan.get("answer_to_greeting_s", [0.3, 0.9]))
+        if self.plan.get("after_hours"):
             return self._after_hours_call(answer, onset)
-        steps = list(plan.get("steps", []))
-        pending: list = []  # presses already made (a rapid sequence) not yet judged
-        path: list = []
-        visit_start = onset
-        greeting = spec.get("greeting")
-        prefix: list = []
-        via = None
-        last_end = 0.0
+        walk = _Walk(steps=list(self.plan.get("steps", [])), visit_start=onset)
         call_end = None
-        first = True
         while call_end is None:
-            node = nodes[tuple(path)]
-            kind = node["kind"]
-            parts = prefix + node_parts(node, greeting if first else None)
-            n_greet = len(_parts(greeting, False)) if first and greeting else 0
-            lay = self._layout(parts, visit_start, n_greet)
-            gain = self.gain_db + (self._u([-3, 3]) if plan.get("level_changes") else 0.0)
-            visit = {"path": list(path), "kind": kind, "lang": node.get("lang", "en"), "start": round(visit_start, 3),
-                     "listen_after": None if lay.listen is None or kind in ("agent", "info")
-                     else round(lay.listen - visit_start, 3),
-                     "prompt_end": round(lay.prompt_end, 3), "via": via}
-            first, prefix = False, []
-            # presses carried over from a rapid sequence: lost before the node starts
-            cur_pending, pending = pending, []
-            leave = None  # (press_start, press_end, next_path, prefix_parts)
-            keyed = ""
-            entry_done = False
-            while leave is None and (cur_pending or steps):
-                if cur_pending:
-                    batch, cur_pending = cur_pending, []
-                else:
-                    batch = self._steps_presses(steps.pop(0), lay)
-                for j, (k, tp, dur) in enumerate(batch):
-                    tp = max(tp, last_end + 0.06)  # Q.24 needs >= 40 ms between presses
-                    if tp < visit_start:
-                        last_end = self._press(k, tp, path, False, "transition", dur)
-                        continue
-                    listening = lay.listen is not None and tp >= lay.listen and kind in ("menu", "input")
-                    if entry_done or not listening:
-                        last_end = self._press(k, tp, path, False, "ignored", dur)
-                        continue
-                    phase = "barge" if tp < lay.prompt_end else "after"
-                    if kind == "input":
-                        last_end = self._press(k, tp, path, True, "entry", dur)
-                        keyed += k
-                        want = node.get("entry", "Pass#")
-                        tok = want.rstrip("#*")
-                        if (want != tok and k in "#*") or (want == tok and len(keyed) >= ENTRY_DIGITS.get(tok, 6)):
-                            entry_done = True
-                            leave = (tp - 0.0, last_end, None, None)
-                            cur_pending = batch[j + 1:]
-                            break
-                        continue
-                    last_end = self._press(k, tp, path, True, phase, dur)
-                    opt = next((o for o in node.get("options", []) if o["key"] == k), None)
-                    if opt is None:
-                        nxt, pre = list(path), [{"sound": _invalid_option_sound(node.get("lang", "en")), "barge": False}]
-                    elif opt["role"] == "repeat":
-                        nxt, pre = list(path), []
-                    elif opt["role"] == "back":
-                        nxt, pre = [str(x) for x in opt.get("to", [])], []
-                    else:
-                        nxt, pre = path + [k], []
-                    leave = (tp, last_end, nxt, pre)
-                    pending = batch[j + 1:]
-                    break
-            if kind == "input" and keyed:
-                first_tp = next(p["start"] for p in self.presses if p["accepted"] and p["node"] == path
-                                and p["start"] >= visit_start)
-                cut = first_tp + self._u(self.plat["barge_latency_s"])
-                visit["options"] = self._place(lay, cut if cut < lay.prompt_end else None, gain)
-                visit["keyed"] = keyed
-                visit["end"] = None
-                if entry_done:
-                    t_then = max(last_end, cut) + self._u(self.plat["transition_s"])
-                    call_end = self._leaf(node.get("then") or {"kind": "agent"}, t_then, gain)
-                else:
-                    call_end = max(last_end, lay.prompt_end) + self._u([1.5, 3.0])
-                visit["end"] = round(call_end, 3)
-                self.visits.append(visit)
-                # presses after the entry are ignored by the leaf after it
-                for k, tp, dur in cur_pending + [p for s in steps for p in self._steps_presses(s, lay)]:
-                    last_end = self._press(k, max(tp, last_end + 0.06), path, False, "ignored", dur)
-                break
-            if leave is None:  # caller stops pressing: the node plays out
-                self._place(lay, None, gain)
-                visit["options"] = [dict(key=p["option"]["key"], label=p["option"].get("label", ""),
-                                         role=p["option"]["role"], start=round(s, 3),
-                                         end=round(s + len(a) / SR, 3))
-                                    for s, a, p in lay.items if "option" in p]
-                if kind in ("agent", "info"):
-                    call_end = self._leaf(node, lay.prompt_end, gain, placed=True)
-                else:
-                    call_end = max(lay.prompt_end, last_end) + self._u([1.5, 3.0])
-                visit["end"] = round(call_end, 3)
-                self.visits.append(visit)
-                break
-            tp, tend, nxt, pre = leave
-            cut = tp + self._u(self.plat["barge_latency_s"])
-            visit["options"] = self._place(lay, cut if cut < lay.prompt_end else None, gain)
-            visit["end"] = round(tp, 3)
-            self.visits.append(visit)
-            nstart = max(tend, cut) + self._u(self.plat["transition_s"])
-            via = {"key": self.presses[-1]["key"],
-                   "time": round(tp, 3), "latency": round(nstart - tend, 3)}
-            path, prefix, visit_start = nxt, pre, nstart
+            call_end = self._visit(walk)
         return self._mix(answer, onset, call_end)
+
+    def _ringback(self) -> float:
+        """Ringback cycles until the answer; returns the answer time (0: no ringback)."""
+        rb = self.plan.get("ringback", self.spec["ringback"])
+        cycles = int(self.plan.get("ring_cycles", 2))
+        if not rb or cycles <= 0:
+            return 0.0
+        freqs, on, off = RINGBACK[rb]
+        total = cycles * (on + off) - off
+        y, bursts = cadence(freqs, on, off, total, level_db=-19 + self.gain_db)
+        self.other.append((0.0, y))
+        self.tones += [{"name": "ringback", "start": round(a, 3), "end": round(b, 3)} for a, b in bursts]
+        return total + self._u([0.3, min(off - 0.3, 2.0)])
+
+    def _visit(self, w: _Walk) -> float | None:
+        """Play the node at ``w.path`` and the caller's presses at it; returns the
+        call's end time, or None when a press took the call on (``w`` moved on)."""
+        node = self.spec["_nodes"][tuple(w.path)]
+        greeting = self.spec.get("greeting") if w.first else None
+        parts = w.prefix + node_parts(node, greeting)
+        lay = self._layout(parts, w.visit_start, len(_parts(greeting, False)) if greeting else 0)
+        gain = self.gain_db + (self._u([-3, 3]) if self.plan.get("level_changes") else 0.0)
+        listen = None if lay.listen is None or node["kind"] in ("agent", "info") else round(lay.listen - w.visit_start, 3)
+        visit = {"path": list(w.path), "kind": node["kind"], "lang": node.get("lang", "en"),
+                 "start": round(w.visit_start, 3), "listen_after": listen,
+                 "prompt_end": round(lay.prompt_end, 3), "via": w.via}
+        w.first, w.prefix = False, []
+        # presses carried over from a rapid sequence: lost before the node starts
+        cur_pending, w.pending = w.pending, []
+        leave, keyed, entry_done, cur_pending = self._presses_at(node, lay, w, cur_pending)
+        if node["kind"] == "input" and keyed:
+            return self._end_entry(node, lay, visit, w, (keyed, entry_done, cur_pending), gain)
+        if leave is None:  # caller stops pressing: the node plays out
+            return self._play_out(node, lay, visit, w, gain)
+        self._leave(leave, lay, visit, w, gain)
+        return None
+
+    def _presses_at(self, node: dict, lay: _Layout, w: _Walk, cur_pending: list):
+        """The caller's presses at one visit, judged as the platform hears them: lost
+        in the transition, ignored, an entry digit, or the key that leaves the node.
+        Returns ``(leave, keyed, entry_done, cur_pending)``; ``leave`` is
+        ``(press_start, press_end, next_path, prefix_parts)`` or None."""
+        path, kind = w.path, node["kind"]
+        leave, keyed, entry_done = None, "", False
+        while leave is None and (cur_pending or w.steps):
+            if cur_pending:
+                batch, cur_pending = cur_pending, []
+            else:
+                batch = self._steps_presses(w.steps.pop(0), lay)
+            for j, (k, tp, dur) in enumerate(batch):
+                tp = max(tp, w.last_end + 0.06)  # Q.24 needs >= 40 ms between presses
+                if tp < w.visit_start:
+                    w.last_end = self._press(k, tp, path, False, "transition", dur)
+                    continue
+                listening = lay.listen is not None and tp >= lay.listen and kind in ("menu", "input")
+                if entry_done or not listening:
+                    w.last_end = self._press(k, tp, path, False, "ignored", dur)
+                    continue
+                if kind == "input":
+                    w.last_end = self._press(k, tp, path, True, "entry", dur)
+                    keyed += k
+                    if _entry_complete(node.get("entry", "Pass#"), keyed, k):
+                        entry_done, leave, cur_pending = True, (tp, w.last_end, None, None), batch[j + 1:]
+                        break
+                    continue
+                w.last_end = self._press(k, tp, path, True, "barge" if tp < lay.prompt_end else "after", dur)
+                leave = (tp, w.last_end) + _next_node(node, path, k)
+                w.pending = batch[j + 1:]
+                break
+        return leave, keyed, entry_done, cur_pending
+
+    def _end_entry(self, node: dict, lay: _Layout, visit: dict, w: _Walk, entry: tuple, gain: float) -> float:
+        """An input node the caller keyed into: the prompt cut at the first digit,
+        then the node's ``then`` leaf (entry complete) or a hang-up; later presses are
+        ignored. Returns the call's end time."""
+        keyed, entry_done, cur_pending = entry
+        first_tp = next(p["start"] for p in self.presses if p["accepted"] and p["node"] == w.path
+                        and p["start"] >= w.visit_start)
+        cut = first_tp + self._u(self.plat["barge_latency_s"])
+        visit["options"] = self._place(lay, cut if cut < lay.prompt_end else None, gain)
+        visit["keyed"] = keyed
+        visit["end"] = None
+        if entry_done:
+            t_then = max(w.last_end, cut) + self._u(self.plat["transition_s"])
+            call_end = self._leaf(node.get("then") or {"kind": "agent"}, t_then, gain)
+        else:
+            call_end = max(w.last_end, lay.prompt_end) + self._u([1.5, 3.0])
+        visit["end"] = round(call_end, 3)
+        self.visits.append(visit)
+        # presses after the entry are ignored by the leaf after it
+        for k, tp, dur in cur_pending + [p for s in w.steps for p in self._steps_presses(s, lay)]:
+            w.last_end = self._press(k, max(tp, w.last_end + 0.06), w.path, False, "ignored", dur)
+        return call_end
+
+    def _play_out(self, node: dict, lay: _Layout, visit: dict, w: _Walk, gain: float) -> float:
+        """The node plays to its end (no press left it): a leaf's hold or end tone, or
+        the caller hangs up after a menu. Returns the call's end time."""
+        self._place(lay, None, gain)
+        visit["options"] = [dict(key=p["option"]["key"], label=p["option"].get("label", ""),
+                                 role=p["option"]["role"], start=round(s, 3), end=round(s + len(a) / SR, 3))
+                            for s, a, p in lay.items if "option" in p]
+        if node["kind"] in ("agent", "info"):
+            call_end = self._leaf(node, lay.prompt_end, gain, placed=True)
+        else:
+            call_end = max(lay.prompt_end, w.last_end) + self._u([1.5, 3.0])
+        visit["end"] = round(call_end, 3)
+        self.visits.append(visit)
+        return call_end
+
+    def _leave(self, leave: tuple, lay: _Layout, visit: dict, w: _Walk, gain: float) -> None:
+        """A press took the call on: the prompt cut after the platform's barge-in
+        latency, the next node starts after the transition (``w`` moves there)."""
+        tp, tend, nxt, pre = leave
+        cut = tp + self._u(self.plat["barge_latency_s"])
+        visit["options"] = self._place(lay, cut if cut < lay.prompt_end else None, gain)
+        visit["end"] = round(tp, 3)
+        self.visits.append(visit)
+        nstart = max(tend, cut) + self._u(self.plat["transition_s"])
+        w.via = {"key": self.presses[-1]["key"], "time": round(tp, 3), "latency": round(nstart - tend, 3)}
+        w.path, w.prefix, w.visit_start = nxt, pre, nstart
 
     def _leaf(self, node: dict, t0: float, gain: float, placed: bool = False) -> float:
         """Play an agent / info leaf from ``t0`` (or, ``placed``, its prompt ended at

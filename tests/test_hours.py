@@ -501,3 +501,125 @@ def test_an_agent_nodes_options_are_those_said_before_its_hold():
     assert d.kind == "agent" and d.options == ()
     # the same words without the hold music: the option is the node's
     assert [o.key for o in timeline._describe(v, words, []).options] == ["*"]
+
+
+def test_a_hold_announcement_misheard_as_a_request_leaves_the_agent_node_an_agent():
+    # benchmarks/hours.py seed 11, Northstar call09 (the recognizer's words as kept): the
+    # hold announcement "... the next available representative will be with you shortly"
+    # heard as "... reference. Enter this will be with you shortly" made the agent visit
+    # an input node, so it had no hold
+    from ivrkit.audio.events import Region
+    from ivrkit.discovery import timeline
+    from ivrkit.discovery.asr import Word
+
+    said = [("Please", 16.097, 16.337), ("hold", 16.337, 16.717), ("it", 16.717, 16.857),
+            ("while", 16.857, 17.037), ("we", 17.037, 17.217), ("connect", 17.217, 17.517), ("you", 17.517, 18.057),
+            ("to", 18.057, 18.317), ("the", 18.317, 18.397), ("next", 18.397, 18.697), ("available", 18.697, 19.197),
+            ("app", 19.197, 19.517), ("presented", 19.517, 19.897), ("to", 19.897, 20.177), ("call.", 46.962, 48.482),
+            ("Your", 48.662, 48.662), ("call", 48.662, 48.662), ("is", 48.662, 48.762),
+            ("important", 48.762, 49.142), ("to", 49.142, 49.422), ("stop.", 49.422, 49.582),
+            ("Please,", 50.317, 50.957), ("stay", 51.017, 51.237), ("on", 51.237, 51.377), ("the", 51.377, 51.577),
+            ("line", 51.577, 51.997), ("and", 51.997, 52.297), ("the", 52.297, 52.377), ("next", 52.377, 52.677),
+            ("available", 52.677, 53.177), ("reference.", 53.177, 53.597), ("Enter", 53.617, 53.917),
+            ("this", 53.917, 54.397), ("will", 54.397, 54.637), ("be", 54.637, 54.857), ("with", 54.857, 54.957),
+            ("you", 54.957, 55.237), ("shortly.", 55.237, 55.497)]
+    words = [Word(w, a, b, 0.9) for w, a, b in said]
+    v = timeline._Visit(path=["1"], start=16.167, via=None, end=74.48)
+    music = [Region("music", a, b) for a, b in [(21.217, 22.317), (23.897, 24.137), (26.037, 47.162),
+                                                (56.147, 57.522), (59.022, 73.637)]]
+    d = timeline._describe(v, words, music)
+    assert d.kind == "agent" and d.entry is None and d.options == ()
+    # the same words with no hold music: read whole, they are a request for data
+    assert timeline._describe(v, words, []).kind == "input"
+    # a menu's words before the music are no hold: its kind stays the words' own
+    menu = [Word(w, 16.0 + k * 0.4, 16.3 + k * 0.4, 0.9)
+            for k, w in enumerate("For claims, press 1. Enter your ID followed by pound.".split())]
+    assert timeline._describe(v, menu, music).kind != "agent"
+
+
+# The transfer prompts of two calls of benchmarks/hours.py as the recognizer heard them
+# (the node's words before the key; the hold itself had none)
+NORTHSTAR_17_05 = "Please hold while we connect you to the next available representative."
+NORTHSTAR_23_10 = "We've hold while we've been at you to the next available at the center."
+
+
+@pytest.mark.slow
+@needs_tts
+@pytest.mark.parametrize("seed,index,name,prompt,t0,t1", [
+    # "0" 2.6 s into the music, in a quiet passage the segmenter reads as silence: the
+    # key seemed to fall in a pause
+    (1701004, 4, "call05", NORTHSTAR_17_05, 27.537, 31.497),
+    # "0" 4 s into the music, whose start (GSM) the segmenter read as speech the
+    # recognizer heard no word in, the music's next 4 s as silence
+    (2301009, 9, "call10", NORTHSTAR_23_10, 32.887, 36.607),
+])
+def test_a_key_pressed_in_hold_music_that_plays_on_is_ignored(tmp_path, seed, index, name, prompt, t0, t1):
+    # taken as accepted, the key split the agent visit in two (a "1 0" node under the
+    # agent, a hold announcement "mapped as a menu") and the hold was timed from the
+    # second visit
+    sys.path.insert(0, str(ROOT / "recordings"))
+    import simulate as sim
+    from ivrkit.audio import io as audio_io
+    from ivrkit.audio.analysis import analyse
+    from ivrkit.discovery.asr import Utterance, Word
+    from ivrkit.discovery.timeline import build_timeline
+
+    spec = sim.load_spec(ROOT / "recordings" / "specs" / "hours" / "northstar-roadside.json")
+    leaves = sim.leaves(spec)
+    plan = sim.random_plan(spec, leaves[index % len(leaves)], name, seed)
+    truth = sim.render_call(spec, plan, sim.Renderer(sim.default_cache()), tmp_path)
+    said = prompt.split()
+    step = (t1 - t0) / len(said)
+    heard = [Utterance(t0, t1, prompt, tuple(Word(w, t0 + k * step, t0 + (k + 1) * step, 0.9, "en")
+                                              for k, w in enumerate(said)), "en")]
+    y, sr = audio_io.load(tmp_path / truth["file"], sr=8000)
+    tl = build_timeline(truth["file"], len(y) / sr, analyse(y, sr), heard)
+    got = [(e["key"], e["accepted"]) for e in tl["events"] if e["type"] == "dtmf"]
+    assert got == [(p["key"], p["accepted"]) for p in truth["presses"]]
+    assert [v for _, v in got] == [True, False]
+    assert [m["path"] for m in tl["menus"]] == [[], [got[0][0]]]
+    # one hold, timed from the transfer prompt's end (the person's words not given here)
+    assert abs(tl["menus"][-1]["hold"]["start"] - truth["holds"][0]["start"]) <= 1.0
+    # with nothing heard in the call, no key is judged by the hold (no hold to be in)
+    bare = build_timeline(truth["file"], len(y) / sr, analyse(y, sr), [])
+    assert [e["accepted"] for e in bare["events"] if e["type"] == "dtmf"][0] is True
+
+
+@pytest.mark.slow
+@needs_tts
+def test_one_key_a_menu_offered_answers_it_where_the_prompt_seemed_to_ask_for_data(tmp_path):
+    # benchmarks/hours.py seed 17, Orchard call05, with the recognizer's words as kept:
+    # the menu misheard as "... Enter your ID from 9. To mute. For claims, press 1 ..."
+    # made the "1" the caller pressed (one key, at a menu's pace) data keyed at an input
+    # node, so the call never left the root and its hold was not read
+    sys.path.insert(0, str(ROOT / "recordings"))
+    import simulate as sim
+    from ivrkit.audio import io as audio_io
+    from ivrkit.audio.analysis import analyse
+    from ivrkit.discovery.asr import Utterance, Word
+    from ivrkit.discovery.timeline import build_timeline
+
+    spec = sim.load_spec(ROOT / "recordings" / "specs" / "hours" / "orchard-health.json")
+    leaves = sim.leaves(spec)
+    plan = sim.random_plan(spec, leaves[4 % len(leaves)], "call05", 1702004)
+    truth = sim.render_call(spec, plan, sim.Renderer(sim.default_cache()), tmp_path)
+    said = [("And", 2.537, 3.077), ("do", 3.077, 3.257), ("for", 3.257, 3.477), ("calling", 3.477, 3.757),
+            ("works", 3.757, 3.997), ("your", 3.997, 4.197), ("health", 4.197, 4.557), ("insurance.", 4.557, 4.877),
+            ("And", 9.447, 10.167), ("then,", 10.167, 10.527), ("press", 10.527, 10.527), ("2.", 10.527, 10.527),
+            ("Enter", 10.527, 10.527), ("your", 10.527, 10.847), ("ID", 10.847, 10.847), ("from", 10.847, 11.047),
+            ("9.", 11.047, 11.407), ("To", 11.607, 12.027), ("mute.", 12.027, 12.407), ("For", 12.817, 13.257),
+            ("claims,", 13.257, 13.677), ("press", 13.957, 14.217), ("1.", 14.217, 14.777), ("For", 15.337, 15.337),
+            ("pharmacy", 15.337, 15.717), ("benefits,", 15.717, 16.337), ("press", 16.677, 16.977),
+            ("For", 17.777, 17.837), ("billing,", 17.837, 18.137), ("press", 18.697, 18.697), ("3.", 18.697, 18.937),
+            ("Please", 21.577, 22.097), ("hold", 22.097, 22.417), ("well.", 22.417, 22.677), ("We", 22.837, 22.837),
+            ("connect", 22.837, 23.097), ("you", 23.097, 23.337), ("to", 23.337, 23.477), ("the", 23.477, 23.517),
+            ("next", 23.517, 23.777), ("available", 23.777, 24.257), ("representative.", 24.257, 24.977)]
+    heard = [Utterance(said[0][1], said[-1][2], " ".join(w for w, _, _ in said),
+                       tuple(Word(w, a, b, 0.9, "en") for w, a, b in said), "en")]
+    y, sr = audio_io.load(tmp_path / truth["file"], sr=8000)
+    tl = build_timeline(truth["file"], len(y) / sr, analyse(y, sr), heard)
+    got = [(e["key"], e["accepted"]) for e in tl["events"] if e["type"] == "dtmf"]
+    assert got == [(p["key"], p["accepted"]) for p in truth["presses"]] == [("3", False), ("1", True), ("0", False)]
+    assert [m["path"] for m in tl["menus"]] == [[], ["1"]] and tl["menus"][0].get("keyed") is None
+    # the agent visit's hold, from the transfer prompt's end (no words in the hold given)
+    assert tl["menus"][1]["kind"] == "agent" and tl["menus"][1]["hold"]["start"] == pytest.approx(25.18, abs=0.3)

@@ -26,7 +26,8 @@ and two of them at one new node agree, until nothing changes.
 
 It never invents a press where nothing moved: a prompt heard already in this visit
 (a timeout replay, "to hear these options again"), the current node's own prompt
-going on (as other calls heard it), or speech after hold music is not a new node.
+going on (as other calls heard it), an option's key said after a pause that
+followed its label, or speech after hold music is not a new node.
 An inferred press is accepted, carries ``inferred: true``, its rule, score, the
 matched text or call and a ``confidence`` below a heard press's; its time is a guess
 (the end of the prompt it stopped), so it is not listen-timing evidence.
@@ -73,9 +74,6 @@ MIN_DISTINCT_CHARS = 4
 #: and how much better the opening must match without them to move the boundary.
 GLUED_WORDS = 2
 GLUED_GAIN = 10.0
-#: Two openings starting with this many words in common (MIN_CHARS of them at least,
-#: and no stock phrase) are one prompt heard twice, for telling a new node.
-SAME_START_WORDS = 3
 #: Fewer different words than this (digits aside) name no node.
 MIN_OPENING_WORDS = 2
 #: Passes over a company's toneless calls, each learning from the others' presses
@@ -127,6 +125,8 @@ class Arrival:
     file: str
     #: reached by a press inferred in another toneless call (not a heard key)
     inferred: bool = False
+    #: the rule that inferred it (``inferred`` arrivals only)
+    rule: str | None = None
 
 
 @dataclass
@@ -151,6 +151,14 @@ class Catalog:
             c.add(a)
         return c
 
+    def not_eliminated(self) -> "Catalog":
+        """A copy without the arrivals other toneless calls reached by elimination
+        (``unknown-child``): for another call's elimination they are no evidence of
+        their own (the same reasoning on the same heard keys), and a second toneless
+        call at that node, heard differently, would leave no key at all."""
+        return Catalog({k: [a for a in v if a.rule != "unknown-child"] for k, v in self.children.items()},
+                       dict(self.complete))
+
     def kind(self, path: tuple) -> tuple[str | None, str | None]:
         """(kind, entry) most arrivals at ``path`` heard."""
         arr = [a for a in self.children.get(path[:-1], []) if a.path == path]
@@ -170,6 +178,17 @@ def words_of(tl: Timeline) -> list[tuple[float, float, str]]:
 
 def _text(words, a: float, b: float) -> str:
     return textsim.normalize(" ".join(w for s, _, w in words if a <= s < b))
+
+
+def opening_text(words, a: float, b: float) -> str:
+    """How a prompt starting at ``a`` opens (its words up to ``b``), digits it opens
+    with left out: a prompt opens with words; a digit first is the key of the prompt
+    before ("press 3 | please hold") that the recognizer timed into the new speech
+    ("3 please vote": counted as a name, it matched "please go for a billing")."""
+    ws = _text(words, a, b).split()
+    while ws and ws[0].isdigit():
+        ws.pop(0)
+    return " ".join(ws)
 
 
 def toneless(tl: Timeline) -> bool:
@@ -192,7 +211,7 @@ def add_call(cat: Catalog, tl: Timeline, steps) -> None:
         if s.first and last is not None and t1 - last >= DONE_GAP_S:
             cat.complete[tuple(s.path)] = True
         if s.mode == "enter" and s.path and v.via is not None and v.via.time is not None:
-            cat.add(Arrival(tuple(s.path), _text(words, t0, min(t1, t0 + COMPARE_S)), v.kind, v.entry,
+            cat.add(Arrival(tuple(s.path), opening_text(words, t0, min(t1, t0 + COMPARE_S)), v.kind, v.entry,
                             tl.file or "call"))
 
 
@@ -347,14 +366,14 @@ def novel(opening: str, cur: tuple, cat: Catalog) -> bool:
     """The opening is like none of the children of ``cur`` other calls entered, not
     even loosely in the words after a shared stock phrase ("please pull for a license
     agent" is not "please hold for broker services"), nor inside one ("hold for sale",
-    its first word lost, is "please hold for sale"), nor opening with the same
-    SAME_START_WORDS words or more, no stock phrase (``stock``), and loosely alike ("so
-    here we are balanced" and "so here we are battling press 1": one prompt the
-    recognizer heard differently): a node they did not reach."""
+    its first word lost, is "please hold for sale"), nor opening with the same words,
+    no stock phrase (``stock``), and loosely alike ("so here we are balanced" and "so
+    here we are battling press 1", "please keep in your eyes" and "please keep your
+    id": one prompt the recognizer heard differently; the words after a start that
+    is no stock phrase need not be alike): a node they did not reach."""
     def alike(a: Arrival) -> bool:
         start = shared_start(opening, a.opening)
-        same_start = len(start) >= SAME_START_WORDS and len(" ".join(start)) >= MIN_CHARS \
-            and not stock(start, a, cat)
+        same_start = bool(start) and not stock(start, a, cat)
         return opening_similarity(opening, a.opening) >= LOOSE_WORDS_RATIO and (
             same_start or distinct_similarity(opening, a.opening) >= LOOSE_WORDS_RATIO) \
             or fuzz.partial_ratio(opening, a.opening) >= textsim.SAME_PROMPT_RATIO  # "hold for sale"
@@ -374,10 +393,14 @@ def echo_score(label: str, head: str, menu_words: set | frozenset = frozenset())
     """How well ``head`` (the new prompt's first words) opens with ``label`` or with
     its last words ("report gas leaks" -> "gas leaks, leave the building"), 0-100,
     and the label's words it echoes: compared from a word's first character, over
-    the label part's length. The whole label may come after at most ECHO_SKIP_WORDS
-    words when one of them is no word of the menu's prompt (``menu_words``): "please
-    hold for | technical support" is a new sentence naming its destination; "press 9
-    for | billing" the menu going on."""
+    the label part's length; the last words only from a word the new prompt opens
+    with (SAME_WORD_RATIO: the recognizer's "three members" is no echo of a label's
+    "... these members", alike in their letters, another word), and holding half the
+    label's content words at least ("balance" names "your balance"; "remember" does
+    not name "among the users we want to remember"). The whole label may come after
+    at most ECHO_SKIP_WORDS words when one of them is no word of the menu's prompt
+    (``menu_words``): "please hold for | technical support" is a new sentence naming
+    its destination; "press 9 for | billing" the menu going on."""
     words, hw, best = label.split(), head.split(), (0.0, "")
     for j in range(min(ECHO_SKIP_WORDS, max(len(hw) - 1, 0)) + 1):
         if j and set(hw[:j]) <= menu_words:
@@ -387,6 +410,10 @@ def echo_score(label: str, head: str, menu_words: set | frozenset = frozenset())
             part = " ".join(words[i:])
             if len(part) < textsim.MIN_LABEL_CHARS:
                 break
+            if i and (not hw or fuzz.ratio(words[i], hw[j]) < SAME_WORD_RATIO):
+                continue  # a tail echoed starts at its own first word: "three members" is not "these members"
+            if i and 2 * len(_label_words(part)) < len(_label_words(label)):
+                continue  # "remember" says too little of "among the users we want to remember"
             best = max(best, (float(fuzz.ratio(part, at[:len(part)])), part))
     return best
 
@@ -512,6 +539,7 @@ def by_elimination(words, b: Boundary, cur: tuple, offered: dict[str, set], h: H
     the node's prompt as this call or the others heard it (but for the words of the
     unentered keys' labels, which the prompt says and the new node may echo), nor
     like any child other calls entered."""
+    cat = cat.not_eliminated()
     if not _menu_done(h, offered, cur, cat, opening) or not novel(opening, cur, cat):
         return None
     entered = {a.path[-1] for a in cat.children.get(cur, [])}
@@ -571,7 +599,13 @@ def _strays(cur: tuple, opts: list[Option], before: float, known, whole: bool) -
     """This call heard an option here (before ``before``) at a key the node, as other
     calls heard it, does not offer ("press 5 for ..." where the menu has 1-3): it is
     elsewhere already (``whole``: some call heard the node's prompt to its end).
-    Labels are not compared: the recognizer garbles them."""
+    Labels are not compared: the recognizer garbles them. At the root, an option
+    leading back ("press star to return to the main menu") no call heard there says
+    so too, the prompt heard whole or not: the root has nowhere to go back to."""
+    root_nav = {k for (p, k) in known.nav_roles if p == cur}
+    if not cur and any(o.role == "back" and o.key not in root_nav and o.end is not None and float(o.end) <= before
+                       for o in opts):
+        return True
     mine = known.options.get(cur)
     if not mine or not whole:  # what other calls heard of a menu they cut short is not all it offers
         return False
@@ -601,13 +635,40 @@ def heard_past_labels(text: str, prompts, labels) -> bool:
     return heard_in(rest, [_without(textsim.normalize(p), lw) for p in prompts if p])
 
 
-def _nothing_moved(words, b: Boundary, opening: str, since: float, own: list[str], labels=()) -> bool:
+def _nothing_moved(words, b: Boundary, opening: str, since: float, own: list[str], labels=(),
+                   mentions=()) -> bool:
     """The far end went on at the same node: hold music before it, too few words to
     tell, words heard already in this visit (a replay), the node's own prompt as other
-    calls heard it (``labels``' words aside: ``heard_past_labels``), or the platform
-    refusing a key (the menu then starts over)."""
+    calls heard it (``labels``' words aside: ``heard_past_labels``), the platform
+    refusing a key (the menu then starts over), or the key of an option of
+    ``mentions`` whose label came before the pause (``_key_after_pause``)."""
     return b.after_music or len(opening) < MIN_CHARS or b.refusal \
-        or heard_past_labels(opening, [_text(words, since, b.t)] + list(own), labels)
+        or heard_past_labels(opening, [_text(words, since, b.t)] + list(own), labels) \
+        or _key_after_pause(words, b, mentions)
+
+
+def _key_after_pause(words, b: Boundary, mentions) -> bool:
+    """An option's label was said before the pause at ``b`` and only its key after,
+    then a pause ("for payment arrangements, | press 2."): the sentence ends there.
+    (The other order, "press 3 | for your security", and a key said on without a
+    pause, "to establish a sales partner, | press 1. to record your ...", are no
+    such sign: the option's other half may be the new prompt's words.)"""
+    for o in mentions:
+        if o.start is None or o.end is None or not float(o.start) < b.stop < b.t < float(o.end):
+            continue
+        lab, end = textsim.normalize(o.label), float(o.end)
+        if lab and lab in _text(words, float(o.start) - 0.05, b.stop) \
+                and not any(end <= s < end + RESUME_GAP_S for s, _, _ in words):
+            return True
+    return False
+
+
+def _opening_at(words, b: Boundary) -> str:
+    """The new prompt's opening at ``b``: up to the next pause as long, or on for
+    COMPARE_S when that is too short to tell (a word, then a pause: "each ... path in
+    your")."""
+    opening = opening_text(words, b.t, b.upto)
+    return opening if len(opening) >= MIN_CHARS else opening_text(words, b.t, b.t + COMPARE_S)
 
 
 def find_cuts(tl: Timeline, cat: Catalog, known, trace: list | None = None) -> list[Cut]:
@@ -617,16 +678,15 @@ def find_cuts(tl: Timeline, cat: Catalog, known, trace: list | None = None) -> l
     v = tl.menus[0]
     words, mentions = words_of(tl), option_mentions(v)
     cur, since, cuts, replayed, unexplained = tuple(v.path), float(v.start or 0.0), [], False, 0
+    pending = None  # a new node with no key left: the next words the rules read may name one
     for b in boundaries(tl, since, float(v.end or tl.duration or 0.0)):
-        opening = _text(words, b.t, b.upto)
-        if len(opening) < MIN_CHARS:  # a word, then a pause ("each ... path in your"): read on
-            opening = _text(words, b.t, b.t + COMPARE_S)
+        opening = _opening_at(words, b)
         if len(opening) >= MIN_CHARS and heard_in(opening, [_text(words, since, b.t)]):
             replayed = True  # this call heard the node's prompt whole once already
         opts = _first_mentions([o for o in mentions if o.start is not None and float(o.start) >= since - 0.05])
         offered = _offered(cur, opts, b.t, known)
         if _nothing_moved(words, b, opening, since, known.prompts.get(cur, []),
-                          [lab for labs in offered.values() for lab in labs]):
+                          [lab for labs in offered.values() for lab in labs], mentions):
             if trace is not None:
                 trace.append({"t": b.t, "cur": cur, "opening": opening, "decided": "nothing moved"})
             continue
@@ -642,6 +702,8 @@ def find_cuts(tl: Timeline, cat: Catalog, known, trace: list | None = None) -> l
         if trace is not None:
             trace.append({"t": b.t, "cur": cur, "opening": opening, "decided": ev,
                           "offered": sorted(offered), "said": sorted(_said(opts, b.t))})
+        if pending is not None and (ev is None or ev["rule"] == "ambiguous"):
+            break
         if ev is None:
             # new words after a transition's pause that no rule placed: the call may have
             # moved unseen (a shorter pause is the prompt's own sentences going on)
@@ -652,13 +714,15 @@ def find_cuts(tl: Timeline, cat: Catalog, known, trace: list | None = None) -> l
             ev = _stock_hand_off(ev, cur, offered, cat)
         ev["window"] = [round(b.stop, 3), round(b.t + ONSET_SLACK_S, 3)]
         if ev["rule"] == "ambiguous":  # something moved; where to is not known
-            cuts.append(Cut(None, b.stop, b.t, ev, cur, opening))
-            break
+            pending = Cut(None, b.stop, b.t, ev, cur, opening)
+            if ev["candidates"]:
+                break
+            continue  # no key left at all: a fragment of the old prompt, may be ("for an ...")
         ev["confidence"] = round(CONFIDENCE[ev["rule"]] * ev["score"] / 100.0, 2)
         key = ev.pop("key")
         cuts.append(Cut(key, b.stop, b.t, ev, cur + (key,), opening))
-        cur, since, replayed, unexplained = cur + (key,), b.t, False, 0
-    return cuts
+        cur, since, replayed, unexplained, pending = cur + (key,), b.t, False, 0, None
+    return cuts + ([pending] if pending is not None else [])
 
 
 def _stock_hand_off(ev: dict, cur: tuple, offered: dict[str, set], cat: Catalog) -> dict:
@@ -702,7 +766,7 @@ def _glued_start(words, b: Boundary, ev: dict) -> Boundary:
 
 def arrivals(tl: Timeline, cuts: list[Cut]) -> list[Arrival]:
     """The nodes a toneless call's inferred presses led to, as other calls see them."""
-    return [Arrival(c.path, c.opening, None, None, tl.file or "call", inferred=True)
+    return [Arrival(c.path, c.opening, None, None, tl.file or "call", inferred=True, rule=c.evidence.get("rule"))
             for c in cuts if c.key is not None]
 
 
