@@ -335,6 +335,28 @@ def _merge_same(regions: list[Region]) -> list[Region]:
     return out
 
 
+def music_share(y: np.ndarray, sr: int, spans: Sequence[tuple[float, float]]) -> float:
+    """Share of the speech/music windows (``WINDOW_S`` every ``WINDOW_HOP_S``) over
+    ``spans`` (seconds) of ``y`` that the logistic rule scores as music
+    (``speech_scores`` < 0), each span read on its own, without the smoothing that
+    labels a whole sound stretch; 0.0 when no window can be scored (nothing says music).
+
+    A speech region can hold music the stretch's label hid (the end of a transfer
+    notice running into hold music, music right after a key): its windows still score
+    as music one by one."""
+    y8 = to_phone_rate(y, sr)
+    scores: list[np.ndarray] = []
+    for a, b in spans:
+        seg = y8[int(round(a * SR)):int(round(b * SR))]
+        if len(seg) < FRAME:
+            continue
+        e_db, _flat, flux, persist, persist_long, n_peaks = frame_features(seg)
+        z = speech_scores(window_features(e_db, flux, persist, persist_long, n_peaks, np.ones(len(e_db), bool)))
+        scores.append(z[~np.isnan(z)])
+    z = np.concatenate(scores) if scores else np.zeros(0)
+    return float(np.mean(z < 0)) if len(z) else 0.0
+
+
 #: Speech shorter than this is not taken for the greeting (a click of the answering
 #: machine, a breath).
 MIN_GREETING_S = 0.2

@@ -47,6 +47,7 @@ __all__ = [
     "parse_languages",
     "grammar_languages",
     "word_error_rate",
+    "echoes_prompt",
 ]
 
 
@@ -328,7 +329,10 @@ class WhisperEngine:
         """Utterances per piece of one packed window, in file time. With
         ``denoise="auto"`` a noisy window (``noisefloor.snr_db`` under
         ``NOISY_SNR_DB``) is read with and without the noise floor taken out, and the
-        reading whose words the recognizer is surer of (``_mean_probability``) is kept."""
+        reading whose words the recognizer is surer of (``_mean_probability``) is kept;
+        the second reading's words in a piece the first heard nothing in count only
+        when that piece sounds like speech and they are not the decoder's prompt
+        written back (``_may_add``)."""
         from ivrkit.audio.noisefloor import NOISY_SNR_DB, snr_db
 
         audio, placed = _window_audio(y16, WHISPER_SR, window)
@@ -339,13 +343,26 @@ class WhisperEngine:
             snr = snr_db(mel_power(self.model.feature_extractor, audio))
             if snr is not None and snr < NOISY_SNR_DB:
                 other = self._read_window(audio, placed, True)
+                # the floor out corrects words the plain reading heard, and hears
+                # pieces it lost (a menu under AMR-WB line noise), but where the plain
+                # reading heard nothing it also writes words into hold music the
+                # segmenter took for speech, or the decoder's prompt back ("Press star
+                # to return to the main menu.": benchmarks/hours.py, seed 13)
+                other = {k: us for k, us in other.items()
+                         if found.get(k) or self._may_add(y16, window[k][2], us)}
                 if _mean_probability(other) > _mean_probability(found):
-                    # the floor out corrects words the plain reading heard; it adds none
-                    # to a piece where that reading heard nothing (hold music the
-                    # segmenter took for speech was read "press star to return to the
-                    # main menu": benchmarks/hours.py, seed 13)
-                    found = {k: us for k, us in other.items() if found.get(k)}
+                    found = other
         return found
+
+    def _may_add(self, y16: np.ndarray, regions, utterances: Sequence[Utterance]) -> bool:
+        """Whether the second reading's ``utterances`` may stand in a piece (speech
+        ``regions`` of ``y16``) the first reading heard nothing in: its audio sounds
+        like speech (``audio.segment.music_share`` at most ``MAX_MUSIC_SHARE``) and the
+        words are not the decoder's prompt written back (``echoes_prompt``)."""
+        from ivrkit.audio.segment import music_share
+
+        return (not echoes_prompt(utterances, self.initial_prompt)
+                and music_share(y16, WHISPER_SR, regions) <= MAX_MUSIC_SHARE)
 
     def _read_window(self, audio: np.ndarray, placed, denoise: bool) -> dict[int, list[Utterance]]:
         """One reading of a packed window's audio: utterances per piece, in file time."""
@@ -373,6 +390,44 @@ class WhisperEngine:
                                                          " ".join(w.word for w in words), tuple(words),
                                                          self.language, round(float(s["avg_logprob"]), 3)))
         return found
+
+
+#: The second reading adds words to a piece the first heard nothing in only when at
+#: most this share of the piece's speech/music windows score as music
+#: (``audio.segment.music_share``). Pieces it wrote words into on benchmarks/hours.py
+#: seed 13 (both readings dumped, glued audio as the recognizer hears it): hold music
+#: after a transfer notice ("Thank you for your support.", 100 % of windows music),
+#: music after a key ("Enter your ID followed by", 100 %), a transfer notice running
+#: into hold music ("Press star to return to the main menu.", 47 %); the 14 prompts it
+#: alone heard in phone-corpus ivy-pharmacy call06 / call08 and acme-bank call07
+#: (AMR-NB, AMR-WB, GSM): 0 % each (docs/benchmarks-phone.md).
+MAX_MUSIC_SHARE = 0.25
+#: A piece's words echo the decoder's prompt when a run of at least this many of
+#: them stands in the prompt word for word and that run is at least ECHO_SHARE of
+#: the piece's words. Whisper given a prompt and audio it cannot read writes the
+#: prompt back (huggingface/transformers#28822: "Donald Duck" repeated after the
+#: speech; openai/openai-node#150). Two of the three seed-13 hold-music readings above
+#: are prompt runs ("Press star to return to the main menu.", 8 of 8 words; "Enter
+#: your ID followed by", 5 of 5); the 14 real pieces share at most 2 words in a row
+#: with it ("press 1"). Four words: a run of two or three ("to the", "press 1 for")
+#: is menu language, not a copy.
+ECHO_MIN_RUN = 4
+ECHO_SHARE = 0.5
+
+
+def echoes_prompt(utterances: Sequence[Utterance], prompt: str | None) -> bool:
+    """True when the words of ``utterances`` (one piece's reading) are mostly a run
+    copied from the decoder's ``prompt`` (``ECHO_MIN_RUN``, ``ECHO_SHARE``); False
+    without a prompt or words."""
+    import difflib
+
+    words = normalize_words(" ".join(u.text for u in utterances))
+    given = normalize_words(prompt or "")
+    if not words or not given:
+        return False
+    run = difflib.SequenceMatcher(None, words, given, autojunk=False).find_longest_match(
+        0, len(words), 0, len(given)).size
+    return run >= ECHO_MIN_RUN and run >= ECHO_SHARE * len(words)
 
 
 def _mean_probability(found: dict[int, list[Utterance]]) -> float:

@@ -70,6 +70,23 @@ def test_word_error_rate_normalizes_digits_and_keys():
     assert word_error_rate("a b c d", "a x c") == pytest.approx(0.5)
 
 
+def test_a_reading_that_writes_the_decoder_prompt_back_is_an_echo():
+    # readings the noise-floor pass gave pieces the plain pass heard nothing in
+    # (benchmarks/hours.py seed 13; phone corpus ivy-pharmacy call08, acme-bank call07)
+    def said(text):
+        return [Utterance(0.0, 1.0, text, ())]
+
+    assert asr.echoes_prompt(said("Press star to return to the main menu."), asr.IVR_PROMPT)
+    assert asr.echoes_prompt(said("Enter your ID followed by"), asr.IVR_PROMPT)
+    for heard in ("The new refill is for prescription press 1. For prescription status, press 2.",
+                  "Press 1. For your account filing.", "That option is in balance. Please try again.",
+                  # a real menu's own "main menu" line among its options
+                  "To return to the main menu, press star. For billing, press 1. For claims, press 2."):
+        assert not asr.echoes_prompt(said(heard), asr.IVR_PROMPT), heard
+    assert not asr.echoes_prompt(said("Press star to return to the main menu."), None)
+    assert not asr.echoes_prompt([], asr.IVR_PROMPT)
+
+
 # -- Whisper (embedded tiny.en) -------------------------------------------------------
 
 

@@ -91,20 +91,12 @@ need_amrwb = pytest.mark.skipif(simulate.amrwb_library() is None,
                                 reason="libvo-amrwbenc (AMR-WB encoder) not installed")
 
 
-#: These two calls' labels are heard only by the noise-floor reading, in pieces where the
-#: plain reading heard nothing; the engine keeps no words there (they were words in hold
-#: music elsewhere), so it hears what the plain reading hears (docs/benchmarks-phone.md).
-#: A piece-level choice that tells them apart would make these pass again.
-GUARDED = pytest.mark.xfail(reason="the noise-floor reading adds no words where the plain one heard none",
-                            strict=False)
-
-
 @pytest.mark.slow
 @need_sox
 @need_flite
 @pytest.mark.parametrize("spec_name,i,codec,min_right", [
-    pytest.param("acme-bank", 6, "gsm", 3, marks=GUARDED),
-    pytest.param("ivy-pharmacy", 7, "amrwb:7", 3, marks=[need_amrwb, GUARDED]),
+    ("acme-bank", 6, "gsm", 3),
+    pytest.param("ivy-pharmacy", 7, "amrwb:7", 3, marks=need_amrwb),
     ("falcon-mobile", 5, "g723", 2),
 ])
 def test_menu_labels_heard_through_phone_codecs_at_12_to_18_db(tmp_path, spec_name, i, codec, min_right):

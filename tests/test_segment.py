@@ -130,6 +130,19 @@ def test_prompt_then_hold_music_without_a_pause():
     assert total([r for r in regions if r.start_s >= boundary + 1.0], "speech") == 0.0
 
 
+def test_music_share_of_a_span_running_from_a_prompt_into_hold_music():
+    from ivrkit.audio.segment import music_share
+
+    speech, music = fixture("prompt_vm_options.wav"), fixture("moh_mulaw.wav")[: 20 * SR]
+    y = np.concatenate([z(1), speech, music])
+    end = 1 + len(speech) / SR
+    assert music_share(y, SR, [(1.0, end)]) == 0.0
+    assert music_share(y, SR, [(end + 1.0, end + 6.0)]) > 0.9
+    # the prompt's last 1.5 s and 3 s of music: the span as a region read as one
+    assert music_share(y, SR, [(end - 1.5, end + 3.0)]) > 0.25
+    assert music_share(y, SR, [(0.0, 0.01)]) == 0.0  # nothing to score
+
+
 def test_noisy_line_15db_snr():
     rng = np.random.default_rng(5)
     speech = fixture("prompt_vm_options.wav")
