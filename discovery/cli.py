@@ -426,6 +426,15 @@ def _merge(args, timelines, base):
         raise UsageError(f"{args.into}: {exc} (changed while the calls were analysed)") from None
 
 
+def _warn_partial_hours(G, err) -> None:
+    """One line per node whose hours leave out days its prompt named: the tree's
+    string says less than the company did (a misheard "Sunday through Thursday")."""
+    for n, d in G.nodes(data=True):
+        if d.get("hours_unpaired_days"):
+            err.write(f"discover: warning: {n}: hours {d['hours']!r} may be incomplete: the prompt also named "
+                      f"{', '.join(d['hours_unpaired_days'])} with no hours heard ({len(d.get('hours_evidence') or [])} call(s))\n")
+
+
 def cmd_map(args, out, err) -> int:
     from .progress import summary_line
 
@@ -443,6 +452,7 @@ def cmd_map(args, out, err) -> int:
     timelines = _with_menus(calls, _analyse_calls(calls, engine, keys, _cache(args), args.jobs), args.skip_bad, err)
     G = _merge(args, timelines, base)
     _print_tree(G, out)
+    _warn_partial_hours(G, err)
     if args.diagram:
         from ivrkit.trees.diagram import tree_to_mermaid, tree_to_svg
 

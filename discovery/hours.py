@@ -51,13 +51,17 @@ class Tok:
 @dataclass(frozen=True)
 class Hours:
     """Opening hours found in a text: the OSM string, the time zone when said
-    (IANA name), the grammar's language and the character span that said it."""
+    (IANA name), the grammar's language and the character span that said it.
+    ``unpaired_days``: weekday groups the text named that got no hours (a misheard
+    "Sunday through Thursday from 8 to 8" leaves "Su" with no time): the OSM string
+    then says less than the prompt did."""
 
     osm: str
     tz: str | None
     lang: str
     start: int
     end: int
+    unpaired_days: tuple[str, ...] = ()
 
 
 @lru_cache(maxsize=None)
@@ -351,6 +355,7 @@ class _Pairing:
         self.rules: list[tuple[str | None, str]] = []
         self.days = self.times = None
         self.left = 0
+        self.unpaired: list[str] = []  # weekday selectors of day groups left unpaired
         self.closing_for = 0  # words left in which a day group is the closed one
         self.since_days = 0   # words since the last day group ("Sundays closed")
         self.used: list = [None, None]
@@ -375,7 +380,7 @@ class _Pairing:
         elif self.days_first:
             # a day group after one that got no times replaces it: what came
             # between was not a time range this grammar reads
-            self.left += self.days is not None
+            self.drop_days()
             self.days = it[1]
         else:
             self.left += 1
@@ -400,10 +405,20 @@ class _Pairing:
         else:
             self.closing_for = CLOSED_REACH_WORDS + 1
 
+    def drop_days(self) -> None:
+        """The waiting day group (if any) is left without hours."""
+        if self.days is not None:
+            self.left += 1
+            weekdays = [d for d in self.days if d != "PH"]
+            if weekdays:  # "including holidays" after "24/7" leaves no weekday out
+                self.unpaired.append(_selector(weekdays))
+        self.days = None
+
     def sentence_end(self) -> None:
         # a group left without its other half at a sentence end said nothing whole
-        self.left += (self.days is not None) + (self.times is not None and bool(self.rules))
-        self.closing_for, self.days = 0, None
+        self.left += self.times is not None and bool(self.rules)
+        self.drop_days()
+        self.closing_for = 0
         self.times = self.times if not self.rules else None
 
 
@@ -426,19 +441,20 @@ def _pair(items: list[tuple], days_first: bool):
         if kind == "word":
             st.closing_for -= 1
         st.prev = kind
-    st.left += (st.days is not None) + (st.times is not None and bool(st.rules))
+    st.left += st.times is not None and bool(st.rules)
+    st.drop_days()
     if st.times and not st.rules and not any(it[0] == "days" for it in items):
         st.rules.append((None, ",".join(st.times)))  # a bare time range, no day said: every day
-    return st.rules, st.left, st.used[0] or 0, st.used[1] or 0
+    return st.rules, st.left, st.used[0] or 0, st.used[1] or 0, tuple(st.unpaired)
 
 
-def _rules(items: list[tuple]) -> tuple[list[tuple[str | None, str]], int, int]:
+def _rules(items: list[tuple]) -> tuple[list[tuple[str | None, str]], int, int, tuple[str, ...]]:
     """The pairing (days-first or times-first) that leaves fewer groups unpaired;
     days-first on a tie (the way most prompts say it). Returns (rules as (selector or
-    None, times), first and last char used)."""
+    None, times), first and last char used, weekday groups left without hours)."""
     a, b = _pair(items, True), _pair(items, False)
     best = a if (a[1], -len(a[0])) <= (b[1], -len(b[0])) else b
-    return best[0], best[2], best[3]
+    return best[0], best[2], best[3], best[4]
 
 
 def format_rules(rules: list[tuple[str | None, str]]) -> str:
@@ -468,14 +484,14 @@ def parse_hours_lang(text: str, lang: str) -> Hours | None:
     g = grammar(lang)
     t = rewrite(text, g)
     toks = tokenize(t, g)
-    rules, a, b = _rules(_items(toks))
+    rules, a, b, unpaired = _rules(_items(toks))
     if not rules:
         return None
     osm = format_rules(rules)
     if not is_valid(osm):
         return None
     tz = next((x.value for x in toks if x.kind == "tz"), None)
-    return Hours(osm, tz, lang, a, b)
+    return Hours(osm, tz, lang, a, b, unpaired)
 
 
 def parse_hours(text: str, lang: str | None = None) -> Hours | None:

@@ -46,8 +46,11 @@ def hours_observation(words: Sequence, lang: str | None = None) -> dict | None:
     said = [(t, s) for t, s in sents if parse_hours(s, h.lang) is not None]
     if not said:
         said = sents
-    return {"osm": h.osm, "tz": h.tz, "lang": h.lang, "time": round(float(said[0][0]), 3),
-            "sentence": " ".join(s for _, s in said)}
+    obs = {"osm": h.osm, "tz": h.tz, "lang": h.lang, "time": round(float(said[0][0]), 3),
+           "sentence": " ".join(s for _, s in said)}
+    if h.unpaired_days:  # days the prompt named whose hours were not heard
+        obs["unpaired_days"] = list(h.unpaired_days)
+    return obs
 
 
 def _closed_greeting(menus, words, lang) -> dict | None:

@@ -396,6 +396,55 @@ def test_after_hours_calls_add_no_diff_lines():
     assert len(new.nodes["root"]["hours_evidence"]) == 6  # the two closed calls said the hours too
 
 
+GARBLED_HOURS = "Our service center is open Sunday through 3D from 8AM. Say 8AM and Friday from 8AM to 1PM."
+
+
+def test_a_day_named_without_hours_is_reported_not_dropped():
+    # tiny.en's reading of "Sunday through Thursday from 8 AM to 8 PM and Friday ..."
+    # (hours.py seed 31, Tamar Mobile, all ten calls): only Friday's hours are whole
+    h = parse_hours(GARBLED_HOURS, "en")
+    assert h.osm == "Fr 08:00-13:00" and h.unpaired_days == ("Su",)
+    full = parse_hours(GARBLED_HOURS.replace("3D from 8AM. Say 8AM", "Thursday from 8AM to 8PM"), "en")
+    assert full.osm == "Su-Th 08:00-20:00; Fr 08:00-13:00" and full.unpaired_days == ()
+    # "including holidays" after 24/7 leaves no weekday out
+    assert parse_hours("The nurse line is open 24 hours a day, 7 days a week, including holidays.",
+                       "en").unpaired_days == ()
+
+
+def test_no_table_sentence_leaves_a_day_unpaired():
+    found = [(r["sentence"], parse_hours(r["sentence"], r["lang"])) for r in _table()]
+    assert len(found) >= 80 and all(h is not None for _, h in found)
+    assert [t for t, h in found if h.unpaired_days] == []
+
+
+def test_tree_and_export_say_when_hours_leave_out_a_named_day():
+    from ivrkit.discovery.cli import _warn_partial_hours
+    from ivrkit.discovery.service import hours_observation
+    from ivrkit.discovery.asr import Word
+
+    words = [Word(w, 5.0 + 0.3 * i, 5.25 + 0.3 * i, 0.9) for i, w in enumerate(GARBLED_HOURS.split())]
+    obs = hours_observation(words, "en")
+    assert obs["osm"] == "Fr 08:00-13:00" and obs["unpaired_days"] == ["Su"]
+    calls = _calls()
+    for tl in calls[:3]:
+        tl["menus"][0]["hours"] = [obs]
+    G = merge_timelines(calls, company="Tamar")
+    assert G.nodes["root"]["hours"] == "Fr 08:00-13:00" and G.nodes["root"]["hours_unpaired_days"] == ["Su"]
+    assert {e["service"]: e for e in export_entries(G)}["claims"]["hours_unpaired_days"] == ["Su"]
+
+    class Err(list):
+        write = list.append
+    err = Err()
+    _warn_partial_hours(G, err)
+    assert len(err) == 1 and "root" in err[0] and "may be incomplete" in err[0] and "Su" in err[0]
+    # when the calls heard the hours whole, nothing is flagged
+    G2 = merge_timelines(_calls(), company="Orchard")
+    assert "hours_unpaired_days" not in G2.nodes["root"]
+    err2 = Err()
+    _warn_partial_hours(G2, err2)
+    assert err2 == []
+
+
 def test_merge_into_keeps_hours_and_holds():
     G = merge_timelines(_calls()[:2], company="Orchard")
     G2 = merge_timelines([_open_call(5, "1", {"s": 45.0, "at_least": False})], graph=G)

@@ -58,8 +58,16 @@ def _set_hours(G: nx.DiGraph, timelines) -> None:
         votes = Counter(d.get("hours_votes") or ({d["hours"]: 1} if d.get("hours") else {}))
         votes.update(obs["osm"] for _, obs in found)
         best = best_hours(votes)
-        ev = list(d.get("hours_evidence") or []) if d.get("hours") == best else []
+        same = d.get("hours") == best
+        ev = list(d.get("hours_evidence") or []) if same else []
         ev += [_evidence(f, o) for f, o in found if o["osm"] == best]
+        # weekdays a supporting call heard named with no hours: the string says less
+        gaps = set(d.get("hours_unpaired_days") or []) if same else set()
+        gaps |= {x for _, o in found if o["osm"] == best for x in o.get("unpaired_days") or []}
+        if gaps:
+            d["hours_unpaired_days"] = sorted(gaps)
+        else:
+            d.pop("hours_unpaired_days", None)
         d["hours"] = best
         d["hours_votes"] = dict(votes)
         d["hours_evidence"] = list(dict.fromkeys(ev))
@@ -134,8 +142,8 @@ def _set_after_hours(G: nx.DiGraph, timelines) -> None:
 
 
 #: Node fields this module owns, carried over from a tree merged before.
-NODE_FIELDS = ("hours", "hours_votes", "hours_evidence", "hours_tz", "hold_s", "hold_observations",
-               "announced_wait_s")
+NODE_FIELDS = ("hours", "hours_votes", "hours_evidence", "hours_tz", "hours_unpaired_days", "hold_s",
+               "hold_observations", "announced_wait_s")
 
 
 def add_service_info(G: nx.DiGraph, timelines, prior: nx.DiGraph | None = None) -> None:
@@ -173,6 +181,12 @@ def inherited(G: nx.DiGraph, node: str, field: str):
     return None
 
 
+def _hours_node(G: nx.DiGraph, node: str) -> str | None:
+    """The node whose ``hours`` ``node`` inherits (itself or its nearest ancestor)."""
+    chain = nx.shortest_path(G, "root", node) if node in G and "root" in G else [node]
+    return next((n for n in reversed(chain) if G.nodes[n].get("hours") is not None), None)
+
+
 def entry_fields(G: nx.DiGraph, node: str) -> dict:
     """The export entry's ``hours`` / ``hours_tz`` (inherited), ``hold_s`` and ``lang``
     (inherited), each only where known."""
@@ -181,6 +195,9 @@ def entry_fields(G: nx.DiGraph, node: str) -> dict:
         v = inherited(G, node, field)
         if v is not None:
             out[field] = v
+    said = _hours_node(G, node)
+    if said is not None and G.nodes[said].get("hours_unpaired_days"):
+        out["hours_unpaired_days"] = list(G.nodes[said]["hours_unpaired_days"])
     if G.nodes[node].get("hold_s"):
         out["hold_s"] = dict(G.nodes[node]["hold_s"])
     return out
