@@ -431,6 +431,7 @@ def test_tree_and_export_say_when_hours_leave_out_a_named_day():
     G = merge_timelines(calls, company="Tamar")
     assert G.nodes["root"]["hours"] == "Fr 08:00-13:00" and G.nodes["root"]["hours_unpaired_days"] == ["Su"]
     assert {e["service"]: e for e in export_entries(G)}["claims"]["hours_unpaired_days"] == ["Su"]
+    assert "hours Fr 08:00-13:00 (incomplete: Su named, no hours heard)" in format_human(export_entries(G))
 
     class Err(list):
         write = list.append

@@ -245,6 +245,8 @@ def format_human(entries) -> str:
         else:
             held = " + hold not measured"
         tail = f"; hours {e['hours']}" if e.get("hours") else ""
+        if e.get("hours_unpaired_days"):  # the string says less than the prompt did
+            tail += f" (incomplete: {', '.join(e['hours_unpaired_days'])} named, no hours heard)"
         number = f" {e['number']}" if e.get("number") else ""
         lines.append(f"{company}{number}: {steps or 'no keys'} -> {e['service'] or 'agent'}: "
                      f"a person in ~{_to_person_s(e):.0f} s ({e['seconds']:.1f} s of menus{held}){tail}\n")
