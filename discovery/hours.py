@@ -307,7 +307,8 @@ def _items(toks: list[Tok]) -> list[tuple]:
     """What the tokens say, in order, as ``(kind, value, start_char, end_char)``:
     ``days`` (OSM selectors), ``times`` (``HH:MM-HH:MM`` ranges), ``all_day``,
     ``always`` (24/7), ``closed``, ``except``, ``join`` (the word "and"), ``sent``
-    (a sentence end) and ``word`` (anything else)."""
+    (a sentence end), ``cut_days`` (a day range whose first day was lost: a word that
+    named days) and ``word`` (anything else)."""
     items: list[tuple] = []
     j = 0
     while j < len(toks):
@@ -315,8 +316,8 @@ def _items(toks: list[Tok]) -> list[tuple]:
         d = _days_at(toks, j)
         if d is not None and j > 0 and toks[j - 1].kind == "range":
             # "... through Thursday" with its first day lost (not heard): which days
-            # is unknown, so the group says nothing
-            items.append(("word", None, t.start, toks[d[1] - 1].end))
+            # is unknown, so the group pairs with nothing (a word), but it named days
+            items.append(("cut_days", d[0], t.start, toks[d[1] - 1].end))
             j = d[1]
             continue
         if d is not None:
@@ -437,8 +438,11 @@ def _pair(items: list[tuple], days_first: bool):
             st.closed(it)
         elif kind == "sent":
             st.sentence_end()
-        st.since_days = 0 if kind == "days" else st.since_days + (kind == "word")
-        if kind == "word":
+        if kind == "cut_days":
+            st.unpaired += [_selector(it[1])] if any(d != "PH" for d in it[1]) else []
+        wordish = kind in ("word", "cut_days")
+        st.since_days = 0 if kind == "days" else st.since_days + wordish
+        if wordish:
             st.closing_for -= 1
         st.prev = kind
     st.left += st.times is not None and bool(st.rules)

@@ -406,6 +406,10 @@ def test_a_day_named_without_hours_is_reported_not_dropped():
     assert h.osm == "Fr 08:00-13:00" and h.unpaired_days == ("Su",)
     full = parse_hours(GARBLED_HOURS.replace("3D from 8AM. Say 8AM", "Thursday from 8AM to 8PM"), "en")
     assert full.osm == "Su-Th 08:00-20:00; Fr 08:00-13:00" and full.unpaired_days == ()
+    # a range whose first day was lost ("on these through Friday": seed 19 Orchard) named days too
+    cut = parse_hours("Our offices are open on these through Friday from 8 a.m. to 6 p.m. and Saturday "
+                      "from 9 a.m. to noon.", "en")
+    assert cut.osm == "Sa 09:00-12:00" and cut.unpaired_days == ("Fr",)
     # "including holidays" after 24/7 leaves no weekday out
     assert parse_hours("The nurse line is open 24 hours a day, 7 days a week, including holidays.",
                        "en").unpaired_days == ()
