@@ -170,21 +170,17 @@ def after_hours_source(tl: dict) -> dict:
 # -- export ------------------------------------------------------------------------
 
 
+def _holder(G: nx.DiGraph, node: str, field: str) -> str | None:
+    """``node`` or its nearest ancestor that has ``field`` (None: neither has it)."""
+    chain = nx.shortest_path(G, "root", node) if node in G and "root" in G else [node]
+    return next((n for n in reversed(chain) if G.nodes[n].get(field) is not None), None)
+
+
 def inherited(G: nx.DiGraph, node: str, field: str):
     """``field`` of ``node`` or of its nearest ancestor that has it (hours said in
     the greeting hold for every service below it)."""
-    chain = nx.shortest_path(G, "root", node) if node in G and "root" in G else [node]
-    for n in reversed(chain):
-        v = G.nodes[n].get(field)
-        if v is not None:
-            return v
-    return None
-
-
-def _hours_node(G: nx.DiGraph, node: str) -> str | None:
-    """The node whose ``hours`` ``node`` inherits (itself or its nearest ancestor)."""
-    chain = nx.shortest_path(G, "root", node) if node in G and "root" in G else [node]
-    return next((n for n in reversed(chain) if G.nodes[n].get("hours") is not None), None)
+    n = _holder(G, node, field)
+    return None if n is None else G.nodes[n][field]
 
 
 def entry_fields(G: nx.DiGraph, node: str) -> dict:
@@ -195,7 +191,7 @@ def entry_fields(G: nx.DiGraph, node: str) -> dict:
         v = inherited(G, node, field)
         if v is not None:
             out[field] = v
-    said = _hours_node(G, node)
+    said = _holder(G, node, "hours")  # the gaps of the hours inherited, not an ancestor's
     if said is not None and G.nodes[said].get("hours_unpaired_days"):
         out["hours_unpaired_days"] = list(G.nodes[said]["hours_unpaired_days"])
     if G.nodes[node].get("hold_s"):
