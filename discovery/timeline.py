@@ -216,13 +216,14 @@ def _next_audio_after(press_start: float, press_end: float, spans) -> float | No
     return None
 
 
-def _press_accepted(i: int, p, accepted: bool, cur: _Visit, text: str, burst: set[int],
-                    lang: str | None = None, offered: frozenset = frozenset()) -> tuple[bool, bool]:
-    """(accepted, collecting): the verdict on press ``i`` at the node being visited,
-    and whether it is data keyed at an input node. ``offered``: the keys the prompt
-    so far offered as options."""
-    entry = _with_lang(prompts.parse_entry, text, lang=lang) if text else None
-    if entry is not None and i not in burst and not cur.keyed and p.key in offered:
+def _press_accepted(i: int, p, accepted: bool, cur: _Visit, cur_words: Sequence[Word],
+                    burst: set[int]) -> tuple[bool, bool]:
+    """(accepted, collecting): the verdict on press ``i`` at the node being visited
+    (``cur_words``: its words so far), and whether it is data keyed at an input node."""
+    text = " ".join(w.word for w in cur_words)
+    entry = _with_lang(prompts.parse_entry, text, lang=prompt_lang(cur_words)) if text else None
+    if entry is not None and i not in burst and not cur.keyed \
+            and p.key in {o.key for o in parse_options(cur_words)}:
         # one key at a menu's pace that the prompt offered as an option answers the
         # option, also where the prompt asked for data too ("Enter your ID, or press 0
         # for an operator"; a menu misheard as "... Enter your ID from 9. For claims,
@@ -306,8 +307,7 @@ def _walk_call(presses, classified, words, spans, root_start: float, duration_s:
     for i, (p, (accepted, _tail)) in enumerate(zip(presses, classified)):
         cur = visits[-1]
         cur_words = _words_in(words, cur.start, p.start_s)
-        accepted, collecting = _press_accepted(i, p, accepted, cur, " ".join(w.word for w in cur_words), burst,
-                                               prompt_lang(cur_words), frozenset(o.key for o in parse_options(cur_words)))
+        accepted, collecting = _press_accepted(i, p, accepted, cur, cur_words, burst)
         if accepted and not collecting and _hold_plays_on(p, regions, cur.start, words):
             accepted = False
         cur.presses.append(Press(p.key, _r(p.start_s), _r(p.end_s), accepted))
